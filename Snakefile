@@ -1,0 +1,28 @@
+# Predict task transferability from soft prompts: see README.md and ../DESIGN of the project.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "workflow/schemas/config.schema.yaml")
+
+
+report: "workflow/report/workflow.rst"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/prompt.smk"
+include: "workflow/rules/transfer.smk"
+include: "workflow/rules/scorer.smk"
+include: "workflow/rules/selection.smk"
+include: "workflow/rules/evaluation.smk"
+
+
+rule all:
+    input:
+        final_outputs(),
+    default_target: True

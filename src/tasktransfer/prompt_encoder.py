@@ -1,0 +1,58 @@
+"""The prompt encoder and the frozen encoder it prompts.
+
+The prompt encoder maps L trainable token vectors through a two-layer MLP (hidden 200 in the
+paper) to the backbone's width H. Its output P (L x H) is prepended to the input embeddings, and
+it is also the task embedding that the affinity scorer and the similarity baselines read.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+POOLINGS = ("mean", "cls", "prompt")
+
+
+class PromptEncoder(nn.Module):
+    def __init__(self, length: int, hidden_size: int, mlp_hidden: int = 200):
+        super().__init__()
+        self.length, self.hidden_size, self.mlp_hidden = length, hidden_size, mlp_hidden
+        self.tokens = nn.Parameter(torch.empty(length, hidden_size))
+        self.mlp = nn.Sequential(nn.Linear(hidden_size, mlp_hidden), nn.Tanh(), nn.Linear(mlp_hidden, hidden_size))
+        # Same scale as BERT-style word embeddings, so the prompt starts out looking like text.
+        nn.init.normal_(self.tokens, std=0.02)
+
+    def forward(self) -> torch.Tensor:
+        """The task embedding P, shape (L, H)."""
+        return self.mlp(self.tokens)
+
+
+class PromptedEncoder(nn.Module):
+    """Frozen backbone + trainable prompt encoder; yields token states and a pooled vector."""
+
+    def __init__(self, backbone: nn.Module, prompt: PromptEncoder, pooling: str = "mean"):
+        super().__init__()
+        if pooling not in POOLINGS:
+            raise ValueError(f"pooling '{pooling}' is unknown; use one of {POOLINGS}")
+        self.backbone, self.prompt, self.pooling = backbone, prompt, pooling
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra) -> tuple[torch.Tensor, torch.Tensor]:
+        batch = input_ids.shape[0]
+        words = self.backbone.get_input_embeddings()(input_ids)
+        prompt = self.prompt().unsqueeze(0).expand(batch, -1, -1).to(words.dtype)
+        embeds = torch.cat([prompt, words], dim=1)
+        mask = torch.cat([attention_mask.new_ones(batch, self.prompt.length), attention_mask], dim=1)
+        kwargs = {}
+        if "token_type_ids" in extra and getattr(self.backbone.config, "type_vocab_size", 1) > 1:
+            tt = extra["token_type_ids"]
+            kwargs["token_type_ids"] = torch.cat([tt.new_zeros(batch, self.prompt.length), tt], dim=1)
+        states = self.backbone(inputs_embeds=embeds, attention_mask=mask, **kwargs).last_hidden_state
+        tokens = states[:, self.prompt.length :]
+        if self.pooling == "prompt":
+            pooled = states[:, 0]
+        elif self.pooling == "cls":
+            pooled = tokens[:, 0]
+        else:
+            m = attention_mask.unsqueeze(-1).to(tokens.dtype)
+            pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1.0)
+        return tokens, pooled

