@@ -1,0 +1,60 @@
+"""Shared fixtures: a tiny random backbone and a ready-to-run tiny workflow directory."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_CONFIG = REPO / "tests" / "workflow" / "config.yaml"
+TINY_TASKS = REPO / "tests" / "workflow" / "tasks.yaml"
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tmp_path_factory) -> Path:
+    """A tiny random BERT saved like a real model (built once per test session)."""
+    from tasktransfer.backbone import make_tiny_backbone
+
+    return make_tiny_backbone(tmp_path_factory.mktemp("backbone") / "tiny", seed=0)
+
+
+def snakemake_cmd(workdir: Path, *args: str) -> list[str]:
+    """The snakemake command of the venv running the tests, on the repository's Snakefile."""
+    exe = Path(sys.executable).with_name("snakemake")
+    return [str(exe), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir), *args]
+
+
+def run_snakemake(workdir: Path, *args: str, check: bool = True, timeout: int = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    proc = subprocess.run(snakemake_cmd(workdir, *args), capture_output=True, text=True, env=env, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}")
+    return proc
+
+
+def write_tiny_workdir(workdir: Path, backbone: Path, **overrides) -> Path:
+    """A workflow directory with the tiny config (absolute paths) and `overrides` merged in."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = yaml.safe_load(TINY_CONFIG.read_text())
+    shutil.copy(TINY_TASKS, workdir / "tasks.yaml")
+    config["tasks_registry"] = str(workdir / "tasks.yaml")
+    config["backbone"] = str(backbone)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(config.get(key), dict):
+            config[key] = {**config[key], **value}
+        else:
+            config[key] = value
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=True))
+    return workdir / "config.yaml"
+
+
+@pytest.fixture
+def tiny_workdir(tmp_path, tiny_backbone) -> Path:
+    write_tiny_workdir(tmp_path / "run", tiny_backbone)
+    return tmp_path / "run"
