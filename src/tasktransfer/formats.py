@@ -138,7 +138,285 @@ class Regression(TaskFormat):
         return 100 * metrics.pearson(gold, predictions)
 
 
-FORMATS: dict[str, type[TaskFormat]] = {"classification": Classification, "regression": Regression}
+NEG = -1e9  # score of a padded choice or a position an answer may not start or end at
+
+
+def _require_fast(meta: TaskMeta, tokenizer, why: str) -> None:
+    if not getattr(tokenizer, "is_fast", False):
+        raise TaskError(meta.name, "format", f"{meta.format} needs a fast tokenizer ({why}); this backbone's is slow")
+
+
+class MultipleChoice(TaskFormat):
+    """Pick one of a varying number of choices: each (text, choice) pair is encoded on its own.
+
+    The collated batch holds the choices of all examples flattened into one (N, T) batch for the
+    encoder; ``choice_example`` / ``choice_slot`` regroup the N scores into a (B, C) matrix in
+    which padded slots score -inf, and cross-entropy picks the right one.
+    """
+
+    def encode(self, rows, tokenizer, max_length):
+        feats = []
+        for i, r in enumerate(rows):
+            choices = [str(c) for c in r["choices"]]
+            label = int(r["label"])
+            if not choices or not 0 <= label < len(choices):
+                raise TaskError(self.meta.name, "label", f"example {i}: label {label} is not the index of one of its {len(choices)} choices")
+            enc = tokenizer([str(r["text"])] * len(choices), choices, truncation=True, max_length=max_length)
+            keys = [k for k in ("input_ids", "token_type_ids") if k in enc]
+            feats.append({"choices": [{k: enc[k][j] for k in keys} for j in range(len(choices))], "label": label})
+        return feats
+
+    def collate(self, features, pad_id):
+        flat = [c for f in features for c in f["choices"]]
+        batch = collate_text(flat, pad_id)
+        batch["choice_example"] = torch.tensor([i for i, f in enumerate(features) for _ in f["choices"]], dtype=torch.long)
+        batch["choice_slot"] = torch.tensor([j for f in features for j in range(len(f["choices"]))], dtype=torch.long)
+        batch["labels"] = torch.tensor([f["label"] for f in features], dtype=torch.long)
+        return batch
+
+    def make_head(self, hidden_size):
+        return nn.Linear(hidden_size, 1)
+
+    def forward_head(self, head, tokens, pooled, batch):
+        scores = head(pooled).float().squeeze(-1)
+        n_examples = batch["labels"].shape[0]
+        n_slots = int(batch["choice_slot"].max().item()) + 1
+        grid = scores.new_full((n_examples, n_slots), NEG)
+        return grid.index_put((batch["choice_example"], batch["choice_slot"]), scores)
+
+    def loss(self, logits, batch):
+        return nn.functional.cross_entropy(logits, batch["labels"])
+
+    def predict(self, logits, batch):
+        return logits.argmax(-1).tolist()
+
+    def score(self, predictions, rows):
+        return 100 * metrics.accuracy([int(r["label"]) for r in rows], predictions)
+
+
+class Tagging(TaskFormat):
+    """One tag per word. The first sub-word of each word carries its label (the rest are -100)
+    and is where the word's tag is predicted. Words cut off by ``max_length`` (or that the
+    tokenizer drops) are predicted as ``O`` if the tag set has it, else the first tag. A dev tag
+    never seen in train has no output; such words simply count as errors.
+    """
+
+    def _fallback(self) -> str:
+        return "O" if "O" in self.meta.labels else self.meta.labels[0]
+
+    def encode(self, rows, tokenizer, max_length):
+        _require_fast(self.meta, tokenizer, "word alignment")
+        index = {t: i for i, t in enumerate(self.meta.labels)}
+        tokens = [[str(t) for t in r["tokens"]] for r in rows]
+        for i, r in enumerate(rows):
+            if len(r["tokens"]) != len(r["tags"]):
+                raise TaskError(self.meta.name, "tags", f"example {i} has {len(r['tokens'])} tokens but {len(r['tags'])} tags")
+        enc = tokenizer(tokens, is_split_into_words=True, truncation=True, max_length=max_length)
+        feats = []
+        for i, r in enumerate(rows):
+            word_ids = enc.word_ids(i)
+            first, labels, seen = [], [], set()
+            for w in word_ids:
+                if w is None or w in seen:
+                    first.append(-1)
+                    labels.append(-100)
+                else:
+                    seen.add(w)
+                    first.append(w)
+                    labels.append(index.get(str(r["tags"][w]), -100))
+            f = {"input_ids": enc["input_ids"][i], "word_of": first, "tag_labels": labels, "n_words": len(tokens[i])}
+            if "token_type_ids" in enc:
+                f["token_type_ids"] = enc["token_type_ids"][i]
+            feats.append(f)
+        return feats
+
+    def collate(self, features, pad_id):
+        batch = collate_text(features, pad_id)
+        batch["word_of"] = pad_stack([f["word_of"] for f in features], -1)
+        batch["labels"] = pad_stack([f["tag_labels"] for f in features], -100)
+        batch["n_words"] = torch.tensor([f["n_words"] for f in features], dtype=torch.long)
+        return batch
+
+    def make_head(self, hidden_size):
+        return nn.Linear(hidden_size, len(self.meta.labels))
+
+    def forward_head(self, head, tokens, pooled, batch):
+        return head(tokens).float()
+
+    def loss(self, logits, batch):
+        return nn.functional.cross_entropy(logits.flatten(0, 1), batch["labels"].flatten(), ignore_index=-100)
+
+    def predict(self, logits, batch):
+        best = logits.argmax(-1).cpu().tolist()
+        word_of = batch["word_of"].cpu().tolist()
+        out = []
+        for b, n in enumerate(batch["n_words"].tolist()):
+            tags = [self._fallback()] * n
+            for pos, w in enumerate(word_of[b]):
+                if w >= 0:
+                    tags[w] = self.meta.labels[best[b][pos]]
+            out.append(tags)
+        return out
+
+    def score(self, predictions, rows):
+        gold = [[str(t) for t in r["tags"]] for r in rows]
+        if self.meta.metric == "entity_f1":
+            return 100 * metrics.entity_f1(gold, predictions)
+        return 100 * metrics.token_accuracy(gold, predictions)
+
+
+def _answer_span(context: str, answer: dict) -> tuple[int, int] | None:
+    """Character span of an answer: its ``start`` if the text is there, else the first match."""
+    text = str(answer.get("text", ""))
+    if not text:
+        return None
+    start = answer.get("start")
+    if start is None or int(start) < 0 or context[int(start) : int(start) + len(text)] != text:
+        start = context.find(text)
+        if start < 0:
+            return None
+    return int(start), int(start) + len(text)
+
+
+class ExtractiveQA(TaskFormat):
+    """Start and end logits over the token states of (question, context).
+
+    The context is truncated to fit ``max_length`` (no stride): an answer cut off that way, like
+    an unanswerable question (empty ``answers``), is labelled at position 0 ([CLS] / <s>). A
+    question longer than half of ``max_length`` is cut first, so the context always keeps room.
+    Prediction: the best span of context tokens (at most ``max_answer_tokens``) unless position
+    0 scores higher (then the answer is empty: unanswerable). Scores are token F1 or exact match
+    after SQuAD normalisation, against every gold answer.
+    """
+
+    max_answer_tokens = 30
+
+    def encode(self, rows, tokenizer, max_length):
+        _require_fast(self.meta, tokenizer, "character offsets")
+        questions = []
+        for r in rows:
+            q = str(r["question"])
+            qenc = tokenizer(q, add_special_tokens=False, return_offsets_mapping=True)
+            if len(qenc["input_ids"]) > max_length // 2:
+                q = q[: qenc["offset_mapping"][max_length // 2 - 1][1]]
+            questions.append(q)
+        contexts = [str(r["context"]) for r in rows]
+        enc = tokenizer(
+            questions, contexts, truncation="only_second", max_length=max_length, return_offsets_mapping=True
+        )
+        feats = []
+        for i, r in enumerate(rows):
+            seq = enc.sequence_ids(i)
+            offsets = [list(o) if s == 1 else [-1, -1] for o, s in zip(enc["offset_mapping"][i], seq)]
+            start_tok = end_tok = 0
+            spans = [s for s in (_answer_span(contexts[i], a) for a in (r["answers"] or [])) if s]
+            if spans:
+                a_start, a_end = spans[0]
+                starts = [t for t, (s, e) in enumerate(offsets) if s >= 0 and s <= a_start < e]
+                ends = [t for t, (s, e) in enumerate(offsets) if s >= 0 and s < a_end <= e]
+                if starts and ends and starts[0] <= ends[-1]:
+                    start_tok, end_tok = starts[0], ends[-1]
+            f = {"input_ids": enc["input_ids"][i], "offsets": offsets, "start": start_tok, "end": end_tok}
+            if "token_type_ids" in enc:
+                f["token_type_ids"] = enc["token_type_ids"][i]
+            feats.append(f)
+        return feats
+
+    def collate(self, features, pad_id):
+        batch = collate_text(features, pad_id)
+        width = batch["input_ids"].shape[1]
+        batch["offsets"] = torch.tensor([f["offsets"] + [[-1, -1]] * (width - len(f["offsets"])) for f in features], dtype=torch.long)
+        batch["start_positions"] = torch.tensor([f["start"] for f in features], dtype=torch.long)
+        batch["end_positions"] = torch.tensor([f["end"] for f in features], dtype=torch.long)
+        return batch
+
+    def make_head(self, hidden_size):
+        return nn.Linear(hidden_size, 2)
+
+    def forward_head(self, head, tokens, pooled, batch):
+        logits = head(tokens).float()  # (B, T, 2)
+        allowed = batch["offsets"][..., 0] >= 0
+        allowed[:, 0] = True  # position 0: no answer
+        return logits.masked_fill(~allowed.unsqueeze(-1), NEG)
+
+    def loss(self, logits, batch):
+        ce = nn.functional.cross_entropy
+        return (ce(logits[..., 0], batch["start_positions"]) + ce(logits[..., 1], batch["end_positions"])) / 2
+
+    def predict(self, logits, batch):
+        start, end = logits[..., 0], logits[..., 1]
+        width = start.shape[1]
+        pair = start.unsqueeze(2) + end.unsqueeze(1)  # (B, start, end)
+        i = torch.arange(width, device=logits.device)
+        ok = (i.view(-1, 1) <= i.view(1, -1)) & (i.view(1, -1) - i.view(-1, 1) < self.max_answer_tokens)
+        context = batch["offsets"][..., 0] >= 0
+        ok = ok.unsqueeze(0) & context.unsqueeze(2) & context.unsqueeze(1)
+        pair = pair.masked_fill(~ok, 2 * NEG)
+        best = pair.flatten(1).argmax(-1)
+        best_score = pair.flatten(1).max(-1).values
+        null = start[:, 0] + end[:, 0]
+        offsets = batch["offsets"].cpu().tolist()
+        out = []
+        for b, (flat, s, n) in enumerate(zip(best.tolist(), best_score.tolist(), null.tolist())):
+            if s <= NEG or n > s:  # no context span left, or "no answer" scores higher
+                out.append(None)
+                continue
+            ts, te = divmod(flat, width)
+            out.append((offsets[b][ts][0], offsets[b][te][1]))
+        return out
+
+    def score(self, predictions, rows):
+        golds = [[str(a["text"]) for a in (r["answers"] or [])] for r in rows]
+        texts = ["" if p is None else str(r["context"])[p[0] : p[1]] for p, r in zip(predictions, rows, strict=True)]
+        if self.meta.metric == "exact_match":
+            return 100 * metrics.qa_exact_match(golds, texts)
+        return 100 * metrics.qa_token_f1(golds, texts)
+
+
+class MultiRC(TaskFormat):
+    """MultiRC: every answer option is a binary (paragraph, question + answer) example; F1a is
+    the binary F1 over all answer options of all questions."""
+
+    def encode(self, rows, tokenizer, max_length):
+        flat = [
+            {"text": str(r["text"]), "text_pair": f"{r['question']} {a['text']}", "label": int(a["label"])}
+            for r in rows
+            for a in r["answers"]
+        ]
+        if not flat:
+            return []
+        feats = _encode_pairs(flat, tokenizer, max_length)
+        for f, x in zip(feats, flat):
+            f["label"] = x["label"]
+        return feats
+
+    def collate(self, features, pad_id):
+        batch = collate_text(features, pad_id)
+        batch["labels"] = torch.tensor([f["label"] for f in features], dtype=torch.long)
+        return batch
+
+    def make_head(self, hidden_size):
+        return nn.Linear(hidden_size, 2)
+
+    def loss(self, logits, batch):
+        return nn.functional.cross_entropy(logits.float(), batch["labels"])
+
+    def predict(self, logits, batch):
+        return logits.argmax(-1).tolist()
+
+    def score(self, predictions, rows):
+        gold = [int(a["label"]) for r in rows for a in r["answers"]]
+        return 100 * metrics.f1_binary(gold, predictions)
+
+
+FORMATS: dict[str, type[TaskFormat]] = {
+    "classification": Classification,
+    "regression": Regression,
+    "multiple_choice": MultipleChoice,
+    "extractive_qa": ExtractiveQA,
+    "tagging": Tagging,
+    "multirc": MultiRC,
+}
 
 
 def get_format(meta: TaskMeta) -> TaskFormat:

