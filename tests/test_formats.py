@@ -102,7 +102,14 @@ def test_multiple_choice_regroups_varying_choices(backbone):
     ]
     feats = fmt.encode(rows, tok, 16)
     assert [len(f["choices"]) for f in feats] == [2, 3]
-    assert tok.convert_ids_to_tokens(feats[1]["choices"][2]["input_ids"]) == ["[CLS]", "the", "dog", "[SEP]", "sun", "[SEP]"]
+    assert tok.convert_ids_to_tokens(feats[1]["choices"][2]["input_ids"]) == [
+        "[CLS]",
+        "the",
+        "dog",
+        "[SEP]",
+        "sun",
+        "[SEP]",
+    ]
     batch = fmt.collate(feats, tok.pad_token_id)
     assert batch["input_ids"].shape[0] == 5  # all choices flattened into the encoder's batch
     pooled = torch.tensor([[0.1], [0.9], [0.2], [0.3], [0.8]])
@@ -119,14 +126,24 @@ def test_multirc_flattens_answer_options(backbone):
     tok = backbone.tokenizer
     fmt = get_format(_meta("mrc", "multirc", "f1a"))
     rows = [
-        {"text": "the red cat", "question": "which colour", "answers": [{"text": "red", "label": 1}, {"text": "blue", "label": 0}]},
+        {
+            "text": "the red cat",
+            "question": "which colour",
+            "answers": [{"text": "red", "label": 1}, {"text": "blue", "label": 0}],
+        },
         {"text": "the dog", "question": "which colour", "answers": [{"text": "one", "label": 1}]},
     ]
     feats = fmt.encode(rows, tok, 32)
-    assert [f["label"] for f in feats] == [1, 0, 1]
-    assert tok.convert_ids_to_tokens(feats[1]["input_ids"])[-3:] == ["colour", "blue", "[SEP]"]
-    # predictions over the 3 options: tp=1, fp=1, fn=1 -> F1 = 2/4
-    assert fmt.score([1, 1, 0], rows) == pytest.approx(50.0)
+    assert [f["labels"] for f in feats] == [[1, 0], [1]]  # one feature per question
+    assert tok.convert_ids_to_tokens(feats[0]["options"][1]["input_ids"])[-3:] == ["colour", "blue", "[SEP]"]
+    batch = fmt.collate(feats, tok.pad_token_id)
+    assert batch["input_ids"].shape[0] == 3 and batch["labels"].tolist() == [1, 0, 1]
+    logits = fmt.forward_head(lambda p: p, None, torch.tensor([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0]]), batch)
+    assert fmt.predict(logits, batch) == [[1, 1], [0]]
+    # over the 3 options: tp=1, fp=1, fn=1 -> F1 = 2/4
+    assert fmt.score([[1, 1], [0]], rows) == pytest.approx(50.0)
+    with pytest.raises(Exception, match="no answer options"):
+        fmt.encode([{"text": "p", "question": "q", "answers": []}], tok, 32)
 
 
 # --------------------------------------------------------------------------- metrics by hand
@@ -182,3 +199,37 @@ def test_format_learns_above_chance(backbone, name):
     result = tune_prompt(backbone, meta, train, dev, spec, seed=0, log=lambda m: None)
     assert result.score > chance + margin, (name, result.score, chance)
     assert result.embedding.shape == (4, backbone.hidden_size)
+
+
+# --------------------------------------------------------------------------- the workflow
+
+
+@pytest.mark.slow
+def test_workflow_runs_one_task_of_every_format(tmp_path, tiny_backbone):
+    """The whole workflow on tests/workflow_formats: a tagging target, five sources of the other
+    formats (prompts transfer across formats; heads stay with their task)."""
+    import json
+    import shutil
+
+    import yaml
+    from conftest import REPO, run_snakemake
+
+    workdir = tmp_path / "run"
+    workdir.mkdir()
+    folder = REPO / "tests" / "workflow_formats"
+    shutil.copy(folder / "tasks.yaml", workdir / "tasks.yaml")
+    config = yaml.safe_load((folder / "config.yaml").read_text())
+    config.update(tasks_registry=str(workdir / "tasks.yaml"), backbone=str(tiny_backbone))
+    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
+    run_snakemake(workdir, "--configfile", str(workdir / "config.yaml"), "-j", "2", "--quiet", timeout=600)
+
+    formats = {}
+    for task in [*config["sources"], *config["targets"]]:
+        meta = json.loads((workdir / "results" / "data" / task / "meta.json").read_text())
+        formats[meta["format"]] = task
+        metrics_file = workdir / "results" / "prompts" / task / "seed0" / "metrics.json"
+        assert metrics_file.exists(), task
+    assert sorted(formats) == ["classification", "extractive_qa", "multiple_choice", "multirc", "regression", "tagging"]
+    for source in config["sources"]:
+        assert (workdir / "results" / "transfer" / source / "fmt_ner" / "seed0" / "metrics.json").exists()
+    assert (workdir / "results" / "eval" / "summary.tsv").exists()

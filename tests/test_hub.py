@@ -30,25 +30,56 @@ def hub_dir(tmp_path_factory):
             "label": datasets.ClassLabel(names=["entailment", "not_entailment"]),
         }
     )
-    rows = {"sentence1": ["a cat", "a dog", "the sun", "no label"], "sentence2": ["x", "y", "z", "w"], "label": [0, 1, 0, -1]}
+    rows = {
+        "sentence1": ["a cat", "a dog", "the sun", "no label"],
+        "sentence2": ["x", "y", "z", "w"],
+        "label": [0, 1, 0, -1],
+    }
     datasets.DatasetDict(
-        {"train": datasets.Dataset.from_dict(rows, features=feats), "validation": datasets.Dataset.from_dict(rows, features=feats)}
+        {
+            "train": datasets.Dataset.from_dict(rows, features=feats),
+            "validation": datasets.Dataset.from_dict(rows, features=feats),
+        }
     ).save_to_disk(str(root / "pairs"))
     ner = datasets.Features(
-        {"tokens": datasets.Sequence(datasets.Value("string")), "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "I-PER"]))}
+        {
+            "tokens": datasets.Sequence(datasets.Value("string")),
+            "ner_tags": datasets.Sequence(datasets.ClassLabel(names=["O", "B-PER", "I-PER"])),
+        }
     )
     ner_rows = {"tokens": [["Ann", "Lee", "sat"], ["he", "ran"]], "ner_tags": [[1, 2, 0], [0, 0]]}
     datasets.DatasetDict({"train": datasets.Dataset.from_dict(ner_rows, features=ner)}).save_to_disk(str(root / "ner"))
     squad = {
         "question": ["who sat", "who ran", "who flew"],
         "context": ["Ann Lee sat", "nobody ran", "a bird flew"],
-        "answers": [{"text": ["Ann Lee"], "answer_start": [0]}, {"text": [], "answer_start": []}, {"text": ["a parrot"], "answer_start": [0]}],
+        "answers": [
+            {"text": ["Ann Lee"], "answer_start": [0]},
+            {"text": [], "answer_start": []},
+            {"text": ["a parrot"], "answer_start": [0]},
+        ],
     }
-    datasets.DatasetDict({"train": datasets.Dataset.from_dict(squad), "validation": datasets.Dataset.from_dict(squad)}).save_to_disk(str(root / "squad"))
-    copa = {"premise": ["it rained", "he slept"], "question": ["effect", "cause"], "choice1": ["wet", "tired"], "choice2": ["dry", "awake"], "label": [0, 0]}
-    datasets.DatasetDict({"train": datasets.Dataset.from_dict(copa), "validation": datasets.Dataset.from_dict(copa)}).save_to_disk(str(root / "copa"))
-    mrc = {"paragraph": ["p1", "p1", "p2"], "question": ["q1", "q1", "q2"], "answer": ["a", "b", "c"], "label": [1, 0, 1]}
-    datasets.DatasetDict({"train": datasets.Dataset.from_dict(mrc), "validation": datasets.Dataset.from_dict(mrc)}).save_to_disk(str(root / "mrc"))
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_dict(squad), "validation": datasets.Dataset.from_dict(squad)}
+    ).save_to_disk(str(root / "squad"))
+    copa = {
+        "premise": ["it rained", "he slept"],
+        "question": ["effect", "cause"],
+        "choice1": ["wet", "tired"],
+        "choice2": ["dry", "awake"],
+        "label": [0, 0],
+    }
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_dict(copa), "validation": datasets.Dataset.from_dict(copa)}
+    ).save_to_disk(str(root / "copa"))
+    mrc = {
+        "paragraph": ["p1", "p1", "p2"],
+        "question": ["q1", "q1", "q2"],
+        "answer": ["a", "b", "c"],
+        "label": [1, 0, 1],
+    }
+    datasets.DatasetDict(
+        {"train": datasets.Dataset.from_dict(mrc), "validation": datasets.Dataset.from_dict(mrc)}
+    ).save_to_disk(str(root / "mrc"))
     return root
 
 
@@ -56,8 +87,12 @@ def test_hub_classification_uses_classlabel_names_and_filters(hub_dir):
     spec = _task(
         "rte",
         "classification",
-        {"kind": "huggingface", "dataset": str(hub_dir / "pairs"), "fields": {"text": "sentence1", "text_pair": "sentence2"},
-         "filters": {"label": {"not_in": [-1]}}},
+        {
+            "kind": "huggingface",
+            "dataset": str(hub_dir / "pairs"),
+            "fields": {"text": "sentence1", "text_pair": "sentence2"},
+            "filters": {"label": {"not_in": [-1]}},
+        },
     )
     raw = load_table_source(spec, None)
     assert raw["train"][0] == {"text": "a cat", "text_pair": "x", "label": "entailment"}
@@ -65,9 +100,18 @@ def test_hub_classification_uses_classlabel_names_and_filters(hub_dir):
 
 
 def test_hub_tagging_names_and_no_dev_split(hub_dir):
-    spec = _task("ner", "tagging", {"kind": "huggingface", "dataset": str(hub_dir / "ner"), "dev_split": None, "fields": {"tags": "ner_tags"}})
+    spec = _task(
+        "ner",
+        "tagging",
+        {"kind": "huggingface", "dataset": str(hub_dir / "ner"), "dev_split": None, "fields": {"tags": "ner_tags"}},
+    )
     raw = load_table_source(spec, None)
-    assert raw == {"all": [{"tokens": ["Ann", "Lee", "sat"], "tags": ["B-PER", "I-PER", "O"]}, {"tokens": ["he", "ran"], "tags": ["O", "O"]}]}
+    assert raw == {
+        "all": [
+            {"tokens": ["Ann", "Lee", "sat"], "tags": ["B-PER", "I-PER", "O"]},
+            {"tokens": ["he", "ran"], "tags": ["O", "O"]},
+        ]
+    }
 
 
 def test_hub_squad_answers_and_unanswerable(hub_dir):
@@ -84,13 +128,23 @@ def test_hub_copa_joins_columns(hub_dir):
     spec = _task(
         "copa",
         "multiple_choice",
-        {"kind": "huggingface", "dataset": str(hub_dir / "copa"), "fields": {"text": ["premise", "question"], "choices": ["choice1", "choice2"]}},
+        {
+            "kind": "huggingface",
+            "dataset": str(hub_dir / "copa"),
+            "fields": {"text": ["premise", "question"], "choices": ["choice1", "choice2"]},
+        },
     )
-    assert load_table_source(spec, None)["train"][0] == {"text": "it rained effect", "choices": ["wet", "dry"], "label": 0}
+    assert load_table_source(spec, None)["train"][0] == {
+        "text": "it rained effect",
+        "choices": ["wet", "dry"],
+        "label": 0,
+    }
 
 
 def test_hub_multirc_groups_flat_rows(hub_dir):
-    spec = _task("multirc", "multirc", {"kind": "huggingface", "dataset": str(hub_dir / "mrc"), "fields": {"text": "paragraph"}})
+    spec = _task(
+        "multirc", "multirc", {"kind": "huggingface", "dataset": str(hub_dir / "mrc"), "fields": {"text": "paragraph"}}
+    )
     train = load_table_source(spec, None)["train"]
     assert train == [
         {"text": "p1", "question": "q1", "answers": [{"text": "a", "label": 1}, {"text": "b", "label": 0}]},
@@ -99,13 +153,24 @@ def test_hub_multirc_groups_flat_rows(hub_dir):
 
 
 def test_hub_missing_column_names_task_and_field(hub_dir):
-    spec = _task("rte", "classification", {"kind": "huggingface", "dataset": str(hub_dir / "pairs"), "fields": {"text": "premise"}})
-    with pytest.raises(TaskError, match=r"task 'rte', field 'source.fields.text': column 'premise' not in .*columns are \['sentence1', 'sentence2', 'label'\]"):
+    spec = _task(
+        "rte",
+        "classification",
+        {"kind": "huggingface", "dataset": str(hub_dir / "pairs"), "fields": {"text": "premise"}},
+    )
+    with pytest.raises(
+        TaskError,
+        match=r"task 'rte', field 'source.fields.text': column 'premise' not in .*columns are \['sentence1', 'sentence2', 'label'\]",
+    ):
         load_table_source(spec, None)
 
 
 def test_hub_unknown_split(hub_dir):
-    spec = _task("rte", "classification", {"kind": "huggingface", "dataset": str(hub_dir / "pairs"), "dev_split": "dev", "fields": {"text": "sentence1"}})
+    spec = _task(
+        "rte",
+        "classification",
+        {"kind": "huggingface", "dataset": str(hub_dir / "pairs"), "dev_split": "dev", "fields": {"text": "sentence1"}},
+    )
     with pytest.raises(TaskError, match="split 'dev'"):
         load_table_source(spec, None)
 
@@ -119,14 +184,24 @@ def test_local_csv_tsv_jsonl(tmp_path):
     spec = _task(
         "reviews",
         "classification",
-        {"kind": "local", "files": {"train": str(tmp_path / "train.csv"), "dev": str(tmp_path / "dev.tsv")},
-         "fields": {"text": "sentence", "label": "polarity"}},
+        {
+            "kind": "local",
+            "files": {"train": str(tmp_path / "train.csv"), "dev": str(tmp_path / "dev.tsv")},
+            "fields": {"text": "sentence", "label": "polarity"},
+        },
     )
     raw = load_table_source(spec, None)
-    assert raw == {"train": [{"text": "good film", "label": "pos"}, {"text": "bad film", "label": "neg"}], "dev": [{"text": "fine film", "label": "pos"}]}
+    assert raw == {
+        "train": [{"text": "good film", "label": "pos"}, {"text": "bad film", "label": "neg"}],
+        "dev": [{"text": "fine film", "label": "pos"}],
+    }
     # one file, relative to resources_dir: prepare splits it; tags as space-separated strings
-    (tmp_path / "tags.jsonl").write_text("".join(json.dumps({"words": f"w{i} x", "pos": "NN VB"}) + "\n" for i in range(10)))
-    spec = _task("pos", "tagging", {"kind": "local", "files": "tags.jsonl", "fields": {"tokens": "words", "tags": "pos"}})
+    (tmp_path / "tags.jsonl").write_text(
+        "".join(json.dumps({"words": f"w{i} x", "pos": "NN VB"}) + "\n" for i in range(10))
+    )
+    spec = _task(
+        "pos", "tagging", {"kind": "local", "files": "tags.jsonl", "fields": {"tokens": "words", "tags": "pos"}}
+    )
     raw = load_table_source(spec, tmp_path)
     assert list(raw) == ["all"] and raw["all"][3] == {"tokens": ["w3", "x"], "tags": ["NN", "VB"]}
     meta = prepare_task(spec, DataSpec(max_train=50, max_dev=3), tmp_path, tmp_path / "out")
@@ -138,7 +213,10 @@ def test_local_csv_tsv_jsonl(tmp_path):
 def test_local_errors_name_the_field(tmp_path):
     (tmp_path / "t.csv").write_text("a,b\nx,y\n")
     spec = _task("loc", "classification", {"kind": "local", "files": str(tmp_path / "t.csv"), "fields": {"text": "a"}})
-    with pytest.raises(TaskError, match=r"task 'loc', field 'source.fields.label': column 'label' not in .*t.csv; columns are \['a', 'b'\]"):
+    with pytest.raises(
+        TaskError,
+        match=r"task 'loc', field 'source.fields.label': column 'label' not in .*t.csv; columns are \['a', 'b'\]",
+    ):
         load_table_source(spec, None)
     spec = _task("loc", "classification", {"kind": "local", "files": str(tmp_path / "missing.csv")})
     with pytest.raises(TaskError, match="source.files.*does not exist"):

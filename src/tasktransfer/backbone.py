@@ -61,7 +61,10 @@ class Backbone:
 def load_backbone(name: str, frozen: bool = True) -> Backbone:
     """Load encoder and tokenizer; local folders never touch the network."""
     from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
+    # its load report lists the unused pooler weights of sentence encoders: noise in job logs
+    hf_logging.set_verbosity_error()
     resolved = resolve_backbone(name)
     local = _is_local(resolved) or os.environ.get("HF_HUB_OFFLINE") == "1"
     tokenizer = AutoTokenizer.from_pretrained(resolved, local_files_only=local)

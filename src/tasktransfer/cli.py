@@ -83,7 +83,7 @@ def cmd_tiny_backbone(a: argparse.Namespace) -> None:
 
 
 # --- prompt pool and transfer ---------------------------------------------------------------------
-def _tune(a: argparse.Namespace, init_path: str | None):
+def _tune(a: argparse.Namespace, init_path: str | None, transform=None):
     from .backbone import load_backbone
     from .data import read_jsonl, read_meta
     from .prompt_pool import check_compatible, load_prompt
@@ -100,6 +100,8 @@ def _tune(a: argparse.Namespace, init_path: str | None):
         check_compatible(source, init_path, a.backbone, spec.length, backbone.hidden_size, spec.mlp_hidden)
         init = source.prompt_state
     train, dev = read_jsonl(data_dir / "train.jsonl"), read_jsonl(data_dir / "dev.jsonl")
+    if transform is not None:
+        train, dev = transform(train, meta.name), transform(dev, meta.name)
     _log(f"task {meta.name} ({meta.format}, {meta.metric}), seed {a.seed}, backbone {a.backbone}, init {init_path or 'random'}")
     result = tune_prompt(backbone, meta, train, dev, spec, a.seed, init_prompt=init, log=_log)
     return meta, backbone, spec, result
@@ -138,6 +140,7 @@ def cmd_prompt_tune(a: argparse.Namespace) -> None:
             "examples_per_second": result.examples_per_second,
             "train_seconds": result.train_seconds,
             "history": result.history,
+            "dev_predictions": result.dev_predictions,
             **_job_info(),
         },
     )
@@ -165,10 +168,40 @@ def cmd_transfer(a: argparse.Namespace) -> None:
             "examples_per_second": result.examples_per_second,
             "train_seconds": result.train_seconds,
             "history": result.history,
+            "dev_predictions": result.dev_predictions,
             **_job_info(),
         },
     )
     _log(f"done: {a.source} -> {meta.name}: r2 = {result.score:.2f}, gain {result.score - r1:+.2f}")
+
+
+def cmd_control_prompt(a: argparse.Namespace) -> None:
+    from .control import mean_control, shuffle_labels
+    from .io import atomic_write_json
+    from .prompt_pool import save_prompt
+
+    if a.mode == "mean":
+        if not a.prompts:
+            raise TaskTransferError("a mean control needs --prompts (the pool's prompt files)")
+        state, embedding, meta = mean_control(a.prompts)
+        save_prompt(a.out_prompt, state, {}, embedding, meta)
+        atomic_write_json(a.out_metrics, {"task": "_control", "control": "mean", "sources": meta["sources"], "seed": a.seed})
+        _log(f"control prompt = mean of {len(a.prompts)} prompt encoders")
+        return
+    if not a.data:
+        raise TaskTransferError("a shuffled control needs --data (the prepared folder of a pool task)")
+    meta, backbone, spec, result = _tune(a, None, transform=lambda rows, task: shuffle_labels(rows, task, a.seed))
+    save_prompt(
+        a.out_prompt,
+        result.prompt_state,
+        {},
+        result.embedding,
+        {"task": "_control", "control": "shuffled", "shuffled_task": meta.name, "seed": a.seed,
+         "backbone": a.backbone, "length": spec.length, "hidden_size": backbone.hidden_size, "mlp_hidden": spec.mlp_hidden},
+    )
+    atomic_write_json(a.out_metrics, {"task": "_control", "control": "shuffled", "shuffled_task": meta.name,
+                                      "seed": a.seed, "score": result.score, **_job_info()})
+    _log(f"control prompt tuned on {meta.name} with shuffled labels (dev {result.score:.2f}, chance level expected)")
 
 
 # --- gathering, scorer, ranking, evaluation ------------------------------------------------------
@@ -178,6 +211,13 @@ def cmd_gains(a: argparse.Namespace) -> None:
 
     atomic_write_text(a.out_no_transfer, gather_no_transfer(a.prompt_metrics).to_csv(sep="\t", index=False))
     atomic_write_text(a.out_gains, gather_gains(a.transfer_metrics).to_csv(sep="\t", index=False))
+    if a.out_summary:
+        from .results import gain_summary
+
+        summary = gain_summary(a.prompt_metrics, a.transfer_metrics, a.data, a.bootstrap, a.level, a.bootstrap_seed)
+        atomic_write_text(a.out_summary, summary.to_csv(sep="\t", index=False, float_format="%.4f"))
+        inside = int(summary["inside_noise"].sum()) if len(summary) else 0
+        _log(f"{inside} of {len(summary)} pair gains lie inside their {100 * a.level:.0f}% interval around 0")
     _log(f"gathered {len(a.prompt_metrics)} prompt runs and {len(a.transfer_metrics)} transfer runs")
 
 
@@ -213,33 +253,67 @@ def cmd_train_scorer(a: argparse.Namespace) -> None:
 
 
 def cmd_rank(a: argparse.Namespace) -> None:
+    """Rank the pool's sources for a target by one or more methods; write (--out) and print the table."""
     import pandas as pd
 
     from .io import atomic_write_text, load_tensors
-    from .prompt_pool import load_embeddings
     from .results import mean_gains
-    from .selection import score_sources
+    from .selection import load_pool, pool_prompt_files, ranking_table, score_sources, side_by_side
 
     _set_threads(a.threads)
-    sources = [s for s in a.sources if s != a.target]
-    emb = load_embeddings({t: Path(a.prompts) / t / f"seed{a.embedding_seed}" / "prompt.safetensors" for t in [*sources, a.target]})
+    methods = _list_arg(a.method)
+    if a.target_prompt:
+        from .prompt_pool import load_prompt
+
+        target = a.target or str(load_prompt(a.target_prompt).metadata.get("task") or Path(a.target_prompt).parent.name)
+        target_file = Path(a.target_prompt)
+    elif a.target:
+        target = a.target
+        target_file = Path(a.prompts) / target / f"seed{a.embedding_seed}" / "prompt.safetensors"
+    else:
+        raise TaskTransferError("name the target (--target) or give its prompt file (--target-prompt)")
+    if a.sources:
+        files = {t: Path(a.prompts) / t / f"seed{a.embedding_seed}" / "prompt.safetensors" for t in a.sources}
+    else:
+        files = pool_prompt_files(a.prompts, a.embedding_seed)
+    files = {t: f for t, f in files.items() if t != target}
+    missing = [str(f) for f in [*files.values(), target_file] if not Path(f).exists()]
+    if missing:
+        raise TaskTransferError(f"prompt files {missing[:3]} do not exist; tune those prompts first (prompt_tune)")
+    scorer_state, scorer_meta = (None, {})
+    if "scorer" in methods:
+        if not a.scorer:
+            raise TaskTransferError("method scorer needs --scorer (results/scorer/model.safetensors)")
+        scorer_state, scorer_meta = load_tensors(a.scorer)
+    backbone = a.backbone or scorer_meta.get("backbone")
+    emb, backbone = load_pool({**files, target: target_file}, backbone)
     model, true = None, None
-    if a.method == "scorer":
+    if "scorer" in methods:
         from .scorer import build_scorer
 
-        state, meta = load_tensors(a.scorer)
-        if meta.get("backbone") != a.backbone:
-            raise TaskTransferError(f"scorer {a.scorer} was trained on backbone {meta.get('backbone')}, not {a.backbone}; retrain it")
-        model = build_scorer(a.backbone)
-        model.load_state_dict(state)
-    if a.method == "brute_force":
+        if scorer_meta.get("backbone") != backbone:
+            raise TaskTransferError(
+                f"scorer {a.scorer} was trained on backbone {scorer_meta.get('backbone')}, but the prompts on {backbone}; "
+                "rank with the scorer of this prompt pool or retrain it"
+            )
+        model = build_scorer(backbone)
+        model.load_state_dict(scorer_state)
+    if "brute_force" in methods:
+        if not a.gains:
+            raise TaskTransferError("method brute_force needs --gains (results/gains.tsv)")
         gains = mean_gains(pd.read_csv(a.gains, sep="\t"))
-        true = {r.source: float(r.gain) for r in gains.itertuples(index=False) if r.target == a.target}
-    scores = score_sources(a.method, a.target, emb[a.target], {s: emb[s] for s in sources}, a.seed, model, true)
-    table = pd.DataFrame({"method": a.method, "target": a.target, "source": list(scores), "score": list(scores.values())})
-    table = table.sort_values(["score", "source"], ascending=[False, True])
-    atomic_write_text(a.out, table.to_csv(sep="\t", index=False))
-    _log(f"{a.method} for {a.target}: top {', '.join(table.source.head(3))}")
+        true = {r.source: float(r.gain) for r in gains.itertuples(index=False) if r.target == target}
+        lacking = sorted(set(files) - set(true))
+        if lacking:
+            raise TaskTransferError(f"brute_force needs the gain of every source on {target}; {a.gains} lacks {lacking[:5]}")
+    sources = {s: emb[s] for s in sorted(files)}
+    tables = [ranking_table(m, target, score_sources(m, target, emb[target], sources, a.seed, model, true)) for m in methods]
+    if a.out:
+        atomic_write_text(a.out, pd.concat(tables, ignore_index=True).to_csv(sep="\t", index=False))
+    if not a.quiet:
+        print(f"Sources for {target}, best first by {methods[0]} (scores: predicted gain for scorer, similarity otherwise):")
+        print(side_by_side(tables).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    _log(f"{', '.join(methods)} for {target}: top {', '.join(tables[0].source.head(3))}")
 
 
 def cmd_evaluate(a: argparse.Namespace) -> None:
@@ -259,10 +333,12 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 def cmd_evaluate_run(a: argparse.Namespace) -> None:
     from .io import atomic_write_text
     from .report_tables import run_evaluation, run_tables
+    from .results import CONTROL
 
     transfer, no_transfer = run_tables(a.gains, a.no_transfer)
     # the sampled pool pairs train the scorer; only the held-out targets are judged
-    transfer = transfer[transfer.target.isin(a.targets)]
+    # the control init is judged in the noise table, never picked as a source
+    transfer = transfer[transfer.target.isin(a.targets) & (transfer.source != CONTROL)]
     no_transfer = no_transfer[no_transfer.target.isin(a.targets)]
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -283,7 +359,7 @@ def cmd_task_table(a: argparse.Namespace) -> None:
     rows = []
     for path in a.meta:
         meta = read_meta(Path(path).parent)
-        role = "target" if meta.name in a.targets else "source"
+        role = "target" if meta.name in a.targets else "novel" if meta.name in a.novel else "source"
         rows.append(
             {
                 "task": meta.name,
@@ -301,13 +377,54 @@ def cmd_task_table(a: argparse.Namespace) -> None:
         )
     table = pd.DataFrame(rows).sort_values(["role", "task"], ascending=[False, True])
     atomic_write_text(a.out, table.to_csv(sep="\t", index=False))
+    if a.out_html:
+        from .report_tables import write_html
+
+        write_html(Path(a.out_html), table, "Tasks of this run", "No-transfer score r1: metric x100, mean (sd) over seeds.")
 
 
 def cmd_figures(a: argparse.Namespace) -> None:
     from .plots import make_figures
 
-    make_figures(Path(a.results), Path(a.out), tasks_table=Path(a.tasks))
+    prompts = None
+    if a.prompts:
+        from .selection import pool_prompt_files
+
+        prompts = pool_prompt_files(a.prompts, a.embedding_seed)
+        if a.tasks_only:
+            prompts = {t: f for t, f in prompts.items() if t in set(a.tasks_only)}
+    make_figures(Path(a.results), Path(a.out), tasks_table=Path(a.tasks), prompts=prompts)
     _log(f"figures written to {a.out}")
+
+
+def cmd_select(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from .io import atomic_write_text
+    from .selection import select_top_k
+
+    ranking = pd.read_csv(a.ranking, sep="\t")
+    top = select_top_k(ranking, a.k)
+    atomic_write_text(a.out, top.to_csv(sep="\t", index=False))
+    _log(f"top-{a.k} of {a.ranking}: {', '.join(top.source)}")
+
+
+def cmd_novel_table(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from .io import atomic_write_text
+    from .report_tables import novel_table
+    from .results import gather_gains
+
+    rankings = pd.concat([pd.read_csv(f, sep="\t") for f in a.rankings], ignore_index=True)
+    selected = pd.concat([pd.read_csv(f, sep="\t") for f in a.selected], ignore_index=True)
+    table = novel_table(rankings, selected, gather_gains(a.transfer_metrics))
+    atomic_write_text(a.out, table.to_csv(sep="\t", index=False, float_format="%.4f"))
+    if a.out_html:
+        from .report_tables import NOVEL_NOTE, write_html
+
+        write_html(Path(a.out_html), table, "Novel targets: the pool ranked by the scorer", NOVEL_NOTE)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-"))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -355,11 +472,28 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--target-metrics", required=True, help="the target's prompt-tune metrics.json (r1)")
     s.set_defaults(func=cmd_transfer)
 
+    s = sub.add_parser("control-prompt", help="the control init: mean of pool prompts, or shuffled-label tuning")
+    s.add_argument("--mode", choices=["mean", "shuffled"], required=True)
+    s.add_argument("--prompts", nargs="*", default=[], help="pool prompt files (mode mean)")
+    s.add_argument("--data", help="prepared task folder whose labels are shuffled (mode shuffled)")
+    s.add_argument("--backbone", default="")
+    s.add_argument("--spec", type=_json_arg, default={})
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--threads", type=int, default=0)
+    s.add_argument("--out-prompt", required=True)
+    s.add_argument("--out-metrics", required=True)
+    s.set_defaults(func=cmd_control_prompt)
+
     s = sub.add_parser("gains", help="gather finished runs into no_transfer.tsv and gains.tsv")
     s.add_argument("--prompt-metrics", nargs="*", default=[])
     s.add_argument("--transfer-metrics", nargs="*", default=[])
     s.add_argument("--out-gains", required=True)
     s.add_argument("--out-no-transfer", required=True)
+    s.add_argument("--out-summary", help="per-pair mean gains with bootstrap intervals")
+    s.add_argument("--data", default="results/data", help="prepared task folders (dev sets for the bootstrap)")
+    s.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates")
+    s.add_argument("--level", type=float, default=0.95, help="interval coverage")
+    s.add_argument("--bootstrap-seed", type=int, default=0)
     s.set_defaults(func=cmd_gains)
 
     def pool_args(s):
@@ -380,13 +514,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-metrics", required=True)
     s.set_defaults(func=cmd_train_scorer)
 
-    s = sub.add_parser("rank", help="score every pool source for a target by one method")
-    pool_args(s)
-    s.add_argument("--method", required=True)
-    s.add_argument("--target", required=True)
+    s = sub.add_parser(
+        "rank",
+        help="rank the pool's sources for a target (a pool task or a new one) by one or more methods; print the table",
+    )
+    s.add_argument("--prompts", required=True, help="folder of the prompt pool (results/prompts)")
+    s.add_argument("--sources", type=_list_arg, default=[], help="pool sources (default: every task under --prompts)")
+    s.add_argument("--backbone", help="backbone of the pool (default: the scorer's, else the prompts')")
+    s.add_argument("--embedding-seed", type=int, default=0)
+    s.add_argument("--threads", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="seed of the random method")
+    s.add_argument("--method", default="scorer", help="method(s), comma-separated; the first orders the table")
+    s.add_argument("--target", help="target task (its prompt under --prompts, unless --target-prompt)")
+    s.add_argument("--target-prompt", help="prompt file of a new task (prompt-tune output) to rank the pool for")
     s.add_argument("--scorer", help="scorer model (method scorer)")
     s.add_argument("--gains", help="gains table (method brute_force)")
-    s.add_argument("--out", required=True)
+    s.add_argument("--out", help="TSV to write: method, target, source, score, rank")
+    s.add_argument("--quiet", action="store_true", help="do not print the table")
     s.set_defaults(func=cmd_rank)
 
     s = sub.add_parser("evaluate", help="score selections against brute force, from plain tables")
@@ -412,14 +556,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-transfer", required=True)
     s.add_argument("--sources", type=_list_arg, default=[])
     s.add_argument("--targets", type=_list_arg, default=[])
+    s.add_argument("--novel", type=_list_arg, default=[], help="novel targets (role 'novel')")
     s.add_argument("--out", required=True)
+    s.add_argument("--out-html", help="the same table as a web page (report view)")
     s.set_defaults(func=cmd_task_table)
 
     s = sub.add_parser("figures", help="draw the report's figures from a finished run")
     s.add_argument("--results", required=True)
     s.add_argument("--tasks", required=True)
+    s.add_argument("--prompts", help="prompt pool folder: adds the map of task embeddings")
+    s.add_argument("--embedding-seed", type=int, default=0)
+    s.add_argument("--tasks-only", type=_list_arg, default=[], help="tasks of the embedding map (default: all found)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_figures)
+
+    s = sub.add_parser("select", help="the top-k sources of one ranking (a novel target's transfer sources)")
+    s.add_argument("--ranking", required=True, help="TSV of `tasktransfer rank`")
+    s.add_argument("--k", type=int, required=True)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_select)
+
+    s = sub.add_parser("novel-table", help="per novel target: the pool ranked by the scorer and the top-k's results")
+    s.add_argument("--rankings", nargs="+", required=True, help="rank TSVs of the novel targets (scorer and baselines)")
+    s.add_argument("--selected", nargs="+", required=True, help="selected.tsv of each novel target")
+    s.add_argument("--transfer-metrics", nargs="*", default=[])
+    s.add_argument("--out", required=True)
+    s.add_argument("--out-html", help="the same table as a web page (report view)")
+    s.set_defaults(func=cmd_novel_table)
     return p
 
 

@@ -7,6 +7,7 @@ prompt encoder does.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from typing import Any
 
@@ -160,7 +161,11 @@ class MultipleChoice(TaskFormat):
             choices = [str(c) for c in r["choices"]]
             label = int(r["label"])
             if not choices or not 0 <= label < len(choices):
-                raise TaskError(self.meta.name, "label", f"example {i}: label {label} is not the index of one of its {len(choices)} choices")
+                raise TaskError(
+                    self.meta.name,
+                    "label",
+                    f"example {i}: label {label} is not the index of one of its {len(choices)} choices",
+                )
             enc = tokenizer([str(r["text"])] * len(choices), choices, truncation=True, max_length=max_length)
             keys = [k for k in ("input_ids", "token_type_ids") if k in enc]
             feats.append({"choices": [{k: enc[k][j] for k in keys} for j in range(len(choices))], "label": label})
@@ -169,7 +174,9 @@ class MultipleChoice(TaskFormat):
     def collate(self, features, pad_id):
         flat = [c for f in features for c in f["choices"]]
         batch = collate_text(flat, pad_id)
-        batch["choice_example"] = torch.tensor([i for i, f in enumerate(features) for _ in f["choices"]], dtype=torch.long)
+        batch["choice_example"] = torch.tensor(
+            [i for i, f in enumerate(features) for _ in f["choices"]], dtype=torch.long
+        )
         batch["choice_slot"] = torch.tensor([j for f in features for j in range(len(f["choices"]))], dtype=torch.long)
         batch["labels"] = torch.tensor([f["label"] for f in features], dtype=torch.long)
         return batch
@@ -210,11 +217,26 @@ class Tagging(TaskFormat):
         tokens = [[str(t) for t in r["tokens"]] for r in rows]
         for i, r in enumerate(rows):
             if len(r["tokens"]) != len(r["tags"]):
-                raise TaskError(self.meta.name, "tags", f"example {i} has {len(r['tokens'])} tokens but {len(r['tags'])} tags")
-        enc = tokenizer(tokens, is_split_into_words=True, truncation=True, max_length=max_length)
+                raise TaskError(
+                    self.meta.name, "tags", f"example {i} has {len(r['tokens'])} tokens but {len(r['tags'])} tags"
+                )
+        # Words are joined with spaces and aligned through character offsets rather than with
+        # is_split_into_words, which byte-level BPE tokenizers (RoBERTa) refuse without
+        # add_prefix_space; a space-joined sentence is also what such backbones were trained on.
+        texts, starts = [], []
+        for words in tokens:
+            pos, st = 0, []
+            for w in words:
+                st.append(pos)
+                pos += len(w) + 1
+            texts.append(" ".join(words))
+            starts.append(st)
+        enc = tokenizer(texts, truncation=True, max_length=max_length, return_offsets_mapping=True)
         feats = []
         for i, r in enumerate(rows):
-            word_ids = enc.word_ids(i)
+            word_ids = [
+                bisect.bisect_right(starts[i], e - 1) - 1 if e > s else None for s, e in enc["offset_mapping"][i]
+            ]
             first, labels, seen = [], [], set()
             for w in word_ids:
                 if w is None or w in seen:
@@ -325,7 +347,9 @@ class ExtractiveQA(TaskFormat):
     def collate(self, features, pad_id):
         batch = collate_text(features, pad_id)
         width = batch["input_ids"].shape[1]
-        batch["offsets"] = torch.tensor([f["offsets"] + [[-1, -1]] * (width - len(f["offsets"])) for f in features], dtype=torch.long)
+        batch["offsets"] = torch.tensor(
+            [f["offsets"] + [[-1, -1]] * (width - len(f["offsets"])) for f in features], dtype=torch.long
+        )
         batch["start_positions"] = torch.tensor([f["start"] for f in features], dtype=torch.long)
         batch["end_positions"] = torch.tensor([f["end"] for f in features], dtype=torch.long)
         return batch
@@ -375,38 +399,53 @@ class ExtractiveQA(TaskFormat):
 
 class MultiRC(TaskFormat):
     """MultiRC: every answer option is a binary (paragraph, question + answer) example; F1a is
-    the binary F1 over all answer options of all questions."""
+    the binary F1 over all answer options of all questions.
+
+    One feature per question (so predictions line up with dev rows, as bootstraps need): its
+    options are flattened into the encoder's batch like multiple-choice choices, and a
+    question's prediction is the list of its options' 0/1 labels.
+    """
 
     def encode(self, rows, tokenizer, max_length):
-        flat = [
-            {"text": str(r["text"]), "text_pair": f"{r['question']} {a['text']}", "label": int(a["label"])}
-            for r in rows
-            for a in r["answers"]
-        ]
-        if not flat:
-            return []
-        feats = _encode_pairs(flat, tokenizer, max_length)
-        for f, x in zip(feats, flat):
-            f["label"] = x["label"]
+        feats = []
+        for i, r in enumerate(rows):
+            if not r["answers"]:
+                raise TaskError(self.meta.name, "answers", f"example {i} has no answer options")
+            flat = [{"text": str(r["text"]), "text_pair": f"{r['question']} {a['text']}"} for a in r["answers"]]
+            feats.append(
+                {
+                    "options": _encode_pairs(flat, tokenizer, max_length),
+                    "labels": [int(a["label"]) for a in r["answers"]],
+                }
+            )
         return feats
 
     def collate(self, features, pad_id):
-        batch = collate_text(features, pad_id)
-        batch["labels"] = torch.tensor([f["label"] for f in features], dtype=torch.long)
+        batch = collate_text([o for f in features for o in f["options"]], pad_id)
+        batch["labels"] = torch.tensor([y for f in features for y in f["labels"]], dtype=torch.long)
+        batch["n_options"] = torch.tensor([len(f["options"]) for f in features], dtype=torch.long)
         return batch
 
     def make_head(self, hidden_size):
         return nn.Linear(hidden_size, 2)
 
+    def forward_head(self, head, tokens, pooled, batch):
+        return head(pooled).float()
+
     def loss(self, logits, batch):
-        return nn.functional.cross_entropy(logits.float(), batch["labels"])
+        return nn.functional.cross_entropy(logits, batch["labels"])
 
     def predict(self, logits, batch):
-        return logits.argmax(-1).tolist()
+        flat = logits.argmax(-1).tolist()
+        out, at = [], 0
+        for n in batch["n_options"].tolist():
+            out.append(flat[at : at + n])
+            at += n
+        return out
 
     def score(self, predictions, rows):
         gold = [int(a["label"]) for r in rows for a in r["answers"]]
-        return 100 * metrics.f1_binary(gold, predictions)
+        return 100 * metrics.f1_binary(gold, [y for p in predictions for y in p])
 
 
 FORMATS: dict[str, type[TaskFormat]] = {

@@ -57,7 +57,11 @@ def _resolve(path: str, resources: Path | None) -> Path:
 def read_table(spec: TaskSpec, path: Path) -> list[dict[str, Any]]:
     """Rows of one CSV, TSV or JSONL file (by extension; ``.gz`` is not supported)."""
     if not path.exists():
-        raise TaskError(spec.name, "source.files", f"{path} does not exist; give its path relative to the workflow directory or to resources_dir")
+        raise TaskError(
+            spec.name,
+            "source.files",
+            f"{path} does not exist; give its path relative to the workflow directory or to resources_dir",
+        )
     suffix = path.suffix.lower()
     if suffix in (".csv", ".tsv"):
         with open(path, encoding=spec.source.get("encoding", "utf-8"), newline="") as f:
@@ -70,7 +74,11 @@ def read_table(spec: TaskSpec, path: Path) -> list[dict[str, Any]]:
                     try:
                         rows.append(json.loads(line))
                     except json.JSONDecodeError as err:
-                        raise TaskError(spec.name, "source.files", f"{path} line {n} is not JSON ({err}); JSONL needs one object per line") from err
+                        raise TaskError(
+                            spec.name,
+                            "source.files",
+                            f"{path} line {n} is not JSON ({err}); JSONL needs one object per line",
+                        ) from err
         return rows
     raise TaskError(spec.name, "source.files", f"{path}: unknown file type '{suffix}'; use .csv, .tsv or .jsonl")
 
@@ -86,7 +94,9 @@ def _hub_split(spec: TaskSpec, split: str):
             loaded = datasets.load_from_disk(str(local))
             if isinstance(loaded, datasets.DatasetDict):
                 if split not in loaded:
-                    raise TaskError(spec.name, "source.split", f"split '{split}' is not in {local}; splits are {sorted(loaded)}")
+                    raise TaskError(
+                        spec.name, "source.split", f"split '{split}' is not in {local}; splits are {sorted(loaded)}"
+                    )
                 return loaded[split]
             return loaded
         kwargs = {k: src[k] for k in ("revision", "data_dir", "data_files") if k in src}
@@ -126,7 +136,9 @@ def _get(spec: TaskSpec, row: dict, column: str, key: str, where: str, columns: 
     value = row[head]
     for part in rest.split(".") if rest else []:
         if not isinstance(value, dict) or part not in value:
-            raise TaskError(spec.name, f"source.fields.{key}", f"'{column}': no '{part}' inside column '{head}' of {where}")
+            raise TaskError(
+                spec.name, f"source.fields.{key}", f"'{column}': no '{part}' inside column '{head}' of {where}"
+            )
         value = value[part]
     return value
 
@@ -191,11 +203,17 @@ class _Mapper:
         src = spec.source
         fields = src.get("fields") or {}
         if not isinstance(fields, dict):
-            raise TaskError(spec.name, "source.fields", "must map canonical keys to columns, e.g. {text: sentence, label: label}")
+            raise TaskError(
+                spec.name, "source.fields", "must map canonical keys to columns, e.g. {text: sentence, label: label}"
+            )
         required, optional = CANONICAL[spec.format]
         unknown = sorted(set(fields) - set(required) - set(optional) - {"answer_start"})
         if unknown:
-            raise TaskError(spec.name, "source.fields", f"keys {unknown} do not fit format {spec.format}; use {list(required + optional)}")
+            raise TaskError(
+                spec.name,
+                "source.fields",
+                f"keys {unknown} do not fit format {spec.format}; use {list(required + optional)}",
+            )
         self.fields: dict[str, Any] = {}
         for key in required:
             self.fields[key] = fields.get(key, key)
@@ -229,7 +247,11 @@ class _Mapper:
             for column in self._columns_of(value):
                 head = column.partition(".")[0]
                 if head not in self.columns and column not in self.columns:
-                    raise TaskError(self.spec.name, f"source.fields.{key}", f"column '{head}' not in {self.where}; columns are {self.columns}")
+                    raise TaskError(
+                        self.spec.name,
+                        f"source.fields.{key}",
+                        f"column '{head}' not in {self.where}; columns are {self.columns}",
+                    )
 
     def value(self, row: dict, key: str) -> Any:
         spec_value = self.fields[key]
@@ -237,7 +259,10 @@ class _Mapper:
             return _get(self.spec, row, spec_value, key, self.where, self.columns)
         if key == "choices":
             return [
-                _join(_get(self.spec, row, c, key, self.where, self.columns) for c in ([item] if isinstance(item, str) else item))
+                _join(
+                    _get(self.spec, row, c, key, self.where, self.columns)
+                    for c in ([item] if isinstance(item, str) else item)
+                )
                 for item in spec_value
             ]
         return _join(_get(self.spec, row, c, key, self.where, self.columns) for c in spec_value)
@@ -261,14 +286,21 @@ class _Mapper:
                 ex["label"] = str(ex["label"])
             return ex
         if fmt == "multiple_choice":
-            choices = [str(c) for c in _as_list(self.value(row, "choices"))] if isinstance(f["choices"], str) else self.value(row, "choices")
+            choices = (
+                [str(c) for c in _as_list(self.value(row, "choices"))]
+                if isinstance(f["choices"], str)
+                else self.value(row, "choices")
+            )
             label = self.label_map.get(str(self.value(row, "label")), self.value(row, "label"))
             return {"text": str(self.value(row, "text")), "choices": choices, "label": int(label) - self.label_offset}
         if fmt == "tagging":
             tokens = [str(t) for t in _as_list(self.value(row, "tokens"))]
             column = f["tags"]
             names = self.names.get(column) if isinstance(column, str) and self.use_names else None
-            tags = [str(self.label_map.get(str(t), names[t] if names and isinstance(t, int) else t)) for t in _as_list(self.value(row, "tags"))]
+            tags = [
+                str(self.label_map.get(str(t), names[t] if names and isinstance(t, int) else t))
+                for t in _as_list(self.value(row, "tags"))
+            ]
             return {"tokens": tokens, "tags": tags}
         if fmt == "extractive_qa":
             context = str(self.value(row, "context"))
@@ -288,12 +320,16 @@ class _Mapper:
         ex = {"text": str(self.value(row, "text")), "question": str(self.value(row, "question"))}
         if "answers" in f:
             ex["answers"] = [{"text": str(a["text"]), "label": int(a["label"])} for a in self.value(row, "answers")]
+            if not ex["answers"]:
+                return None  # a question without options scores nothing
         else:
             ex["answers"] = [{"text": str(self.value(row, "answer")), "label": int(self.value(row, "label"))}]
         return ex
 
 
-def _map_rows(spec: TaskSpec, rows: Iterable[dict], where: str, columns: list[str], names: dict[str, list[str]]) -> list[dict]:
+def _map_rows(
+    spec: TaskSpec, rows: Iterable[dict], where: str, columns: list[str], names: dict[str, list[str]]
+) -> list[dict]:
     mapper = _Mapper(spec, where, columns, names)
     filters = spec.source.get("filters") or {}
     out: list[dict] = []
@@ -303,7 +339,12 @@ def _map_rows(spec: TaskSpec, rows: Iterable[dict], where: str, columns: list[st
         ex = mapper.example(row)
         if ex is None:
             continue
-        if spec.format == "multirc" and "answers" not in mapper.fields and out and (out[-1]["text"], out[-1]["question"]) == (ex["text"], ex["question"]):
+        if (
+            spec.format == "multirc"
+            and "answers" not in mapper.fields
+            and out
+            and (out[-1]["text"], out[-1]["question"]) == (ex["text"], ex["question"])
+        ):
             out[-1]["answers"].extend(ex["answers"])  # flat rows: one answer option each
             continue
         out.append(ex)
@@ -317,7 +358,9 @@ def load_table_source(spec: TaskSpec, resources: Path | None) -> dict[str, list[
     """Canonical examples of a ``huggingface`` or ``local`` task: ``{"train", "dev"}``, or
     ``{"all"}`` when the source has a single table (then ``prepare`` splits it)."""
     if spec.format not in CANONICAL:
-        raise TaskError(spec.name, "format", f"'{spec.format}' cannot be read from a table; use one of {sorted(CANONICAL)}")
+        raise TaskError(
+            spec.name, "format", f"'{spec.format}' cannot be read from a table; use one of {sorted(CANONICAL)}"
+        )
     src = spec.source
     if spec.kind == "local":
         files = src["files"]

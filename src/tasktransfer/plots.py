@@ -85,9 +85,102 @@ def method_gains(summary: pd.DataFrame, path: Path) -> None:
     _save(fig, path)
 
 
-def make_figures(results: Path, out: Path, tasks_table: Path) -> None:
+def _type_colours(types) -> dict[str, tuple]:
+    """One colour per task type, the same type always the same colour within a figure."""
+    kinds = sorted(set(types))
+    cmap = plt.get_cmap("tab10" if len(kinds) <= 10 else "tab20")
+    return {t: cmap(i % cmap.N) for i, t in enumerate(kinds)}
+
+
+def gains_by_target(gains: pd.DataFrame, tasks: pd.DataFrame, path: Path, targets: list[str] | None = None) -> None:
+    """The paper's Figure 5: every source's gain on each target, coloured by the source's task type.
+
+    A violin shows the spread where a target has at least three sources; each point is one source
+    (mean over seeds, jittered sideways); the dashed line is no transfer (gain 0).
+    """
+    g = mean_gains(gains)
+    if targets is None:
+        targets = sorted(tasks[tasks.role == "target"].task)
+    targets = [t for t in targets if t in set(g.target)]
+    kind = dict(zip(tasks.task, tasks["type"].astype(str)))
+    colours = _type_colours(kind.get(s, "?") for s in g.source)
+    fig, ax = plt.subplots(figsize=(1.8 + 1.3 * max(1, len(targets)), 4))
+    rng = np.random.default_rng(0)  # jitter only; the same figure every run
+    for i, target in enumerate(targets):
+        part = g[g.target == target].sort_values("source")
+        if len(part) >= 3 and part.gain.nunique() > 1:
+            body = ax.violinplot(part.gain, positions=[i], widths=0.8, showextrema=False)
+            for b in body["bodies"]:
+                b.set_facecolor("lightgrey")
+                b.set_alpha(0.6)
+        x = i + rng.uniform(-0.18, 0.18, len(part))
+        ax.scatter(x, part.gain, c=[colours[kind.get(s, "?")] for s in part.source], s=28, edgecolor="black", lw=0.4, zorder=3)
+    ax.axhline(0, color="black", lw=0.8, ls="--")
+    ax.set_xticks(range(len(targets)), targets, rotation=30, ha="right")
+    ax.set_xlim(-0.6, len(targets) - 0.4)
+    ax.set_ylabel("gain over no transfer (points)")
+    ax.set_xlabel("target")
+    handles = [plt.Line2D([], [], ls="", marker="o", color=c, markeredgecolor="black", label=t) for t, c in colours.items()]
+    ax.legend(handles=handles, title="source type", bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=8)
+    ax.set_title("Gain of every source on each target")
+    _save(fig, path)
+
+
+def pca_2d(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of x projected on their first two principal components (numpy SVD); and the explained shares."""
+    centred = x - x.mean(0, keepdims=True)
+    u, sv, _ = np.linalg.svd(centred, full_matrices=False)
+    coords = u[:, :2] * sv[:2]
+    if coords.shape[1] < 2:
+        coords = np.pad(coords, ((0, 0), (0, 2 - coords.shape[1])))
+    total = float((sv**2).sum())
+    shares = (sv[:2] ** 2) / total if total else np.zeros(2)
+    return coords, np.pad(shares, (0, 2 - len(shares)))
+
+
+def embedding_map(embeddings: dict, tasks: pd.DataFrame, path: Path) -> None:
+    """Task embeddings P (mean-pooled over the L prompt tokens) in 2-D by PCA, coloured by task type."""
+    names = sorted(embeddings)
+    x = np.stack([np.asarray(embeddings[n], dtype=np.float64).mean(0) for n in names])
+    coords, shares = pca_2d(x)
+    info = tasks.set_index("task")
+    kind = {n: str(info.loc[n, "type"]) if n in info.index else "?" for n in names}
+    role = {n: str(info.loc[n, "role"]) if n in info.index else "source" for n in names}
+    colours = _type_colours(kind.values())
+    markers = {"source": "o", "target": "*", "novel": "D"}
+    fig, ax = plt.subplots(figsize=(6, 4.8))
+    for r, marker in markers.items():
+        idx = [i for i, n in enumerate(names) if role[n] == r]
+        if idx:
+            ax.scatter(coords[idx, 0], coords[idx, 1], c=[colours[kind[names[i]]] for i in idx], marker=marker,
+                       s=110 if marker == "*" else 50, edgecolor="black", lw=0.4, zorder=3)
+    for i, n in enumerate(names):
+        ax.annotate(n, coords[i], textcoords="offset points", xytext=(4, 4), fontsize=7)
+    handles = [plt.Line2D([], [], ls="", marker="o", color=c, markeredgecolor="black", label=t) for t, c in colours.items()]
+    handles += [plt.Line2D([], [], ls="", marker=m, color="white", markeredgecolor="black", label=r)
+                for r, m in markers.items() if r in set(role.values())]
+    ax.legend(handles=handles, title="type / role", bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=8)
+    ax.set_xlabel(f"PC1 ({100 * shares[0]:.0f}% of variance)")
+    ax.set_ylabel(f"PC2 ({100 * shares[1]:.0f}% of variance)")
+    ax.set_title("Task embeddings (mean-pooled prompt), PCA")
+    _save(fig, path)
+
+
+def make_figures(
+    results: Path,
+    out: Path,
+    tasks_table: Path,
+    prompts: dict[str, Path] | None = None,
+) -> None:
+    """Every figure of the report; ``prompts`` (task -> prompt file) adds the embedding map."""
     gains = pd.read_csv(results / "gains.tsv", sep="\t")
     tasks = pd.read_csv(tasks_table, sep="\t")
     gain_heatmap(gains, tasks, out / "heatmap.png")
+    gains_by_target(gains, tasks, out / "gains_by_target.png")
     scorer_held_out(json.loads((results / "scorer" / "metrics.json").read_text()), out / "scorer_held_out.png")
     method_gains(pd.read_csv(results / "eval" / "summary.tsv", sep="\t"), out / "methods.png")
+    if prompts:
+        from .prompt_pool import load_embeddings
+
+        emb = {name: e.float().numpy() for name, e in load_embeddings(prompts).items()}
+        embedding_map(emb, tasks, out / "embeddings.png")

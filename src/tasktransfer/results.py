@@ -47,3 +47,71 @@ def mean_no_transfer(no_transfer: pd.DataFrame) -> pd.DataFrame:
     out = grouped.agg(score=("score", "mean"), score_sd=("score", "std"), seeds=("seed", "nunique"), metric=("metric", "first"))
     out["score_sd"] = out["score_sd"].fillna(0.0)
     return out.reset_index()
+
+
+CONTROL = "_control"  # the pseudo-source whose prompt carries no task knowledge (see control.py)
+
+
+def gain_summary(
+    prompt_paths: Iterable[str | Path],
+    transfer_paths: Iterable[str | Path],
+    data_dir: str | Path,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """One row per pair: mean gain over no transfer and over the control, each with its interval.
+
+    Intervals come from a paired bootstrap over seeds and dev examples (uncertainty.py). The
+    control's own rows (source ``_control``) carry the warm-start gain of any trained prompt.
+    """
+    from .data import read_jsonl, read_meta
+    from .formats import get_format
+    from .uncertainty import paired_bootstrap
+
+    runs_r1: dict[tuple[str, int], list] = {}
+    for p in prompt_paths:
+        m = _read(p)
+        runs_r1[(m["task"], int(m["seed"]))] = m.get("dev_predictions", [])
+    runs_r2: dict[tuple[str, str], dict[int, list]] = {}
+    for p in transfer_paths:
+        m = _read(p)
+        runs_r2.setdefault((m["source"], m["target"]), {})[int(m["seed"])] = m.get("dev_predictions", [])
+    scorers: dict[str, tuple] = {}
+    rows = []
+    for (source, target), by_seed in sorted(runs_r2.items()):
+        if target not in scorers:
+            meta = read_meta(Path(data_dir) / target)
+            scorers[target] = (get_format(meta).score, read_jsonl(Path(data_dir) / target / "dev.jsonl"))
+        score, dev = scorers[target]
+        seeds = sorted(by_seed)
+        new = [by_seed[s] for s in seeds]
+        base = [runs_r1.get((target, s), []) for s in seeds]
+        if any(len(x) != len(dev) for x in [*new, *base]):
+            raise ArtefactError(
+                f"pair {source} -> {target}: a run lacks dev predictions for {len(dev)} examples; "
+                "rerun its prompt_tune / transfer job with this version"
+            )
+        over_none = paired_bootstrap(score, dev, new, base, n_boot, level, seed)
+        row = {
+            "source": source,
+            "target": target,
+            "seeds": len(seeds),
+            "gain": over_none.mean,
+            "gain_lo": over_none.lo,
+            "gain_hi": over_none.hi,
+            "gain_se": over_none.se,
+            "inside_noise": over_none.inside_noise,
+        }
+        control = runs_r2.get((CONTROL, target), {})
+        if source != CONTROL and all(s in control for s in seeds):
+            over_control = paired_bootstrap(score, dev, new, [control[s] for s in seeds], n_boot, level, seed)
+            row.update(
+                gain_vs_control=over_control.mean,
+                gain_vs_control_lo=over_control.lo,
+                gain_vs_control_hi=over_control.hi,
+                gain_vs_control_se=over_control.se,
+                control_inside_noise=over_control.inside_noise,
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)

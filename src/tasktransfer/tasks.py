@@ -8,6 +8,7 @@ the head, the encoding and the default metric) and its ``source`` (which loader 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -65,6 +66,8 @@ class TaskSpec:
 
 def parse_task(name: str, entry: Any) -> TaskSpec:
     """Check one registry entry and turn it into a :class:`TaskSpec`."""
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", str(name)):
+        raise TaskError(name, "name", "use letters, digits, '_', '.', '-', starting with a letter or digit")
     if not isinstance(entry, dict):
         raise TaskError(name, "entry", "must be a mapping with type, format and source")
     for key in ("type", "format", "source"):

@@ -57,6 +57,7 @@ class TuneResult:
     prompt_state: dict[str, torch.Tensor]
     head_state: dict[str, torch.Tensor]
     embedding: torch.Tensor
+    dev_predictions: list = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
     train_seconds: float = 0.0
     examples_per_second: float = 0.0
@@ -99,7 +100,8 @@ def evaluate(
     spec: PromptSpec,
     pad_id: int,
     device: torch.device,
-) -> float:
+) -> tuple[float, list]:
+    """Dev score (metric x100) and the per-example predictions behind it (for bootstraps)."""
     encoder.eval()
     head.eval()
     predictions: list = []
@@ -109,7 +111,7 @@ def evaluate(
             tokens, pooled = encoder(**batch)
             logits = fmt.forward_head(head, tokens, pooled, batch)
         predictions.extend(fmt.predict(logits, batch))
-    return fmt.score(predictions, rows)
+    return fmt.score(predictions, rows), predictions
 
 
 def tune_prompt(
@@ -161,7 +163,7 @@ def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed
     eval_every = max(1, steps_per_epoch // max(1, spec.evals_per_epoch))
     rng = random.Random(seed)
     history: list[dict] = []
-    best_score, best_state = -float("inf"), None
+    best_score, best_state, best_predictions = -float("inf"), None, []
     step, seen, start, last_log = 0, 0, time.perf_counter(), 0.0
     log(f"lr {lr:g}: {len(train_feats)} train / {len(dev_feats)} dev examples, {total} steps on {device}")
     while step < total:
@@ -188,12 +190,13 @@ def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed
                 left = (total - step) * elapsed / step
                 log(f"step {step}/{total} | loss {loss.item():.4f} | {rate:.1f} ex/s | elapsed {elapsed:.0f}s | left ~{left:.0f}s")
             if step % eval_every == 0 or step == total:
-                score = evaluate(encoder, head, fmt, dev_feats, dev_rows, spec, pad_id, device)
+                score, predictions = evaluate(encoder, head, fmt, dev_feats, dev_rows, spec, pad_id, device)
                 history.append({"lr": lr, "step": step, "dev_score": score, "loss": float(loss.item())})
                 log(f"eval at step {step}: dev {score:.2f}")
                 if score > best_score:
                     best_score = score
                     best_state = (copy.deepcopy(prompt.state_dict()), copy.deepcopy(head.state_dict()))
+                    best_predictions = predictions
             if step >= total:
                 break
     elapsed = time.perf_counter() - start
@@ -206,6 +209,7 @@ def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed
         prompt_state={k: v.cpu() for k, v in best_state[0].items()},
         head_state={k: v.cpu() for k, v in best_state[1].items()},
         embedding=embedding,
+        dev_predictions=best_predictions,
         history=history,
         train_seconds=elapsed,
         examples_per_second=seen / elapsed if elapsed else 0.0,

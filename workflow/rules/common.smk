@@ -1,5 +1,6 @@
 # Task and pair lists, per-job settings and input functions. No rules here.
 import json
+import os
 
 from tasktransfer.corpora import PACKAGES
 from tasktransfer.pairs import needed_pairs
@@ -8,7 +9,9 @@ from tasktransfer.tasks import get_task, load_registry
 REGISTRY = load_registry(config["tasks_registry"])
 SOURCES = sorted(config["sources"])
 TARGETS = sorted(config["targets"])
-TASKS = sorted(set(SOURCES) | set(TARGETS))
+# novel targets: tuned once, ranked by the scorer, transferred from its top-k only (selection.smk)
+NOVEL = sorted(config.get("novel_targets", []))
+TASKS = sorted(set(SOURCES) | set(TARGETS) | set(NOVEL))
 SEEDS = sorted(config["seeds"])
 EMBEDDING_SEED = SEEDS[0]
 METHODS = sorted(config["selection"]["methods"])
@@ -17,13 +20,21 @@ for _task in TASKS:
 _overlap = sorted(set(SOURCES) & set(TARGETS))
 if _overlap:
     raise ValueError(f"tasks {_overlap} are both sources and targets; a target must stay out of the pool")
+_overlap = sorted(set(NOVEL) & (set(SOURCES) | set(TARGETS)))
+if _overlap:
+    raise ValueError(f"novel targets {_overlap} are also sources or targets; list each task in one role only")
 
 PAIRS = needed_pairs(SOURCES, TARGETS, config["pairs"]["m"], config["pairs"]["seed"])
+# the control init (control.py) enters every target like a source named CONTROL
+CONTROL = "_control"
+CONTROL_INIT = config["control"]["init"]
+CONTROL_PAIRS = [(CONTROL, t) for t in TARGETS] if CONTROL_INIT != "none" else []
 
 
 wildcard_constraints:
-    task=r"[A-Za-z0-9_.\-]+",
-    source=r"[A-Za-z0-9_.\-]+",
+    # a task name starts with a letter or digit; a leading underscore marks the control
+    task=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
+    source=r"_?[A-Za-z0-9][A-Za-z0-9_.\-]*",
     target=r"[A-Za-z0-9_.\-]+",
     seed=r"\d+",
     method=r"[a-z_]+",
@@ -72,7 +83,15 @@ def all_prompt_metrics():
 
 
 def all_transfer_metrics():
-    return [transfer_metrics(src, tgt, s) for src, tgt in PAIRS for s in SEEDS]
+    return [transfer_metrics(src, tgt, s) for src, tgt in [*PAIRS, *CONTROL_PAIRS] for s in SEEDS]
+
+
+def control_inputs(wildcards):
+    """The mean control averages the pool's prompts; the shuffled one reads a pool task's data."""
+    if CONTROL_INIT == "mean":
+        return {"prompts": [prompt_file(t, wildcards.seed) for t in SOURCES]}
+    task = config["control"]["task"] or SOURCES[0]
+    return {"data": f"results/data/{task}/meta.json"}
 
 
 def ranking_files():
@@ -84,4 +103,5 @@ def final_outputs():
         "results/eval/summary.tsv",
         "results/eval/tasks.tsv",
         "results/figures/heatmap.png",
+        *report_outputs(),  # evaluation.smk: every table and figure of the report
     ]

@@ -6,6 +6,8 @@ rule fetch_package:
         marker=f"{config['resources_dir']}/packages/{{kind}}.fetched",
     params:
         resources=config["resources_dir"],
+    conda:
+        "../../envs/tasktransfer.yaml"
     log:
         "logs/fetch_package/{kind}.log",
     localrule: True
@@ -27,6 +29,8 @@ rule prepare:
         data=data_spec(),
         # the task's own registry entry: editing another task leaves this job alone
         entry=task_fingerprint,
+    conda:
+        "../../envs/tasktransfer.yaml"
     log:
         "logs/prepare/{task}.log",
     shell:

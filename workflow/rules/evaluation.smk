@@ -1,6 +1,15 @@
 # Stage 6: judge every method against brute force; tables and figures for the report.
 
 
+def report_outputs():
+    """Every table and figure of the report, so that `rule all` builds each (a job's sibling outputs too)."""
+    tables = ["tasks.tsv", "tasks.html", "table1.tsv", "table1.html", "table2.tsv", "table2.html"]
+    if NOVEL:
+        tables += ["novel.tsv", "novel.html"]
+    figures = ["heatmap", "gains_by_target", "embeddings", "scorer_held_out", "methods"]
+    return [f"results/eval/{t}" for t in tables] + [f"results/figures/{f}.png" for f in figures]
+
+
 rule task_table:
     input:
         meta=expand("results/data/{task}/meta.json", task=TASKS),
@@ -10,17 +19,27 @@ rule task_table:
             "results/eval/tasks.tsv",
             caption="../report/tasks.rst",
             category="1. Data",
-            labels={"table": "tasks"},
+            labels={"item": "tasks", "type": "TSV"},
+        ),
+        html=report(
+            "results/eval/tasks.html",
+            caption="../report/tasks.rst",
+            category="1. Data",
+            labels={"item": "tasks", "type": "table"},
         ),
     params:
         sources=",".join(SOURCES),
         targets=",".join(TARGETS),
+        novel=",".join(NOVEL),
+    conda:
+        "../../envs/tasktransfer.yaml"
     log:
         "logs/task_table.log",
     localrule: True
     shell:
         "tasktransfer task-table --meta {input.meta} --no-transfer {input.no_transfer} "
-        "--sources {params.sources} --targets {params.targets} --out {output.table} > {log} 2>&1"
+        "--sources {params.sources} --targets {params.targets} --novel '{params.novel}' "
+        "--out {output.table} --out-html {output.html} > {log} 2>&1"
 
 
 rule evaluate:
@@ -29,29 +48,55 @@ rule evaluate:
         no_transfer="results/no_transfer.tsv",
         rankings=ranking_files(),
     output:
+        table1=report(
+            "results/eval/table1.tsv",
+            caption="../report/table1.rst",
+            category="5. Evaluation",
+            labels={"item": "Table 1: target score by method", "type": "TSV"},
+        ),
+        table1_html=report(
+            "results/eval/table1.html",
+            caption="../report/table1.rst",
+            category="5. Evaluation",
+            labels={"item": "Table 1: target score by method", "type": "table"},
+        ),
+        table2=report(
+            "results/eval/table2.tsv",
+            caption="../report/table2.rst",
+            category="5. Evaluation",
+            labels={"item": "Table 2: ranking quality", "type": "TSV"},
+        ),
+        table2_html=report(
+            "results/eval/table2.html",
+            caption="../report/table2.rst",
+            category="5. Evaluation",
+            labels={"item": "Table 2: ranking quality", "type": "table"},
+        ),
         summary=report(
             "results/eval/summary.tsv",
             caption="../report/summary.rst",
             category="5. Evaluation",
-            labels={"table": "methods: mean over targets"},
+            labels={"item": "methods: mean over targets", "type": "TSV"},
         ),
         per_target=report(
             "results/eval/per_target.tsv",
             caption="../report/per_target.rst",
             category="5. Evaluation",
-            labels={"table": "methods: per target"},
+            labels={"item": "methods: per target", "type": "TSV"},
         ),
         ranking=report(
             "results/eval/ranking_summary.tsv",
             caption="../report/ranking.rst",
             category="5. Evaluation",
-            labels={"table": "ranking quality"},
+            labels={"item": "ranking quality per method", "type": "TSV"},
         ),
         transfer="results/eval/transfer.tsv",
         no_transfer_scores="results/eval/no_transfer.tsv",
     params:
         ks=",".join(str(k) for k in config["selection"]["top_k"]),
         targets=",".join(TARGETS),
+    conda:
+        "../../envs/tasktransfer.yaml"
     log:
         "logs/evaluate.log",
     localrule: True
@@ -67,27 +112,88 @@ rule figures:
         tasks="results/eval/tasks.tsv",
         summary="results/eval/summary.tsv",
         scorer="results/scorer/metrics.json",
+        prompts=[prompt_file(t, EMBEDDING_SEED) for t in TASKS],
     output:
         heatmap=report(
             "results/figures/heatmap.png",
             caption="../report/heatmap.rst",
             category="3. Transfer",
-            labels={"figure": "gain heatmap"},
+            labels={"item": "gain heatmap", "type": "figure"},
+        ),
+        by_target=report(
+            "results/figures/gains_by_target.png",
+            caption="../report/gains_by_target.rst",
+            category="3. Transfer",
+            labels={"item": "gains per target by source type", "type": "figure"},
+        ),
+        embeddings=report(
+            "results/figures/embeddings.png",
+            caption="../report/embeddings.rst",
+            category="2. Prompt pool",
+            labels={"item": "task embeddings (PCA)", "type": "figure"},
         ),
         scorer=report(
             "results/figures/scorer_held_out.png",
             caption="../report/scorer_held_out.rst",
             category="4. Scorer",
-            labels={"figure": "predicted vs true gain"},
+            labels={"item": "scorer: predicted vs true gain", "type": "figure"},
         ),
         methods=report(
             "results/figures/methods.png",
             caption="../report/methods.rst",
             category="5. Evaluation",
-            labels={"figure": "mean gain by method"},
+            labels={"item": "mean gain by method", "type": "figure"},
         ),
+    params:
+        tasks=",".join(TASKS),
+        embedding_seed=EMBEDDING_SEED,
+    conda:
+        "../../envs/tasktransfer.yaml"
     log:
         "logs/figures.log",
     localrule: True
     shell:
-        "tasktransfer figures --results results --tasks {input.tasks} --out results/figures > {log} 2>&1"
+        "tasktransfer figures --results results --tasks {input.tasks} --prompts results/prompts "
+        "--embedding-seed {params.embedding_seed} --tasks-only {params.tasks} "
+        "--out results/figures > {log} 2>&1"
+
+
+def novel_transfer_metrics(wildcards):
+    """The transfer runs of each novel target: its selected sources only (read after the checkpoint)."""
+    runs = []
+    for target in NOVEL:
+        selected = checkpoints.select_novel.get(target=target).output.selected
+        with open(selected) as handle:
+            header = handle.readline().rstrip("\n").split("\t")
+            column = header.index("source")
+            sources = [line.rstrip("\n").split("\t")[column] for line in handle if line.strip()]
+        runs += [transfer_metrics(source, target, seed) for source in sources for seed in SEEDS]
+    return runs
+
+
+rule novel_table:
+    input:
+        selected=expand("results/novel/{target}/selected.tsv", target=NOVEL),
+        rankings=expand("results/rankings/{method}/{target}.tsv", method=NOVEL_METHODS, target=NOVEL),
+        transfers=novel_transfer_metrics,
+    output:
+        table=report(
+            "results/eval/novel.tsv",
+            caption="../report/novel.rst",
+            category="5. Evaluation",
+            labels={"item": "novel targets: scorer ranking and top-k transfer", "type": "TSV"},
+        ),
+        html=report(
+            "results/eval/novel.html",
+            caption="../report/novel.rst",
+            category="5. Evaluation",
+            labels={"item": "novel targets: scorer ranking and top-k transfer", "type": "table"},
+        ),
+    conda:
+        "../../envs/tasktransfer.yaml"
+    log:
+        "logs/novel_table.log",
+    localrule: True
+    shell:
+        "tasktransfer novel-table --rankings {input.rankings} --selected {input.selected} "
+        "--transfer-metrics {input.transfers} --out {output.table} --out-html {output.html} > {log} 2>&1"

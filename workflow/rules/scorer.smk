@@ -20,6 +20,8 @@ rule train_scorer:
     resources:
         mem_mb=lambda wc, attempt: 6000 * attempt,
         runtime=lambda wc, attempt: 120 * attempt,
+    conda:
+        "../../envs/tasktransfer.yaml"
     log:
         "logs/train_scorer.log",
     benchmark:

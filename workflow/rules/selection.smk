@@ -1,4 +1,7 @@
-# Stage 5: every method scores every pool source for each target.
+# Stage 5: every method scores every pool source for each target (and each novel target).
+
+# methods that can rank a novel target's sources (brute force would need every transfer)
+NOVEL_METHODS = sorted((set(METHODS) | {"scorer"}) - {"brute_force"})
 
 
 def rank_inputs(wildcards):
@@ -23,6 +26,8 @@ rule rank:
         scorer=lambda wc, input: f"--scorer {input.scorer}" if "scorer" in input.keys() else "",
         gains=lambda wc, input: f"--gains {input.gains}" if "gains" in input.keys() else "",
     threads: 1
+    conda:
+        "../../envs/tasktransfer.yaml"
     log:
         "logs/rank/{method}/{target}.log",
     shell:
@@ -30,3 +35,24 @@ rule rank:
         "--prompts results/prompts --sources {params.sources} --backbone {params.backbone} "
         "--seed {params.seed} --embedding-seed {params.embedding_seed} {params.scorer} {params.gains} "
         "--threads {threads} --out {output.ranking} > {log} 2>&1"
+
+
+checkpoint select_novel:
+    """A novel target's transfer sources: the scorer's top-k of the pool (k = the largest top_k).
+
+    A checkpoint: which transfer jobs the novel target needs is known only once the scorer has
+    ranked the pool, so Snakemake re-evaluates the DAG after this job.
+    """
+    input:
+        ranking="results/rankings/scorer/{target}.tsv",
+    output:
+        selected="results/novel/{target}/selected.tsv",
+    params:
+        k=max(config["selection"]["top_k"]),
+    conda:
+        "../../envs/tasktransfer.yaml"
+    log:
+        "logs/select_novel/{target}.log",
+    localrule: True
+    shell:
+        "tasktransfer select --ranking {input.ranking} --k {params.k} --out {output.selected} > {log} 2>&1"

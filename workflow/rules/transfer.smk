@@ -17,6 +17,8 @@ rule transfer:
     resources:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: 60 * attempt,
+    conda:
+        "../../envs/tasktransfer.yaml"
     log:
         "logs/transfer/{source}/{target}/seed{seed}.log",
     benchmark:
@@ -32,12 +34,21 @@ rule gains:
     input:
         prompts=all_prompt_metrics(),
         transfers=all_transfer_metrics(),
+        dev=expand("results/data/{task}/dev.jsonl", task=TASKS),
     output:
         gains="results/gains.tsv",
         no_transfer="results/no_transfer.tsv",
+        summary="results/gain_intervals.tsv",
+    params:
+        bootstrap=config["uncertainty"]["bootstrap"],
+        level=config["uncertainty"]["level"],
+    conda:
+        "../../envs/tasktransfer.yaml"
     log:
         "logs/gains.log",
     localrule: True
     shell:
         "tasktransfer gains --prompt-metrics {input.prompts} --transfer-metrics {input.transfers} "
-        "--out-gains {output.gains} --out-no-transfer {output.no_transfer} > {log} 2>&1"
+        "--data results/data --bootstrap {params.bootstrap} --level {params.level} "
+        "--out-gains {output.gains} --out-no-transfer {output.no_transfer} "
+        "--out-summary {output.summary} > {log} 2>&1"

