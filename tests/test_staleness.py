@@ -55,7 +55,8 @@ def copy_run(finished: Path, dest: Path, **changes) -> Path:
 
 def dry_run(workdir: Path, *targets: str) -> tuple[dict[str, int], str]:
     """Jobs per rule that `snakemake -n` plans, and its whole output."""
-    proc = run_snakemake(workdir, "-n", "--cores", "1", "--configfile", str(workdir / "config.yaml"), *targets)
+    # targets first: --configfile takes every word after it
+    proc = run_snakemake(workdir, *targets, "-n", "--cores", "1", "--configfile", str(workdir / "config.yaml"))
     text = proc.stdout + proc.stderr
     counts: dict[str, int] = {}
     table = re.search(r"Job stats:\n.*?\n-+\s+-+\n(.*?)\ntotal\s+\d+", text, re.S)
@@ -140,27 +141,31 @@ def test_scorer_setting_reruns_only_the_scorer_and_what_follows(finished_run, tm
 
 def test_a_job_killed_midway_leaves_nothing_finished_and_the_next_run_completes_it(finished_run, tmp_path):
     # a longer prompt job for the target, so that it can be killed during training
-    work = copy_run(finished_run, tmp_path / "killed", prompt_overrides={"animal_b": {"epochs": 100}})
+    work = copy_run(finished_run, tmp_path / "killed", prompt_overrides={"animal_b": {"epochs": 60}})
     out = Path("results/prompts/animal_b/seed0")
     target = str(out / "metrics.json")
     log = work / "logs/prompt_tune/animal_b/seed0.log"
     log.unlink()
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    cmd = snakemake_cmd(work, "--cores", "1", "--configfile", str(work / "config.yaml"), target)
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    cmd = snakemake_cmd(work, target, "--cores", "1", "--configfile", str(work / "config.yaml"))
+    output = (tmp_path / "killed.out").open("w")
+    proc = subprocess.Popen(cmd, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and proc.poll() is None:
             if log.is_file() and "eval at step" in log.read_text():
                 break
             time.sleep(0.2)
-        assert proc.poll() is None, "the prompt job finished before it could be killed"
+        assert proc.poll() is None, f"the prompt job ended before it could be killed:\n{(tmp_path / 'killed.out').read_text()[-3000:]}"
         assert "done:" not in log.read_text()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # snakemake and the job: nothing gets to clean up
         proc.wait()
+        output.close()
 
+    # snakemake itself was killed too, so its lock stayed: what a user does after a crash (docs/cluster.md)
+    run_snakemake(work, "--unlock", "--cores", "1", "--configfile", str(work / "config.yaml"))
     # nothing half-written counts as finished: the old outputs are gone, the new ones never appeared
     assert not (work / out / "metrics.json").exists()
     assert not (work / out / "prompt.safetensors").exists()
@@ -170,7 +175,7 @@ def test_a_job_killed_midway_leaves_nothing_finished_and_the_next_run_completes_
     counts, _ = dry_run(work, target)
     assert counts.get("prompt_tune") == 1
 
-    run_snakemake(work, "--cores", "1", "--configfile", str(work / "config.yaml"), target)
+    run_snakemake(work, target, "--cores", "1", "--configfile", str(work / "config.yaml"))
     metrics = json.loads((work / out / "metrics.json").read_text())
     assert "done:" in log.read_text() and metrics
     counts, _ = dry_run(work, target)

@@ -383,6 +383,19 @@ def cmd_task_table(a: argparse.Namespace) -> None:
         write_html(Path(a.out_html), table, "Tasks of this run", "No-transfer score r1: metric x100, mean (sd) over seeds.")
 
 
+def cmd_noise(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from .io import atomic_write_text
+    from .uncertainty import method_noise_table
+
+    per_target = pd.read_csv(a.per_target, sep="\t")
+    intervals = pd.read_csv(a.intervals, sep="\t")
+    table = method_noise_table(per_target, intervals, a.level)
+    atomic_write_text(a.out, table.to_csv(sep="\t", index=False, float_format="%.3f"))
+    print(table.round(2).to_string(index=False))
+
+
 def cmd_figures(a: argparse.Namespace) -> None:
     from .plots import make_figures
 
@@ -560,6 +573,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--out-html", help="the same table as a web page (report view)")
     s.set_defaults(func=cmd_task_table)
+
+    s = sub.add_parser("noise", help="each method's mean gain with intervals, over no transfer and over the control")
+    s.add_argument("--per-target", required=True, help="per_target.tsv of an evaluation")
+    s.add_argument("--intervals", required=True, help="gain_intervals.tsv of the gains step")
+    s.add_argument("--level", type=float, default=0.95)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_noise)
 
     s = sub.add_parser("figures", help="draw the report's figures from a finished run")
     s.add_argument("--results", required=True)

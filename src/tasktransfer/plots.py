@@ -99,6 +99,8 @@ def gains_by_target(gains: pd.DataFrame, tasks: pd.DataFrame, path: Path, target
     (mean over seeds, jittered sideways); the dashed line is no transfer (gain 0).
     """
     g = mean_gains(gains)
+    control = g[g.source.astype(str).str.startswith("_")]  # a control init, not a pool task
+    g = g[~g.source.astype(str).str.startswith("_")]
     if targets is None:
         targets = sorted(tasks[tasks.role == "target"].task)
     targets = [t for t in targets if t in set(g.target)]
@@ -115,12 +117,17 @@ def gains_by_target(gains: pd.DataFrame, tasks: pd.DataFrame, path: Path, target
                 b.set_alpha(0.6)
         x = i + rng.uniform(-0.18, 0.18, len(part))
         ax.scatter(x, part.gain, c=[colours[kind.get(s, "?")] for s in part.source], s=28, edgecolor="black", lw=0.4, zorder=3)
+        ctrl = control[control.target == target]
+        if len(ctrl):
+            ax.scatter([i] * len(ctrl), ctrl.gain, marker="x", color="black", s=60, lw=1.5, zorder=4)
     ax.axhline(0, color="black", lw=0.8, ls="--")
     ax.set_xticks(range(len(targets)), targets, rotation=30, ha="right")
     ax.set_xlim(-0.6, len(targets) - 0.4)
     ax.set_ylabel("gain over no transfer (points)")
     ax.set_xlabel("target")
     handles = [plt.Line2D([], [], ls="", marker="o", color=c, markeredgecolor="black", label=t) for t, c in colours.items()]
+    if len(control):
+        handles.append(plt.Line2D([], [], ls="", marker="x", color="black", label="control init"))
     ax.legend(handles=handles, title="source type", bbox_to_anchor=(1.02, 1), loc="upper left", fontsize=8)
     ax.set_title("Gain of every source on each target")
     _save(fig, path)

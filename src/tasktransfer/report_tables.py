@@ -53,15 +53,35 @@ def _label(method: str, k: int) -> str:
     return method if method == BRUTE_FORCE else f"{method} (top-{k})"
 
 
-def table1(per_target: pd.DataFrame, no_transfer: pd.DataFrame) -> pd.DataFrame:
+CONTROL_PREFIX = "_"
+
+
+def split_controls(transfer: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Transfer rows from candidate sources, and from controls (a source named ``_...``, e.g. ``_control``).
+
+    A control init (say the mean of the pool's prompts) is no pool task: it is never a candidate of
+    any method nor of brute force, but Table 1 shows it next to no transfer.
+    """
+    is_control = transfer["source"].astype(str).str.startswith(CONTROL_PREFIX)
+    return transfer[~is_control], transfer[is_control]
+
+
+def table1(per_target: pd.DataFrame, no_transfer: pd.DataFrame, controls: pd.DataFrame | None = None) -> pd.DataFrame:
     """The paper's Table 1: one row per method and k, the target scores and the mean gain.
 
     Brute force is the same at every k, so it appears once. Columns: method, k, one per target
     (score after transfer, metric x100), mean_gain (mean over targets of score - no transfer).
+    The first rows are no transfer and each control init (a ``_...`` source), if any.
     """
     targets = sorted(per_target.target.unique())
     base = {str(r.target): float(r.score) for r in no_transfer.itertuples(index=False)}
     rows = [{"method": "no_transfer", "k": 0, **{t: base.get(t) for t in targets}, "mean_gain": 0.0}]
+    if controls is not None and len(controls):
+        for source, part in controls.groupby("source", sort=True):
+            score = {str(r.target): float(r.score) for r in part.itertuples(index=False) if str(r.target) in targets}
+            gains = [score[t] - base[t] for t in score if t in base]
+            label = f"control init ({str(source).lstrip(CONTROL_PREFIX)})"
+            rows.append({"method": label, "k": 0, **{t: score.get(t) for t in targets}, "mean_gain": sum(gains) / len(gains) if gains else None})
     for method in method_order(per_target.method.unique()):
         part = per_target[per_target.method == method]
         for k in sorted(part.k.unique()):
@@ -160,6 +180,10 @@ def run_evaluation(
 ) -> str:
     """Evaluate and write the tables; returns a text rendering for the terminal."""
     t = transfer if isinstance(transfer, pd.DataFrame) else read_table(transfer, "transfer table")
+    if "source" in t.columns:
+        t, controls = split_controls(t)
+    else:
+        controls = None
     n = no_transfer if isinstance(no_transfer, pd.DataFrame) else read_table(no_transfer, "no-transfer table")
     chosen = []
     ranks = pd.concat([read_table(r, "rankings table") for r in rankings], ignore_index=True) if rankings else None
@@ -184,7 +208,7 @@ def run_evaluation(
         else:
             mean = quality
         _write(out_dir / "ranking_summary.tsv", mean)
-    first = table1(per_target, n)
+    first = table1(per_target, n, controls)
     second = table2(summary, mean, ks)
     _write(out_dir / "table1.tsv", first, digits=2)
     _write(out_dir / "table2.tsv", second, digits=3)

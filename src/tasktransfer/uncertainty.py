@@ -87,3 +87,44 @@ def _z(level: float) -> float:
     from scipy.stats import norm
 
     return float(norm.ppf(0.5 + level / 2))
+
+
+def method_noise_table(per_target, intervals, level: float = 0.95):
+    """Per method and k: mean gain over no transfer and over the control, each with an interval,
+    and how many targets' picks beat each beyond noise (interval entirely above 0).
+
+    ``per_target`` is the evaluation's per-target table (method, k, target, chosen);
+    ``intervals`` the per-pair table of gain_summary (source, target, gain, gain_se, gain_lo, ...).
+    """
+    import pandas as pd
+
+    by_pair = intervals.set_index(["source", "target"])
+    has_control = "gain_vs_control" in intervals.columns
+    rows = []
+    for (method, k), group in per_target.groupby(["method", "k"], sort=True):
+        if method == "random_expected":
+            continue
+        picks = [(c, t) for c, t in zip(group["chosen"], group["target"]) if (c, t) in by_pair.index]
+        if not picks:
+            continue
+        pairs = by_pair.loc[picks]
+        over_none = mean_interval(list(pairs["gain"]), list(pairs["gain_se"]), level)
+        row = {
+            "method": method,
+            "k": int(k),
+            "targets": len(picks),
+            "gain": over_none.mean,
+            "gain_lo": over_none.lo,
+            "gain_hi": over_none.hi,
+            "beyond_noise": int((pairs["gain_lo"] > 0).sum()),
+        }
+        if has_control and pairs["gain_vs_control"].notna().all():
+            over_control = mean_interval(list(pairs["gain_vs_control"]), list(pairs["gain_vs_control_se"]), level)
+            row.update(
+                gain_vs_control=over_control.mean,
+                gain_vs_control_lo=over_control.lo,
+                gain_vs_control_hi=over_control.hi,
+                beyond_control_noise=int((pairs["gain_vs_control_lo"] > 0).sum()),
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -102,6 +102,7 @@ def final_outputs():
     return [
         "results/eval/summary.tsv",
         "results/eval/tasks.tsv",
+        "results/eval/noise.tsv",
         "results/figures/heatmap.png",
         *report_outputs(),  # evaluation.smk: every table and figure of the report
     ]

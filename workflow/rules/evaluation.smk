@@ -197,3 +197,24 @@ rule novel_table:
     shell:
         "tasktransfer novel-table --rankings {input.rankings} --selected {input.selected} "
         "--transfer-metrics {input.transfers} --out {output.table} --out-html {output.html} > {log} 2>&1"
+
+
+rule noise:
+    input:
+        per_target="results/eval/per_target.tsv",
+        intervals="results/gain_intervals.tsv",
+    output:
+        table=report(
+            "results/eval/noise.tsv",
+            caption="../report/noise.rst",
+            category="5. Evaluation",
+            labels={"table": "gains with intervals, over no transfer and over the control"},
+        ),
+    params:
+        level=config["uncertainty"]["level"],
+    log:
+        "logs/noise.log",
+    localrule: True
+    shell:
+        "tasktransfer noise --per-target {input.per_target} --intervals {input.intervals} "
+        "--level {params.level} --out {output.table} > {log} 2>&1"

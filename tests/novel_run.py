@@ -1,0 +1,39 @@
+"""One finished tiny workflow run with a novel target, shared by test_novel.py and test_report.py.
+
+The run is the tiny test config with colour_b moved out of the pool into ``novel_targets``: a pool
+of three sources (colour_a, animal_a, weather_a), the held-out target animal_b (brute force) and the
+novel target colour_b, which is transferred only from the scorer's top-k (k = max of top_k = 2).
+It is made once per pytest session (in the session's base temp dir) and reused.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from conftest import run_snakemake, write_tiny_workdir
+
+SOURCES = ["animal_a", "colour_a", "weather_a"]
+TARGET = "animal_b"
+NOVEL = "colour_b"
+TOP_K = 2
+
+
+def novel_workdir(base: Path, backbone: Path) -> Path:
+    workdir = base / "novel_run"
+    write_tiny_workdir(workdir, backbone, sources=SOURCES, targets=[TARGET], novel_targets=[NOVEL], selection={"top_k": [1, TOP_K]})
+    return workdir
+
+
+def finished_novel_run(tmp_path_factory, backbone: Path) -> Path:
+    """The workflow directory after a full run (cached for the session)."""
+    base = tmp_path_factory.getbasetemp()
+    workdir = base / "novel_run"
+    done = workdir / ".run_done"
+    if done.exists():
+        return workdir
+    novel_workdir(base, backbone)
+    start = time.monotonic()
+    run_snakemake(workdir, "--configfile", str(workdir / "config.yaml"), "--cores", "2", timeout=1500)
+    done.write_text(f"{time.monotonic() - start:.0f} s\n")
+    return workdir
