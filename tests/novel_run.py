@@ -8,8 +8,12 @@ It is made once per pytest session (in the session's base temp dir) and reused.
 
 from __future__ import annotations
 
+import os
+import shutil
 import time
 from pathlib import Path
+
+import yaml
 
 from conftest import run_snakemake, write_tiny_workdir
 
@@ -26,12 +30,24 @@ def novel_workdir(base: Path, backbone: Path) -> Path:
 
 
 def finished_novel_run(tmp_path_factory, backbone: Path) -> Path:
-    """The workflow directory after a full run (cached for the session)."""
-    base = tmp_path_factory.getbasetemp()
+    """The workflow directory after a full run (cached for the session).
+
+    TASKTRANSFER_NOVEL_RUN=<dir> reuses a directory across sessions (debugging the report test):
+    the workflow is still run there, so only what is stale reruns.
+    """
+    base = Path(os.environ["TASKTRANSFER_NOVEL_RUN"]) if os.environ.get("TASKTRANSFER_NOVEL_RUN") else tmp_path_factory.getbasetemp()
     workdir = base / "novel_run"
     done = workdir / ".run_done"
-    if done.exists():
+    keep = bool(os.environ.get("TASKTRANSFER_NOVEL_RUN"))
+    if done.exists() and not keep:
         return workdir
+    if keep:  # a backbone that outlives this session, so that the config (and results) stay the same
+        config = workdir / "config.yaml"
+        old = Path(yaml.safe_load(config.read_text())["backbone"]) if config.exists() else None
+        if old is not None and old.exists():
+            backbone = old
+        else:
+            backbone = Path(shutil.copytree(backbone, base / "tiny-backbone", dirs_exist_ok=True))
     novel_workdir(base, backbone)
     start = time.monotonic()
     run_snakemake(workdir, "--configfile", str(workdir / "config.yaml"), "--cores", "2", timeout=1500)

@@ -120,6 +120,9 @@ def test_ranking_quality_by_hand():
     assert q["regret@1"] == pytest.approx(100 * 10 / 90)
     assert q["regret@2"] == pytest.approx(100 * 10 / 90)
     assert q["regret@3"] == 0.0
+    # 100 points lower after every transfer, no source helps t1: NDCG is undefined (NaN, left out of means)
+    worse = transfer.assign(score=transfer.score - 100)
+    assert math.isnan(ranking_quality(rankings, worse, base, [1]).iloc[0].ndcg)
 
 
 def test_expected_best_of_random_subset():

@@ -163,7 +163,8 @@ def evaluate_selections(
                         "chosen": "(expectation)",
                         "score": expected,
                         "no_transfer": base.get(target, np.nan),
-                        "regret": 100.0 * (top - expected) / top if top else 0.0,
+                        # expected <= top; max() only drops a rounding -0.0
+                        "regret": max(0.0, 100.0 * (top - expected) / top) if top else 0.0,
                     }
                 )
     table = pd.DataFrame(rows)
@@ -217,7 +218,8 @@ def ranking_quality(rankings: pd.DataFrame, transfer: pd.DataFrame, no_transfer:
 
     Each is computed over the sources that have a transfer result for the target:
     - Spearman / Pearson: correlation of the method's scores with the true gains;
-    - NDCG: discounted gain of the method's order, relevance = max(gain, 0), over the ideal order;
+    - NDCG: discounted gain of the method's order, relevance = max(gain, 0), over the ideal order
+      (NaN for a target where no source has a positive gain, and left out of the mean);
     - Regret@k: 100 * (max_s T(s,t) - max_{s in top-k} T(s,t)) / max_s T(s,t).
     """
     _require(rankings, ["method", "target", "source", "score"], "the rankings table")
@@ -238,7 +240,8 @@ def ranking_quality(rankings: pd.DataFrame, transfer: pd.DataFrame, no_transfer:
             "sources": len(order),
             "spearman": metrics.spearman([predicted[s] for s in order], [gains[s] for s in order]),
             "pearson": metrics.pearson([predicted[s] for s in order], [gains[s] for s in order]),
-            "ndcg": metrics.ndcg(predicted, gains),
+            # undefined (NaN, left out of means) when no source helps: there is nothing to rank first
+            "ndcg": metrics.ndcg(predicted, gains) if any(g > 0 for g in gains.values()) else float("nan"),
         }
         for k in ks:
             row[f"regret@{k}"] = metrics.regret_at_k(predicted, true_t, k)

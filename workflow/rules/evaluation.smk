@@ -208,10 +208,12 @@ rule noise:
             "results/eval/noise.tsv",
             caption="../report/noise.rst",
             category="5. Evaluation",
-            labels={"table": "gains with intervals, over no transfer and over the control"},
+            labels={"item": "gains with intervals, over no transfer and over the control", "type": "TSV"},
         ),
     params:
         level=config["uncertainty"]["level"],
+    conda:
+        "../../envs/tasktransfer.yaml"
     log:
         "logs/noise.log",
     localrule: True
