@@ -19,10 +19,14 @@ for _task in TASKS:
     get_task(REGISTRY, _task)  # an unknown task fails here, naming the registry's tasks
 _overlap = sorted(set(SOURCES) & set(TARGETS))
 if _overlap:
-    raise ValueError(f"tasks {_overlap} are both sources and targets; a target must stay out of the pool")
+    raise ValueError(
+        f"tasks {_overlap} are both sources and targets; a target must stay out of the pool"
+    )
 _overlap = sorted(set(NOVEL) & (set(SOURCES) | set(TARGETS)))
 if _overlap:
-    raise ValueError(f"novel targets {_overlap} are also sources or targets; list each task in one role only")
+    raise ValueError(
+        f"novel targets {_overlap} are also sources or targets; list each task in one role only"
+    )
 
 PAIRS = needed_pairs(SOURCES, TARGETS, config["pairs"]["m"], config["pairs"]["seed"])
 # the control init (control.py) enters every target like a source named CONTROL
@@ -83,7 +87,11 @@ def all_prompt_metrics():
 
 
 def all_transfer_metrics():
-    return [transfer_metrics(src, tgt, s) for src, tgt in [*PAIRS, *CONTROL_PAIRS] for s in SEEDS]
+    return [
+        transfer_metrics(src, tgt, s)
+        for src, tgt in [*PAIRS, *CONTROL_PAIRS]
+        for s in SEEDS
+    ]
 
 
 def control_inputs(wildcards):
@@ -106,3 +114,56 @@ def final_outputs():
         "results/figures/heatmap.png",
         *report_outputs(),  # evaluation.smk: every table and figure of the report
     ]
+
+
+NOVEL_METHODS = sorted((set(METHODS) | {"scorer"}) - {"brute_force"})
+
+
+def rank_inputs(wildcards):
+    inputs = {
+        "prompts": [
+            prompt_file(t, EMBEDDING_SEED) for t in [*SOURCES, wildcards.target]
+        ]
+    }
+    if wildcards.method == "scorer":
+        inputs["scorer"] = "results/scorer/model.safetensors"
+    if wildcards.method == "brute_force":
+        inputs["gains"] = "results/gains.tsv"
+    return inputs
+
+
+def report_outputs():
+    """Every table and figure of the report, so that `rule all` builds each (a job's sibling outputs too)."""
+    tables = [
+        "tasks.tsv",
+        "tasks.html",
+        "table1.tsv",
+        "table1.html",
+        "table2.tsv",
+        "table2.html",
+    ]
+    if NOVEL:
+        tables += ["novel.tsv", "novel.html"]
+    figures = ["heatmap", "gains_by_target", "embeddings", "scorer_held_out", "methods"]
+    return [f"results/eval/{t}" for t in tables] + [
+        f"results/figures/{f}.png" for f in figures
+    ]
+
+
+def novel_transfer_metrics(wildcards):
+    """The transfer runs of each novel target: its selected sources only (read after the checkpoint)."""
+    runs = []
+    for target in NOVEL:
+        selected = checkpoints.select_novel.get(target=target).output.selected
+        with open(selected) as handle:
+            header = handle.readline().rstrip("\n").split("\t")
+            column = header.index("source")
+            sources = [
+                line.rstrip("\n").split("\t")[column] for line in handle if line.strip()
+            ]
+        runs += [
+            transfer_metrics(source, target, seed)
+            for source in sources
+            for seed in SEEDS
+        ]
+    return runs

@@ -4,13 +4,13 @@
 rule fetch_package:
     output:
         marker=f"{config['resources_dir']}/packages/{{kind}}.fetched",
-    params:
-        resources=config["resources_dir"],
-    conda:
-        "../../envs/tasktransfer.yaml"
     log:
         "logs/fetch_package/{kind}.log",
     localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
+    params:
+        resources=lambda wc, output: os.path.dirname(os.path.dirname(output.marker)),
     shell:
         "tasktransfer fetch --kind {wildcards.kind} --resources {params.resources} "
         "--marker {output.marker} > {log} 2>&1"
@@ -23,16 +23,16 @@ rule prepare:
         train="results/data/{task}/train.jsonl",
         dev="results/data/{task}/dev.jsonl",
         meta="results/data/{task}/meta.json",
+    log:
+        "logs/prepare/{task}.log",
+    conda:
+        "../../envs/tasktransfer.yaml"
     params:
         registry=config["tasks_registry"],
         resources=config["resources_dir"],
         data=data_spec(),
         # the task's own registry entry: editing another task leaves this job alone
         entry=task_fingerprint,
-    conda:
-        "../../envs/tasktransfer.yaml"
-    log:
-        "logs/prepare/{task}.log",
     shell:
         "tasktransfer prepare --task {wildcards.task} --registry {params.registry} "
         "--resources {params.resources} --data '{params.data}' "

@@ -1,15 +1,6 @@
 # Stage 6: judge every method against brute force; tables and figures for the report.
 
 
-def report_outputs():
-    """Every table and figure of the report, so that `rule all` builds each (a job's sibling outputs too)."""
-    tables = ["tasks.tsv", "tasks.html", "table1.tsv", "table1.html", "table2.tsv", "table2.html"]
-    if NOVEL:
-        tables += ["novel.tsv", "novel.html"]
-    figures = ["heatmap", "gains_by_target", "embeddings", "scorer_held_out", "methods"]
-    return [f"results/eval/{t}" for t in tables] + [f"results/figures/{f}.png" for f in figures]
-
-
 rule task_table:
     input:
         meta=expand("results/data/{task}/meta.json", task=TASKS),
@@ -27,15 +18,15 @@ rule task_table:
             category="1. Data",
             labels={"item": "tasks", "type": "table"},
         ),
+    log:
+        "logs/task_table.log",
+    localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
     params:
         sources=",".join(SOURCES),
         targets=",".join(TARGETS),
         novel=",".join(NOVEL),
-    conda:
-        "../../envs/tasktransfer.yaml"
-    log:
-        "logs/task_table.log",
-    localrule: True
     shell:
         "tasktransfer task-table --meta {input.meta} --no-transfer {input.no_transfer} "
         "--sources {params.sources} --targets {params.targets} --novel '{params.novel}' "
@@ -92,14 +83,14 @@ rule evaluate:
         ),
         transfer="results/eval/transfer.tsv",
         no_transfer_scores="results/eval/no_transfer.tsv",
-    params:
-        ks=",".join(str(k) for k in config["selection"]["top_k"]),
-        targets=",".join(TARGETS),
-    conda:
-        "../../envs/tasktransfer.yaml"
     log:
         "logs/evaluate.log",
     localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
+    params:
+        ks=",".join(str(k) for k in config["selection"]["top_k"]),
+        targets=",".join(TARGETS),
     shell:
         "tasktransfer evaluate-run --gains {input.gains} --no-transfer {input.no_transfer} "
         "--rankings {input.rankings} --targets {params.targets} --ks {params.ks} "
@@ -144,56 +135,53 @@ rule figures:
             category="5. Evaluation",
             labels={"item": "mean gain by method", "type": "figure"},
         ),
-    params:
-        tasks=",".join(TASKS),
-        embedding_seed=EMBEDDING_SEED,
-    conda:
-        "../../envs/tasktransfer.yaml"
     log:
         "logs/figures.log",
     localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
+    params:
+        tasks=",".join(TASKS),
+        embedding_seed=EMBEDDING_SEED,
     shell:
         "tasktransfer figures --results results --tasks {input.tasks} --prompts results/prompts "
         "--embedding-seed {params.embedding_seed} --tasks-only {params.tasks} "
         "--out results/figures > {log} 2>&1"
 
 
-def novel_transfer_metrics(wildcards):
-    """The transfer runs of each novel target: its selected sources only (read after the checkpoint)."""
-    runs = []
-    for target in NOVEL:
-        selected = checkpoints.select_novel.get(target=target).output.selected
-        with open(selected) as handle:
-            header = handle.readline().rstrip("\n").split("\t")
-            column = header.index("source")
-            sources = [line.rstrip("\n").split("\t")[column] for line in handle if line.strip()]
-        runs += [transfer_metrics(source, target, seed) for source in sources for seed in SEEDS]
-    return runs
-
-
 rule novel_table:
     input:
         selected=expand("results/novel/{target}/selected.tsv", target=NOVEL),
-        rankings=expand("results/rankings/{method}/{target}.tsv", method=NOVEL_METHODS, target=NOVEL),
+        rankings=expand(
+            "results/rankings/{method}/{target}.tsv",
+            method=NOVEL_METHODS,
+            target=NOVEL,
+        ),
         transfers=novel_transfer_metrics,
     output:
         table=report(
             "results/eval/novel.tsv",
             caption="../report/novel.rst",
             category="5. Evaluation",
-            labels={"item": "novel targets: scorer ranking and top-k transfer", "type": "TSV"},
+            labels={
+                "item": "novel targets: scorer ranking and top-k transfer",
+                "type": "TSV",
+            },
         ),
         html=report(
             "results/eval/novel.html",
             caption="../report/novel.rst",
             category="5. Evaluation",
-            labels={"item": "novel targets: scorer ranking and top-k transfer", "type": "table"},
+            labels={
+                "item": "novel targets: scorer ranking and top-k transfer",
+                "type": "table",
+            },
         ),
-    conda:
-        "../../envs/tasktransfer.yaml"
     log:
         "logs/novel_table.log",
     localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
     shell:
         "tasktransfer novel-table --rankings {input.rankings} --selected {input.selected} "
         "--transfer-metrics {input.transfers} --out {output.table} --out-html {output.html} > {log} 2>&1"
@@ -208,15 +196,18 @@ rule noise:
             "results/eval/noise.tsv",
             caption="../report/noise.rst",
             category="5. Evaluation",
-            labels={"item": "gains with intervals, over no transfer and over the control", "type": "TSV"},
+            labels={
+                "item": "gains with intervals, over no transfer and over the control",
+                "type": "TSV",
+            },
         ),
-    params:
-        level=config["uncertainty"]["level"],
-    conda:
-        "../../envs/tasktransfer.yaml"
     log:
         "logs/noise.log",
     localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
+    params:
+        level=config["uncertainty"]["level"],
     shell:
         "tasktransfer noise --per-target {input.per_target} --intervals {input.intervals} "
         "--level {params.level} --out {output.table} > {log} 2>&1"

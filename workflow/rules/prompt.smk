@@ -9,19 +9,19 @@ rule prompt_tune:
     output:
         prompt="results/prompts/{task}/seed{seed}/prompt.safetensors",
         metrics="results/prompts/{task}/seed{seed}/metrics.json",
-    params:
-        backbone=config["backbone"],
-        spec=lambda wc: as_json(prompt_spec(wc.task)),
-    threads: config["threads"]
-    resources:
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
-    conda:
-        "../../envs/tasktransfer.yaml"
     log:
         "logs/prompt_tune/{task}/seed{seed}.log",
     benchmark:
         "benchmarks/prompt_tune/{task}/seed{seed}.tsv"
+    conda:
+        "../../envs/tasktransfer.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    params:
+        backbone=config["backbone"],
+        spec=lambda wc: as_json(prompt_spec(wc.task)),
     shell:
         "tasktransfer prompt-tune --data results/data/{wildcards.task} "
         "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} "
@@ -34,6 +34,14 @@ rule control_prompt:
     output:
         prompt="results/prompts/_control/seed{seed}/prompt.safetensors",
         metrics="results/prompts/_control/seed{seed}/metrics.json",
+    log:
+        "logs/control_prompt/seed{seed}.log",
+    conda:
+        "../../envs/tasktransfer.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
     params:
         init=CONTROL_INIT,
         backbone=config["backbone"],
@@ -43,14 +51,6 @@ rule control_prompt:
             if CONTROL_INIT == "mean"
             else f"--data {os.path.dirname(input.data)}"
         ),
-    threads: config["threads"]
-    resources:
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
-    conda:
-        "../../envs/tasktransfer.yaml"
-    log:
-        "logs/control_prompt/seed{seed}.log",
     shell:
         "tasktransfer control-prompt --mode {params.init} {params.args} "
         "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} "

@@ -8,6 +8,16 @@ rule train_scorer:
     output:
         model="results/scorer/model.safetensors",
         metrics="results/scorer/metrics.json",
+    log:
+        "logs/train_scorer.log",
+    benchmark:
+        "benchmarks/train_scorer.tsv"
+    conda:
+        "../../envs/tasktransfer.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=lambda wc, attempt: 6000 * attempt,
+        runtime=lambda wc, attempt: 120 * attempt,
     params:
         backbone=config["backbone"],
         sources=",".join(SOURCES),
@@ -16,16 +26,6 @@ rule train_scorer:
         spec=as_json({k: v for k, v in config["scorer"].items() if k != "seed"}),
         seed=config["scorer"]["seed"],
         embedding_seed=EMBEDDING_SEED,
-    threads: config["threads"]
-    resources:
-        mem_mb=lambda wc, attempt: 6000 * attempt,
-        runtime=lambda wc, attempt: 120 * attempt,
-    conda:
-        "../../envs/tasktransfer.yaml"
-    log:
-        "logs/train_scorer.log",
-    benchmark:
-        "benchmarks/train_scorer.tsv"
     shell:
         "tasktransfer train-scorer --gains {input.gains} --prompts results/prompts "
         "--sources {params.sources} --backbone {params.backbone} --m {params.m} "

@@ -1,16 +1,6 @@
 # Stage 5: every method scores every pool source for each target (and each novel target).
 
 # methods that can rank a novel target's sources (brute force would need every transfer)
-NOVEL_METHODS = sorted((set(METHODS) | {"scorer"}) - {"brute_force"})
-
-
-def rank_inputs(wildcards):
-    inputs = {"prompts": [prompt_file(t, EMBEDDING_SEED) for t in [*SOURCES, wildcards.target]]}
-    if wildcards.method == "scorer":
-        inputs["scorer"] = "results/scorer/model.safetensors"
-    if wildcards.method == "brute_force":
-        inputs["gains"] = "results/gains.tsv"
-    return inputs
 
 
 rule rank:
@@ -18,18 +8,22 @@ rule rank:
         unpack(rank_inputs),
     output:
         ranking="results/rankings/{method}/{target}.tsv",
+    log:
+        "logs/rank/{method}/{target}.log",
+    conda:
+        "../../envs/tasktransfer.yaml"
+    threads: 1
     params:
         backbone=config["backbone"],
         sources=",".join(SOURCES),
         seed=config["selection"]["random_seed"],
         embedding_seed=EMBEDDING_SEED,
-        scorer=lambda wc, input: f"--scorer {input.scorer}" if "scorer" in input.keys() else "",
-        gains=lambda wc, input: f"--gains {input.gains}" if "gains" in input.keys() else "",
-    threads: 1
-    conda:
-        "../../envs/tasktransfer.yaml"
-    log:
-        "logs/rank/{method}/{target}.log",
+        scorer=lambda wc, input: (
+            f"--scorer {input.scorer}" if "scorer" in input.keys() else ""
+        ),
+        gains=lambda wc, input: (
+            f"--gains {input.gains}" if "gains" in input.keys() else ""
+        ),
     shell:
         "tasktransfer rank --method {wildcards.method} --target {wildcards.target} "
         "--prompts results/prompts --sources {params.sources} --backbone {params.backbone} "
@@ -47,12 +41,12 @@ checkpoint select_novel:
         ranking="results/rankings/scorer/{target}.tsv",
     output:
         selected="results/novel/{target}/selected.tsv",
-    params:
-        k=max(config["selection"]["top_k"]),
-    conda:
-        "../../envs/tasktransfer.yaml"
     log:
         "logs/select_novel/{target}.log",
     localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
+    params:
+        k=max(config["selection"]["top_k"]),
     shell:
         "tasktransfer select --ranking {input.ranking} --k {params.k} --out {output.selected} > {log} 2>&1"

@@ -10,19 +10,19 @@ rule transfer:
         meta="results/data/{target}/meta.json",
     output:
         metrics="results/transfer/{source}/{target}/seed{seed}/metrics.json",
-    params:
-        backbone=config["backbone"],
-        spec=lambda wc: as_json(prompt_spec(wc.target)),
-    threads: config["threads"]
-    resources:
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
-    conda:
-        "../../envs/tasktransfer.yaml"
     log:
         "logs/transfer/{source}/{target}/seed{seed}.log",
     benchmark:
         "benchmarks/transfer/{source}/{target}/seed{seed}.tsv"
+    conda:
+        "../../envs/tasktransfer.yaml"
+    threads: config["threads"]
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
+    params:
+        backbone=config["backbone"],
+        spec=lambda wc: as_json(prompt_spec(wc.target)),
     shell:
         "tasktransfer transfer --source {wildcards.source} --source-prompt {input.source_prompt} "
         "--target-metrics {input.target_metrics} --data results/data/{wildcards.target} "
@@ -39,14 +39,14 @@ rule gains:
         gains="results/gains.tsv",
         no_transfer="results/no_transfer.tsv",
         summary="results/gain_intervals.tsv",
-    params:
-        bootstrap=config["uncertainty"]["bootstrap"],
-        level=config["uncertainty"]["level"],
-    conda:
-        "../../envs/tasktransfer.yaml"
     log:
         "logs/gains.log",
     localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
+    params:
+        bootstrap=config["uncertainty"]["bootstrap"],
+        level=config["uncertainty"]["level"],
     shell:
         "tasktransfer gains --prompt-metrics {input.prompts} --transfer-metrics {input.transfers} "
         "--data results/data --bootstrap {params.bootstrap} --level {params.level} "
