@@ -103,3 +103,17 @@ def test_shuffled_labels_keep_inputs_and_label_counts():
     assert [r["label"] for r in shuffled] != [r["label"] for r in rows]
     with pytest.raises(TaskError, match="control.task"):
         shuffle_labels([{"tokens": ["a"], "tags": ["O"]}], "t", 0)
+
+
+def test_heatmap_marks_gains_inside_noise(tmp_path):
+    from tasktransfer.plots import gain_heatmap
+
+    gains = pd.DataFrame(
+        {"source": ["a", "b"], "target": ["t", "t"], "seed": [0, 0], "metric": ["accuracy"] * 2,
+         "r1": [50.0, 50.0], "r2": [55.0, 50.5], "gain": [5.0, 0.5]}
+    )
+    tasks = pd.DataFrame({"task": ["a", "b", "t"], "role": ["source", "source", "target"]})
+    intervals = pd.DataFrame({"source": ["a", "b"], "target": ["t", "t"], "inside_noise": [False, True]})
+    drawn = gain_heatmap(gains, tasks, tmp_path / "h.png", intervals)
+    assert drawn == {("a", "t"): "+5.0", ("b", "t"): "(+0.5)"}
+    assert (tmp_path / "h.png").stat().st_size > 1000

@@ -23,8 +23,18 @@ def _save(fig, path: Path) -> None:
     tmp.replace(path)
 
 
-def gain_heatmap(gains: pd.DataFrame, tasks: pd.DataFrame, path: Path) -> None:
-    """Mean gain of every trained pair: rows are sources, columns targets (pool tasks first)."""
+def gain_heatmap(
+    gains: pd.DataFrame, tasks: pd.DataFrame, path: Path, intervals: pd.DataFrame | None = None
+) -> dict[tuple[str, str], str]:
+    """Mean gain of every trained pair: rows are sources, columns targets (pool tasks first).
+
+    With ``intervals`` (gain_intervals.tsv), a gain whose interval holds 0 is printed in grey
+    parentheses: inside noise. Returns the label drawn in each cell, keyed by (source, target).
+    """
+    drawn: dict[tuple[str, str], str] = {}
+    noisy = set()
+    if intervals is not None and len(intervals):
+        noisy = {(r.source, r.target) for r in intervals.itertuples(index=False) if bool(r.inside_noise)}
     g = mean_gains(gains)
     order = list(tasks.sort_values(["role", "task"], ascending=[False, True]).task)
     rows = [t for t in order if t in set(g.source)]
@@ -43,12 +53,19 @@ def gain_heatmap(gains: pd.DataFrame, tasks: pd.DataFrame, path: Path) -> None:
     for i in range(len(rows)):
         for j in range(len(cols)):
             if np.isfinite(values[i, j]):
-                ax.text(j, i, f"{values[i, j]:+.1f}", ha="center", va="center", fontsize=7)
+                inside = (rows[i], cols[j]) in noisy
+                text = f"({values[i, j]:+.1f})" if inside else f"{values[i, j]:+.1f}"
+                drawn[(rows[i], cols[j])] = text
+                ax.text(j, i, text, ha="center", va="center", fontsize=7, color="dimgrey" if inside else "black")
     ax.set_xlabel("target (bold: held-out target)")
     ax.set_ylabel("source")
     fig.colorbar(im, ax=ax, label="gain over no transfer (points)")
-    ax.set_title("Transfer gain r2 - r1 (blank: pair not trained)")
+    title = "Transfer gain r2 - r1 (blank: pair not trained)"
+    if noisy:
+        title += "\n(grey, in parentheses: inside noise, the interval holds 0)"
+    ax.set_title(title)
     _save(fig, path)
+    return drawn
 
 
 def scorer_held_out(scorer_metrics: dict, path: Path) -> None:
@@ -182,7 +199,9 @@ def make_figures(
     """Every figure of the report; ``prompts`` (task -> prompt file) adds the embedding map."""
     gains = pd.read_csv(results / "gains.tsv", sep="\t")
     tasks = pd.read_csv(tasks_table, sep="\t")
-    gain_heatmap(gains, tasks, out / "heatmap.png")
+    intervals_path = results / "gain_intervals.tsv"
+    intervals = pd.read_csv(intervals_path, sep="\t") if intervals_path.exists() else None
+    gain_heatmap(gains, tasks, out / "heatmap.png", intervals)
     gains_by_target(gains, tasks, out / "gains_by_target.png")
     scorer_held_out(json.loads((results / "scorer" / "metrics.json").read_text()), out / "scorer_held_out.png")
     method_gains(pd.read_csv(results / "eval" / "summary.tsv", sep="\t"), out / "methods.png")

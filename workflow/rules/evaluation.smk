@@ -100,6 +100,7 @@ rule evaluate:
 rule figures:
     input:
         gains="results/gains.tsv",
+        intervals="results/gain_intervals.tsv",
         tasks="results/eval/tasks.tsv",
         summary="results/eval/summary.tsv",
         scorer="results/scorer/metrics.json",
