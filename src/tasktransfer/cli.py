@@ -107,10 +107,24 @@ def _tune(a: argparse.Namespace, init_path: str | None, transform=None):
     return meta, backbone, spec, result
 
 
+def _run_record(spec, result) -> dict:
+    """What every tuning job records beside its scores: settings, speed, history, predictions."""
+    from .training import spec_dict
+
+    return {
+        "lr": result.lr,
+        "spec": spec_dict(spec),
+        "examples_per_second": result.examples_per_second,
+        "train_seconds": result.train_seconds,
+        "history": result.history,
+        "dev_predictions": result.dev_predictions,
+        **_job_info(),
+    }
+
+
 def cmd_prompt_tune(a: argparse.Namespace) -> None:
     from .io import atomic_write_json
     from .prompt_pool import save_prompt
-    from .training import spec_dict
 
     meta, backbone, spec, result = _tune(a, None)
     save_prompt(
@@ -135,13 +149,7 @@ def cmd_prompt_tune(a: argparse.Namespace) -> None:
             "seed": a.seed,
             "metric": meta.metric,
             "score": result.score,
-            "lr": result.lr,
-            "spec": spec_dict(spec),
-            "examples_per_second": result.examples_per_second,
-            "train_seconds": result.train_seconds,
-            "history": result.history,
-            "dev_predictions": result.dev_predictions,
-            **_job_info(),
+            **_run_record(spec, result),
         },
     )
     _log(f"done: r1 = {result.score:.2f} ({meta.metric} x100) at lr {result.lr:g}")
@@ -149,7 +157,6 @@ def cmd_prompt_tune(a: argparse.Namespace) -> None:
 
 def cmd_transfer(a: argparse.Namespace) -> None:
     from .io import atomic_write_json
-    from .training import spec_dict
 
     r1 = json.loads(Path(a.target_metrics).read_text())["score"]
     meta, _, spec, result = _tune(a, a.source_prompt)
@@ -163,13 +170,7 @@ def cmd_transfer(a: argparse.Namespace) -> None:
             "r1": r1,
             "r2": result.score,
             "gain": result.score - r1,
-            "lr": result.lr,
-            "spec": spec_dict(spec),
-            "examples_per_second": result.examples_per_second,
-            "train_seconds": result.train_seconds,
-            "history": result.history,
-            "dev_predictions": result.dev_predictions,
-            **_job_info(),
+            **_run_record(spec, result),
         },
     )
     _log(f"done: {a.source} -> {meta.name}: r2 = {result.score:.2f}, gain {result.score - r1:+.2f}")
