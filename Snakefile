@@ -1,4 +1,6 @@
 # Predict task transferability from soft prompts: see README.md and ../DESIGN of the project.
+import os
+
 from snakemake.utils import min_version, validate
 
 min_version("9.0")
@@ -7,6 +9,12 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
+# `--config seeds=[0,1]` hands the list items over as strings: type them as the schema says
+from tasktransfer.configuration import coerce_config
+
+coerce_config(
+    config, os.path.join(workflow.basedir, "workflow/schemas/config.schema.yaml")
+)
 validate(config, "workflow/schemas/config.schema.yaml")
 
 

@@ -1,0 +1,102 @@
+"""`--config` on the command line: Snakemake hands list and mapping items over as strings; the
+Snakefile types them by the schema before validating. Every `--config` example in the docs is
+dry-run as printed."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+
+from conftest import REPO, run_snakemake, write_tiny_workdir
+from tasktransfer.configuration import coerce, coerce_config
+
+SCHEMA = yaml.safe_load((REPO / "workflow" / "schemas" / "config.schema.yaml").read_text())
+DOCS = [REPO / "README.md", REPO / "config" / "README.md", *sorted((REPO / "docs").glob("*.md"))]
+
+
+def test_strings_become_what_the_schema_asks_for():
+    # what snakemake's parse_config gives for --config seeds=[0,1] scorer='{lrs: [1e-5, 2e-5], folds: 3}' ...
+    cli = {
+        "seeds": ["0", "1"],
+        "scorer": {"lrs": ["1e-5", "2e-5"], "folds": "3", "beta": "1"},
+        "data": {"max_train": "100", "dev_fraction": "0.25"},
+        "sources": ["123", "animal_a"],  # task names are strings, even digit-only ones
+        "prompt": {"pooling": "mean", "precision": "bf16"},
+        "prompt_overrides": {"rte": {"lrs": ["0.003"], "epochs": "2", "pooling": "cls"}},
+    }
+    typed = coerce(cli, SCHEMA)
+    assert typed["seeds"] == [0, 1] and all(type(s) is int for s in typed["seeds"])
+    assert typed["scorer"] == {"lrs": [1e-5, 2e-5], "folds": 3, "beta": 1}
+    assert typed["data"] == {"max_train": 100, "dev_fraction": 0.25}
+    assert typed["sources"] == ["123", "animal_a"]
+    assert typed["prompt"] == {"pooling": "mean", "precision": "bf16"}
+    # prompt_overrides' values are free in the schema: numbers-looking strings become numbers
+    assert typed["prompt_overrides"] == {"rte": {"lrs": [0.003], "epochs": 2, "pooling": "cls"}}
+
+
+def test_what_does_not_parse_is_left_for_validation_to_name():
+    typed = coerce({"seeds": ["0", "one"], "pairs": {"m": "many"}, "unknown_key": "1"}, SCHEMA)
+    assert typed == {"seeds": [0, "one"], "pairs": {"m": "many"}, "unknown_key": "1"}
+
+
+def test_coerce_config_works_in_place(tmp_path):
+    config = {"seeds": ["2"], "pairs": {"m": 5}}
+    same = config
+    coerce_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+    assert same is config and config == {"seeds": [2], "pairs": {"m": 5}}
+
+
+def _planned(stdout: str) -> dict[str, int]:
+    jobs = {}
+    for line in stdout.split("Job stats:")[-1].splitlines():
+        m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if m and m.group(1) != "total":
+            jobs[m.group(1)] = int(m.group(2))
+    return jobs
+
+
+@pytest.mark.slow
+def test_seeds_on_the_command_line_plan_one_prompt_job_per_task_and_seed(tmp_path, tiny_backbone):
+    workdir = tmp_path / "run"
+    config_file = write_tiny_workdir(workdir, tiny_backbone)
+    config = yaml.safe_load(config_file.read_text())
+    tasks = set(config["sources"]) | set(config["targets"])
+    proc = run_snakemake(workdir, "-n", "--configfile", str(config_file), "--config", "seeds=[0,1]")
+    assert _planned(proc.stdout)["prompt_tune"] == 2 * len(tasks)
+
+
+def _config_examples() -> list[tuple[str, str]]:
+    """(file, command) of every `snakemake ... --config ...` the docs print."""
+    found = []
+    for doc in DOCS:
+        for match in re.finditer(r"`(snakemake [^`\n]*--config [^`\n]*)`|^\s*(snakemake .*--config .*)$", doc.read_text(), re.M):
+            command = (match.group(1) or match.group(2)).split("#")[0].strip()
+            found.append((doc.relative_to(REPO).as_posix(), command))
+    return found
+
+
+def test_the_docs_print_config_examples():
+    # guards the next test against passing vacuously after a docs edit
+    assert ("README.md", "snakemake --cores 2 --config seeds=[0,1]") in _config_examples()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("doc", "command"), _config_examples())
+def test_config_examples_in_the_docs_plan_as_printed(tmp_path, doc, command):
+    """Each example, dry-run in a fresh directory with a copy of `config/` (the default config)."""
+    shutil.copytree(REPO / "config", tmp_path / "config")
+    args = shlex.split(command)[1:]
+    proc = run_snakemake(tmp_path, "-n", *args, check=False, timeout=300)
+    assert proc.returncode == 0, f"{doc}: `{command}` failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    cli = args[args.index("--config") + 1 :]
+    seeds = [a for a in cli if a.startswith("seeds=")]
+    if seeds:  # the seeds really reached the plan: one prompt job per (task, seed)
+        n_seeds = len(yaml.safe_load(seeds[0].split("=", 1)[1]))
+        config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+        tasks = set(config["sources"]) | set(config["targets"]) | set(config.get("novel_targets", []))
+        assert _planned(proc.stdout)["prompt_tune"] == n_seeds * len(tasks)
