@@ -24,10 +24,25 @@ def test_six_measures_by_hand():
     # token pairs (t1 s1, t1 s2, t2 s1, t2 s2):
     # cosine 1/sqrt2, 1/sqrt2, 1/sqrt2, -1/sqrt2 -> mean (2 / sqrt2) / 4
     assert similarity(P_T, P_S, "cosine_tokens") == pytest.approx(2 / math.sqrt(2) / 4)
-    # Euclidean distances 1, 1, 1, sqrt5 -> similarities 1/2, 1/2, 1/2, 1/(1 + sqrt5)
-    assert similarity(P_T, P_S, "euclidean_tokens") == pytest.approx((1.5 + 1 / (1 + math.sqrt(5))) / 4)
-    # Manhattan distances 1, 1, 1, 3 -> 1/2, 1/2, 1/2, 1/4
-    assert similarity(P_T, P_S, "manhattan_tokens") == pytest.approx(1.75 / 4)
+    # the paper: 1 / (1 + mean distance) over the L x L pairs
+    # Euclidean distances 1, 1, 1, sqrt5 -> mean (3 + sqrt5) / 4 ~ 1.3090 -> 0.43308
+    # (the mean of 1 / (1 + d), (1.5 + 1 / (1 + sqrt5)) / 4 ~ 0.4522, is not it)
+    assert similarity(P_T, P_S, "euclidean_tokens") == pytest.approx(1 / (1 + (3 + math.sqrt(5)) / 4))
+    assert similarity(P_T, P_S, "euclidean_tokens") == pytest.approx(0.43308, abs=1e-5)
+    # Manhattan distances 1, 1, 1, 3 -> mean 1.5 -> 1 / 2.5 = 0.4 (not 1.75 / 4 = 0.4375)
+    assert similarity(P_T, P_S, "manhattan_tokens") == pytest.approx(0.4)
+
+
+def test_token_distances_are_averaged_before_the_inverse():
+    """1 / (1 + mean d) and mean 1 / (1 + d) order these two sources oppositely (L = 2, H = 1)."""
+    target = torch.tensor([[0.0], [0.0]])
+    near_and_far = torch.tensor([[0.0], [10.0]])  # distances 0, 10, 0, 10: mean 5 -> 1/6
+    middling = torch.tensor([[3.0], [3.0]])  # distances 3, 3, 3, 3: mean 3 -> 1/4
+    for method in ("euclidean_tokens", "manhattan_tokens"):
+        assert similarity(target, near_and_far, method) == pytest.approx(1 / 6)
+        assert similarity(target, middling, method) == pytest.approx(1 / 4)
+        # (the old per-pair average gave near_and_far (1 + 1/11) / 2 ~ 0.545 > 0.25: the reverse order)
+        assert similarity(target, middling, method) > similarity(target, near_and_far, method)
 
 
 def test_identical_prompts_are_most_similar_and_unknown_measure_fails():

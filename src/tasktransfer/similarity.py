@@ -1,8 +1,16 @@
 """Prompt-similarity baselines: how alike two task embeddings P (L x H) are.
 
-Six measures: cosine, Euclidean and Manhattan, each either on the mean-pooled tokens ("mean")
-or as the average over all L x L token pairs ("tokens"). Distances d become similarities as
-1 / (1 + d), so that larger is always more similar.
+Six measures, as the paper defines them: cosine, Euclidean and Manhattan, each either on the
+mean-pooled tokens ("mean") or over all L x L token pairs ("tokens"):
+
+- ``cosine_mean`` = cos(mean_i t_i, mean_j s_j); ``cosine_tokens`` = mean over i, j of cos(t_i, s_j);
+- ``euclidean_mean`` = 1 / (1 + ||mean_i t_i - mean_j s_j||_2);
+  ``euclidean_tokens`` = 1 / (1 + mean over i, j of ||t_i - s_j||_2);
+- Manhattan likewise with the L1 distance.
+
+A distance becomes a similarity *after* averaging (1 / (1 + mean distance), not the mean of
+1 / (1 + d_ij)): the two rank sources differently (tests/test_similarity.py has a case). Larger
+is always more similar.
 """
 
 from __future__ import annotations
@@ -14,15 +22,16 @@ POOLINGS = ("mean", "tokens")
 METHODS = tuple(f"{m}_{p}" for p in POOLINGS for m in MEASURES)
 
 
-def _pairwise(a: torch.Tensor, b: torch.Tensor, measure: str) -> torch.Tensor:
-    """Similarity of every row of a with every row of b: (n, H) x (m, H) -> (n, m)."""
+def _mean_pairwise(a: torch.Tensor, b: torch.Tensor, measure: str) -> float:
+    """Mean over every row of a and every row of b ((n, H) x (m, H)) of their cosine, or of
+    their Euclidean / Manhattan distance."""
     a, b = a.double(), b.double()
     if measure == "cosine":
         a = torch.nn.functional.normalize(a, dim=-1)
         b = torch.nn.functional.normalize(b, dim=-1)
-        return a @ b.T
+        return float((a @ b.T).mean())
     p = 2.0 if measure == "euclidean" else 1.0
-    return 1.0 / (1.0 + torch.cdist(a, b, p=p))
+    return float(torch.cdist(a, b, p=p).mean())
 
 
 def similarity(target: torch.Tensor, source: torch.Tensor, method: str) -> float:
@@ -31,8 +40,9 @@ def similarity(target: torch.Tensor, source: torch.Tensor, method: str) -> float
     if measure not in MEASURES or pooling not in POOLINGS:
         raise ValueError(f"similarity method '{method}' is unknown; use one of {METHODS}")
     if pooling == "mean":
-        return float(_pairwise(target.mean(0, keepdim=True), source.mean(0, keepdim=True), measure)[0, 0])
-    return float(_pairwise(target, source, measure).mean())
+        target, source = target.mean(0, keepdim=True), source.mean(0, keepdim=True)
+    value = _mean_pairwise(target, source, measure)
+    return value if measure == "cosine" else 1.0 / (1.0 + value)
 
 
 def rank_by_similarity(target: torch.Tensor, sources: dict[str, torch.Tensor], method: str) -> dict[str, float]:
