@@ -256,8 +256,14 @@ def cmd_rank(a: argparse.Namespace) -> None:
     from .results import mean_gains
     from .selection import load_pool, pool_prompt_files, ranking_table, score_sources, side_by_side
 
+    if a.pool:  # a new task against a shared pool (pool_commands.py)
+        from .pool_commands import cmd_rank_pool
+
+        return cmd_rank_pool(a)
+    if not a.prompts:
+        raise TaskTransferError("rank needs --prompts (a run's results/prompts) or --pool (a shared pool)")
     _set_threads(a.threads)
-    methods = _list_arg(a.method)
+    methods = _list_arg(a.method or "scorer")
     if a.target_prompt:
         from .prompt_pool import load_prompt
 
@@ -527,13 +533,14 @@ def build_parser() -> argparse.ArgumentParser:
         "rank",
         help="rank the pool's sources for a target (a pool task or a new one) by one or more methods; print the table",
     )
-    s.add_argument("--prompts", required=True, help="folder of the prompt pool (results/prompts)")
+    s.add_argument("--prompts", help="folder of the prompt pool (results/prompts); or --pool")
     s.add_argument("--sources", type=_list_arg, default=[], help="pool sources (default: every task under --prompts)")
     s.add_argument("--backbone", help="backbone of the pool (default: the scorer's, else the prompts')")
     s.add_argument("--embedding-seed", type=int, default=0)
     s.add_argument("--threads", type=int, default=0)
     s.add_argument("--seed", type=int, default=0, help="seed of the random method")
-    s.add_argument("--method", default="scorer", help="method(s), comma-separated; the first orders the table")
+    s.add_argument("--method", help="method(s), comma-separated; the first orders the table (default: scorer; "
+                   "with --pool: scorer and the six similarity baselines)")
     s.add_argument("--target", help="target task (its prompt under --prompts, unless --target-prompt)")
     s.add_argument("--target-prompt", help="prompt file of a new task (prompt-tune output) to rank the pool for")
     s.add_argument("--scorer", help="scorer model (method scorer)")
@@ -541,6 +548,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="TSV to write: method, target, source, score, rank")
     s.add_argument("--quiet", action="store_true", help="do not print the table")
     s.set_defaults(func=cmd_rank)
+    from .pool_commands import add_pool_commands, add_rank_pool_args
+
+    add_rank_pool_args(s)
+    add_pool_commands(sub)
 
     s = sub.add_parser("evaluate", help="score selections against brute force, from plain tables")
     s.add_argument("--transfer", required=True, help="TSV: source, target, score")
