@@ -282,6 +282,51 @@ def test_install_pool_prompt_into_a_run(pool, tmp_path):
     assert (out / "prompt.safetensors").read_bytes() == pool_prompt_path(pool, "animal_a", 1, manifest).read_bytes()
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["score"] == manifest["tasks"]["animal_a"]["seeds"]["1"]["r1"] and metrics["imported_from"]["sha256"]
+    # the same through the command line (what a workflow rule would call), with the data meta and the scorer
+    run = tmp_path / "run" / "results"
+    assert (
+        cli.main(
+            [
+                "pool",
+                "install-prompt",
+                "--pool",
+                str(pool),
+                "--task",
+                "weather_a",
+                "--seed",
+                "0",
+                "--out-prompt",
+                str(run / "prompts/weather_a/seed0/prompt.safetensors"),
+                "--out-metrics",
+                str(run / "prompts/weather_a/seed0/metrics.json"),
+                "--out-meta",
+                str(run / "data/weather_a/meta.json"),
+            ]
+        )
+        == 0
+    )
+    from tasktransfer.data import read_meta
+    from tasktransfer.prompt_pool import load_prompt
+
+    assert read_meta(run / "data" / "weather_a").n_train == manifest["tasks"]["weather_a"]["n_train"]
+    assert load_prompt(run / "prompts/weather_a/seed0/prompt.safetensors").metadata["task"] == "weather_a"
+    assert (
+        cli.main(
+            [
+                "pool",
+                "install-scorer",
+                "--pool",
+                str(pool),
+                "--out-model",
+                str(run / "scorer/model.safetensors"),
+                "--out-metrics",
+                str(run / "scorer/metrics.json"),
+            ]
+        )
+        == 0
+    )
+    assert sha256_file(run / "scorer/model.safetensors") == manifest["files"]["scorer.safetensors"]
+    assert len(json.loads((run / "scorer/metrics.json").read_text())["held_out"]) == 2
     with pytest.raises(ArtefactError, match="no seed 1 of task 'weather_a'"):
         pool_prompt_path(pool, "weather_a", 1, manifest)
     with pytest.raises(ArtefactError, match="not a task name"):

@@ -66,6 +66,20 @@ def cmd_pool_verify(a: argparse.Namespace) -> None:
     print(describe(manifest))
 
 
+def cmd_pool_install_prompt(a: argparse.Namespace) -> None:
+    from .shared_pool import install_pool_prompt
+
+    install_pool_prompt(a.pool, a.task, a.seed, a.out_prompt, a.out_metrics, out_meta=a.out_meta)
+    _log(f"{a.task} seed {a.seed} installed from pool {a.pool} as {a.out_prompt}")
+
+
+def cmd_pool_install_scorer(a: argparse.Namespace) -> None:
+    from .shared_pool import install_pool_scorer
+
+    install_pool_scorer(a.pool, a.out_model, a.out_metrics)
+    _log(f"scorer installed from pool {a.pool} as {a.out_model}")
+
+
 def add_pool_commands(sub) -> None:
     """The ``pool`` subcommand group (export, verify)."""
     s = sub.add_parser("pool", help="share a finished run's prompt pool: export it, verify a copy")
@@ -94,6 +108,21 @@ def add_pool_commands(sub) -> None:
     )
     v.add_argument("pool")
     v.set_defaults(func=cmd_pool_verify)
+
+    i = pool_sub.add_parser("install-prompt", help="copy one pool prompt (hash-checked) to where a run keeps its own")
+    i.add_argument("--pool", required=True)
+    i.add_argument("--task", required=True)
+    i.add_argument("--seed", type=int, required=True)
+    i.add_argument("--out-prompt", required=True, help="results/prompts/{task}/seed{s}/prompt.safetensors")
+    i.add_argument("--out-metrics", required=True, help="results/prompts/{task}/seed{s}/metrics.json")
+    i.add_argument("--out-meta", help="also write the task's data meta (results/data/{task}/meta.json)")
+    i.set_defaults(func=cmd_pool_install_prompt)
+
+    i = pool_sub.add_parser("install-scorer", help="copy the pool's scorer (hash-checked) to where a run keeps its own")
+    i.add_argument("--pool", required=True)
+    i.add_argument("--out-model", required=True, help="results/scorer/model.safetensors")
+    i.add_argument("--out-metrics", required=True, help="results/scorer/metrics.json")
+    i.set_defaults(func=cmd_pool_install_scorer)
 
 
 # --------------------------------------------------------------------------- rank --pool
@@ -232,6 +261,8 @@ def cmd_rank_pool(a: argparse.Namespace) -> None:
     # 2. the task's data, capped like the pool's tasks
     work = Path(a.work or Path("tasktransfer-rank") / spec.name)
     caps = manifest.get("data") or {}
+    if not caps:
+        _log(f"pool {pool} records no data caps; using the defaults {DataSpec()}")
     data = DataSpec(**{k: v for k, v in caps.items() if k in DataSpec.__dataclass_fields__})
     meta = prepare_task(spec, data, Path(a.resources), work / "data")
     _log(

@@ -316,11 +316,13 @@ def install_pool_prompt(
     out_prompt: str | Path,
     out_metrics: str | Path,
     manifest: dict | None = None,
+    out_meta: str | Path | None = None,
 ) -> None:
     """Write a pool prompt where a run keeps its own (``results/prompts/{task}/seed{s}/``).
 
     The prompt file is copied byte for byte after its hash check; the metrics file is the prompt
-    job's record plus ``imported_from`` (the pool and the file's sha256). Both writes are atomic.
+    job's record plus ``imported_from`` (the pool and the file's sha256); ``out_meta`` (optional)
+    gets the task's data meta (``results/data/{task}/meta.json``). Every write is atomic.
     """
     from .io import atomic_write_json
 
@@ -334,16 +336,43 @@ def install_pool_prompt(
         "file": prompt_rel(task, seed),
         "sha256": manifest["files"][prompt_rel(task, seed)],
     }
-    out_prompt = Path(out_prompt)
-    out_prompt.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_prompt.name}.", suffix=".tmp", dir=out_prompt.parent)
+    _copy_atomic(source, Path(out_prompt))
+    atomic_write_json(out_metrics, record)
+    if out_meta is not None:
+        atomic_write_json(out_meta, pool_task_meta(manifest, task))
+
+
+def _copy_atomic(source: Path, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
     os.close(fd)
     try:
         shutil.copyfile(source, tmp)
-        os.replace(tmp, out_prompt)
+        os.replace(tmp, out)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def install_pool_scorer(
+    pool: str | Path, out_model: str | Path, out_metrics: str | Path, manifest: dict | None = None
+) -> None:
+    """Write the pool's scorer where a run keeps its own (``results/scorer/``), hash-checked.
+
+    The metrics file is the scorer's training record (held-out predictions included) plus
+    ``imported_from``. A pool without a scorer raises :class:`ArtefactError`.
+    """
+    from .io import atomic_write_json
+
+    pool = Path(pool)
+    manifest = manifest if manifest is not None else load_manifest(pool)
+    info = manifest.get("scorer")
+    if not info:
+        raise ArtefactError(f"pool {pool} has no scorer; train one in the run (leave the pool's scorer out)")
+    verify_pool(pool, manifest, [info["file"]])
+    _copy_atomic(_inside(pool, info["file"]), Path(out_model))
+    record = dict(info.get("metrics") or {})
+    record["imported_from"] = {"pool": str(pool), "file": info["file"], "sha256": manifest["files"][info["file"]]}
     atomic_write_json(out_metrics, record)
 
 
