@@ -400,3 +400,92 @@ def test_rank_a_new_task_from_a_csv(pool, tmp_path, capsys, tiny_backbone):
     # the old mode is unchanged: --prompts still required without --pool
     assert cli.main(["rank", "--target", "x"]) == 2
     assert "--prompts" in capsys.readouterr().err
+
+
+def test_a_pool_without_scorer_ranks_by_similarity(finished_run, tmp_path, capsys):
+    results = tmp_path / "results"
+    shutil.copytree(finished_run / "results", results, ignore=shutil.ignore_patterns("scorer"))
+    pool = tmp_path / "POOL"
+    assert (
+        cli.main(
+            [
+                "pool",
+                "export",
+                "--results",
+                str(results),
+                "--out",
+                str(pool),
+                "--tasks",
+                "animal_a,colour_a",
+                "--registry",
+                str(TINY_TASKS),
+                "--config",
+                str(finished_run / "config.yaml"),
+            ]
+        )
+        == 0
+    )
+    manifest = load_manifest(pool)
+    assert manifest["scorer"] is None and pool_tasks(manifest) == ["animal_a", "colour_a"]
+    assert (
+        cli.main(
+            [
+                "rank",
+                "--pool",
+                str(pool),
+                "--task",
+                "weather_a",
+                "--registry",
+                str(TINY_TASKS),
+                "--method",
+                "scorer",
+                "--work",
+                str(tmp_path / "w0"),
+            ]
+        )
+        == 2
+    )
+    assert "has no scorer" in capsys.readouterr().err and not (tmp_path / "w0").exists()
+    assert (
+        cli.main(
+            [
+                "rank",
+                "--pool",
+                str(pool),
+                "--task",
+                "weather_a",
+                "--registry",
+                str(TINY_TASKS),
+                "--work",
+                str(tmp_path / "w"),
+                "--quiet",
+            ]
+        )
+        == 0
+    )
+    ranking = pd.read_csv(tmp_path / "w" / "ranking.tsv", sep="\t")
+    assert set(ranking.method) == set(SIMILARITY) and sorted(set(ranking.source)) == ["animal_a", "colour_a"]
+    # export again over it: refused without --force, replaced with it
+    assert (
+        cli.main(["pool", "export", "--results", str(results), "--out", str(pool), "--registry", str(TINY_TASKS)]) == 2
+    )
+    assert (
+        cli.main(
+            [
+                "pool",
+                "export",
+                "--results",
+                str(results),
+                "--out",
+                str(pool),
+                "--registry",
+                str(TINY_TASKS),
+                "--config",
+                str(finished_run / "config.yaml"),
+                "--force",
+            ]
+        )
+        == 0
+    )
+    assert pool_tasks(load_manifest(pool)) == POOL_TASKS
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []  # no temp or backup left

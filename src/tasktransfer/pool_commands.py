@@ -160,7 +160,7 @@ def new_task_spec(a: argparse.Namespace):
     from .tasks import get_task, load_registry, parse_task
 
     path = Path(a.task)
-    if path.suffix.lower() in TABLE_SUFFIXES or path.exists():
+    if path.suffix.lower() in TABLE_SUFFIXES or path.is_file():
         if not path.is_file():
             raise TaskTransferError(
                 f"--task {path} does not exist; give a CSV, TSV or JSONL file (or a registry entry with --registry)"
@@ -251,6 +251,9 @@ def cmd_rank_pool(a: argparse.Namespace) -> None:
         )
     if "brute_force" in methods:
         raise TaskTransferError("brute_force needs every transfer into the new task; it is no method of rank --pool")
+    unknown = [m for m in methods if m not in ("scorer", "random", *SIMILARITY)]
+    if unknown:
+        raise TaskTransferError(f"methods {unknown} are unknown here; use scorer, random or {', '.join(SIMILARITY)}")
     if not has_scorer:
         _log(f"pool {pool} has no scorer: ranking by the similarity baselines only")
     if spec.name in manifest["tasks"]:
