@@ -95,6 +95,11 @@ def _tune(a: argparse.Namespace, init_path: str | None, transform=None):
         check_compatible(source, init_path, a.backbone, spec.length, backbone.hidden_size, spec.mlp_hidden)
         init = source.prompt_state
     train, dev = read_jsonl(data_dir / "train.jsonl"), read_jsonl(data_dir / "dev.jsonl")
+    max_train = getattr(a, "max_train", 0)
+    if max_train:
+        # a low-resource target: the first N of the (already shuffled) training examples, so that
+        # its no-transfer run and every transfer into it read the same subset; dev stays whole
+        train = train[:max_train]
     if transform is not None:
         train, dev = transform(train, meta.name), transform(dev, meta.name)
     _log(f"task {meta.name} ({meta.format}, {meta.metric}), seed {a.seed}, backbone {a.backbone}, init {init_path or 'random'}")
@@ -112,6 +117,8 @@ def _run_record(spec, result) -> dict:
         "examples_per_second": result.examples_per_second,
         "train_seconds": result.train_seconds,
         "history": result.history,
+        "train_size": result.train_size,
+        "precision": result.precision,
         "dev_predictions": result.dev_predictions,
         **_job_info(),
     }
@@ -398,6 +405,38 @@ def cmd_noise(a: argparse.Namespace) -> None:
     print(table.round(2).to_string(index=False))
 
 
+def cmd_signal(a: argparse.Namespace) -> None:
+    """Two-way variance shares of the gains, the seed-noise verdict, and per-target spreads."""
+    import pandas as pd
+
+    from .gain_signal import per_target_spread, share_table, verdict
+    from .io import atomic_write_text
+    from .report_tables import read_table, write_html
+
+    gains = pd.concat([read_table(g, "gains table") for g in a.gains], ignore_index=True)
+    # the control init is a yardstick, not a source one could pick
+    gains = gains[~gains["source"].astype(str).str.startswith("_")]
+    no_transfer = read_table(a.no_transfer, "no-transfer table") if a.no_transfer else None
+    found = verdict(gains)
+    shares = share_table(found.shares)
+    targets = per_target_spread(gains, no_transfer)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "signal.tsv", shares.to_csv(sep="\t", index=False, float_format="%.4f"))
+    atomic_write_text(out / "signal_targets.tsv", targets.to_csv(sep="\t", index=False, float_format="%.4f"))
+    atomic_write_text(out / "signal.txt", found.sentence() + "\n")
+    write_html(
+        out / "signal.html",
+        targets,
+        "Does the source matter more than seed noise?",
+        found.sentence()
+        + " Per target: the spread (SD) of its sources' mean gains against the seed spread (SD) of its "
+        "no-transfer score r1; the source choice is visible where the first is the larger.",
+    )
+    print(shares.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(found.sentence())
+
+
 def cmd_figures(a: argparse.Namespace) -> None:
     from .plots import make_figures
 
@@ -473,6 +512,7 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--spec", type=_json_arg, default={}, help="JSON of PromptSpec fields")
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--threads", type=int, default=0)
+        s.add_argument("--max-train", type=int, default=0, help="train on the first N examples only (0: all)")
         s.add_argument("--out-metrics", required=True)
 
     s = sub.add_parser("prompt-tune", help="tune a task's prompt from scratch (r1)")
@@ -587,6 +627,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--level", type=float, default=0.95)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_noise)
+
+    s = sub.add_parser("signal", help="how much of the gains' variance the source explains, against seed noise")
+    s.add_argument("--gains", nargs="+", required=True, help="long TSVs: source, target, seed, gain (more columns allowed)")
+    s.add_argument("--no-transfer", help="TSV: task, seed, score (r1 per seed), for per-target seed spreads")
+    s.add_argument("--out", required=True, help="folder for signal.tsv, signal_targets.tsv, signal.txt, signal.html")
+    s.set_defaults(func=cmd_signal)
 
     s = sub.add_parser("figures", help="draw the report's figures from a finished run")
     s.add_argument("--results", required=True)

@@ -11,7 +11,7 @@ import copy
 import random
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import torch
@@ -40,7 +40,10 @@ class PromptSpec:
     max_length: int = 64
     eval_batch_size: int = 64
     evals_per_epoch: int = 1
-    precision: str = "fp32"  # or bf16 (autocast, on CUDA)
+    # dev evaluations only in the last N epochs (0: in every epoch); early ones rarely hold the
+    # best score, and on a small target they cost more than the training itself
+    eval_last_epochs: int = 0
+    precision: str = "fp32"  # or bf16: autocast on CUDA, and on CPUs with AVX512-BF16 or AMX
 
     @classmethod
     def from_dict(cls, d: dict) -> PromptSpec:
@@ -61,6 +64,8 @@ class TuneResult:
     history: list[dict] = field(default_factory=list)
     train_seconds: float = 0.0
     examples_per_second: float = 0.0
+    train_size: int = 0
+    precision: str = "fp32"  # what ran ("auto" resolved)
 
 
 def seed_everything(seed: int) -> None:
@@ -73,10 +78,29 @@ def pick_device() -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """``auto`` is bf16 where the hardware computes it natively (a CUDA GPU with bf16, or a CPU with
+    AVX512-BF16 or AMX, where it trains about 1.6x and evaluates about 2.8x faster than fp32 on
+    MiniLM), else fp32; an emulated bf16 would be slower than fp32."""
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
+
+
 def _autocast(device: torch.device, precision: str):
     if precision == "bf16":
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
     return torch.autocast(device_type=device.type, enabled=False)
+
+
+def feature_length(feature: dict) -> int:
+    """Tokens the encoder reads for one example (all its choices or options together)."""
+    if "input_ids" in feature:
+        return len(feature["input_ids"])
+    parts = feature.get("choices") or feature.get("options") or []
+    return sum(len(p.get("input_ids", ())) for p in parts)
 
 
 def _batches(features: list[dict], batch_size: int, rng: random.Random | None) -> list[list[dict]]:
@@ -101,16 +125,23 @@ def evaluate(
     pad_id: int,
     device: torch.device,
 ) -> tuple[float, list]:
-    """Dev score (metric x100) and the per-example predictions behind it (for bootstraps)."""
+    """Dev score (metric x100) and the per-example predictions behind it (for bootstraps).
+
+    Examples are batched shortest first, so a batch pads to about its own length rather than to
+    the longest dev example; predictions come back in the dev set's order.
+    """
     encoder.eval()
     head.eval()
-    predictions: list = []
-    for chunk in _batches(features, spec.eval_batch_size, None):
-        batch = _to(fmt.collate(chunk, pad_id), device)
+    order = sorted(range(len(features)), key=lambda i: feature_length(features[i]))
+    predictions: list = [None] * len(features)
+    for at in range(0, len(order), spec.eval_batch_size):
+        ids = order[at : at + spec.eval_batch_size]
+        batch = _to(fmt.collate([features[i] for i in ids], pad_id), device)
         with _autocast(device, spec.precision):
             tokens, pooled = encoder(**batch)
             logits = fmt.forward_head(head, tokens, pooled, batch)
-        predictions.extend(fmt.predict(logits, batch))
+        for i, prediction in zip(ids, fmt.predict(logits, batch)):
+            predictions[i] = prediction
     return fmt.score(predictions, rows), predictions
 
 
@@ -126,6 +157,7 @@ def tune_prompt(
 ) -> TuneResult:
     """Tune over the learning-rate grid; return the best run (by dev score, ties to the first lr)."""
     device = pick_device()
+    spec = replace(spec, precision=resolve_precision(spec.precision, device))
     backbone.model.to(device)
     fmt = get_format(meta)
     tokenizer = backbone.tokenizer
@@ -161,11 +193,13 @@ def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed
         total = min(total, spec.max_steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(spec.warmup_ratio * total), total)
     eval_every = max(1, steps_per_epoch // max(1, spec.evals_per_epoch))
+    # no evaluation before the last eval_last_epochs epochs (the final step is always evaluated)
+    eval_after = max(0, total - spec.eval_last_epochs * steps_per_epoch) if spec.eval_last_epochs else 0
     rng = random.Random(seed)
     history: list[dict] = []
     best_score, best_state, best_predictions = -float("inf"), None, []
     step, seen, start, last_log = 0, 0, time.perf_counter(), 0.0
-    log(f"lr {lr:g}: {len(train_feats)} train / {len(dev_feats)} dev examples, {total} steps on {device}")
+    log(f"lr {lr:g}: {len(train_feats)} train / {len(dev_feats)} dev examples, {total} steps on {device} ({spec.precision})")
     while step < total:
         for chunk in _batches(train_feats, spec.batch_size, rng):
             encoder.train()
@@ -189,7 +223,7 @@ def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed
                 rate = seen / elapsed
                 left = (total - step) * elapsed / step
                 log(f"step {step}/{total} | loss {loss.item():.4f} | {rate:.1f} ex/s | elapsed {elapsed:.0f}s | left ~{left:.0f}s")
-            if step % eval_every == 0 or step == total:
+            if (step % eval_every == 0 and step > eval_after) or step == total:
                 score, predictions = evaluate(encoder, head, fmt, dev_feats, dev_rows, spec, pad_id, device)
                 history.append({"lr": lr, "step": step, "dev_score": score, "loss": float(loss.item())})
                 log(f"eval at step {step}: dev {score:.2f}")
@@ -213,6 +247,8 @@ def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed
         history=history,
         train_seconds=elapsed,
         examples_per_second=seen / elapsed if elapsed else 0.0,
+        train_size=len(train_feats),
+        precision=spec.precision,
     )
 
 
