@@ -247,11 +247,12 @@ def cmd_train_scorer(a: argparse.Namespace) -> None:
     model, report = fit_scorer(a.backbone, pairs, emb, spec, a.seed, log=_log)
     save_tensors(a.out_model, model.state_dict(), {"backbone": a.backbone, "spec": spec.to_dict(), "lr": report["lr"]})
     atomic_write_json(a.out_metrics, {"spec": spec.to_dict(), "pairs": len(pairs), **report, **_job_info()})
-    held = pd.DataFrame(report["held_out"])
+    held = pd.DataFrame(report["held_out"], columns=["source", "target", "gain", "predicted"])
     from .metrics import pearson, spearman
 
     _log(
-        f"held-out Spearman {spearman(held.gain, held.predicted):.3f}, Pearson {pearson(held.gain, held.predicted):.3f}"
+        f"held-out (CV grouped by target task, {len(held)} of {len(pairs)} pairs): "
+        f"Spearman {spearman(held.gain, held.predicted):.3f}, Pearson {pearson(held.gain, held.predicted):.3f}"
     )
 
 

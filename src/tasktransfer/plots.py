@@ -69,18 +69,25 @@ def gain_heatmap(
 
 
 def scorer_held_out(scorer_metrics: dict, path: Path) -> None:
-    """Cross-validated predicted gain against the true gain of the scorer's training pairs."""
-    held = pd.DataFrame(scorer_metrics["held_out"])
+    """Cross-validated predicted gain against the true gain of the scorer's training pairs
+    (folds grouped by target task: each prediction comes from a model that saw no pair of its target)."""
+    held = pd.DataFrame(scorer_metrics["held_out"], columns=["source", "target", "gain", "predicted"])
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    if held.empty:
+        ax.text(0.5, 0.5, "no held-out predictions:\ntoo few pairs for cross-validation\ngrouped by target task",
+                ha="center", va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        _save(fig, path)
+        return
     ax.scatter(held.gain, held.predicted, s=18, alpha=0.8)
     lo = float(min(held.gain.min(), held.predicted.min()))
     hi = float(max(held.gain.max(), held.predicted.max()))
     ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--")
     ax.set_xlabel("true gain")
-    ax.set_ylabel("predicted gain (held-out fold)")
+    ax.set_ylabel("predicted gain (fold without the target's pairs)")
     from .metrics import pearson, spearman
 
-    ax.set_title(f"Scorer on unseen pairs: Spearman {spearman(held.gain, held.predicted):.2f}, "
+    ax.set_title(f"Scorer on unseen targets: Spearman {spearman(held.gain, held.predicted):.2f}, "
                  f"Pearson {pearson(held.gain, held.predicted):.2f}", fontsize=9)
     _save(fig, path)
 

@@ -5,9 +5,13 @@ prompt pool (and, unlike there, is fine-tuned); it reads the two embeddings (2L 
 ``inputs_embeds`` and a linear head on the mean of its output states gives one number. Loss:
 smooth L1 with threshold beta.
 
-The learning rate is chosen by k-fold cross-validation over the training pairs; the held-out
-predictions of the chosen rate are kept, so the report can show predicted against true gain on
-pairs the scorer never saw.
+The learning rate is chosen by k-fold cross-validation **grouped by task** (:func:`task_folds`),
+which mirrors how the scorer is used: a novel target, ranked over sources the scorer has seen.
+The tasks are dealt into k folds; fold k's model trains on the pairs that touch none of its
+held-out tasks and predicts the pairs whose *target* is held out (sources from the other folds),
+so no held-out target has a pair on the training side. A pair whose source and target fall in
+the same fold is predicted by no fold. The held-out predictions of the chosen rate are kept, so
+the report can show predicted against true gain on targets the scorer never saw.
 """
 
 from __future__ import annotations
@@ -138,14 +142,49 @@ def predict(model: AffinityScorer, target_emb: torch.Tensor, source_embs: dict[s
     return dict(zip(names, model(t, s).tolist()))
 
 
-def fold_of(pairs: Sequence[TrainingPair], folds: int, seed: int) -> list[int]:
-    """Seeded assignment of pairs to folds (balanced)."""
-    order = list(range(len(pairs)))
-    random.Random(seed).shuffle(order)
-    fold = [0] * len(pairs)
-    for rank, i in enumerate(order):
-        fold[i] = rank % folds
-    return fold
+def task_folds(pairs: Sequence[TrainingPair], folds: int, seed: int) -> dict[str, int]:
+    """Seeded, balanced assignment of the pairs' tasks (sources and targets) to folds."""
+    tasks = sorted({p.source for p in pairs} | {p.target for p in pairs})
+    random.Random(seed).shuffle(tasks)
+    return {task: rank % folds for rank, task in enumerate(tasks)}
+
+
+def grouped_splits(pairs: Sequence[TrainingPair], fold: dict[str, int], folds: int) -> list[tuple[list[int], list[int]]]:
+    """Per fold: (training pair indices, test pair indices).
+
+    Test: the pairs whose target is in the fold and whose source is not. Training: the pairs
+    with neither task in the fold. So a held-out target never has a pair on the training side.
+    """
+    splits = []
+    for k in range(folds):
+        train = [i for i, p in enumerate(pairs) if fold[p.source] != k and fold[p.target] != k]
+        test = [i for i, p in enumerate(pairs) if fold[p.target] == k and fold[p.source] != k]
+        splits.append((train, test))
+    return splits
+
+
+def plan_folds(pairs: Sequence[TrainingPair], spec: ScorerSpec, seed: int, log: Log = print) -> dict:
+    """The task-grouped folds cross-validation uses: ``spec.folds`` of them where every fold with
+    test pairs keeps at least 2 training pairs, else more folds (fewer tasks held out each, up to
+    one task per fold), else none (too few pairs: no cross-validation)."""
+    n_tasks = len({p.source for p in pairs} | {p.target for p in pairs})
+    for folds in range(max(2, min(spec.folds, n_tasks)), n_tasks + 1):
+        fold = task_folds(pairs, folds, seed)
+        splits = grouped_splits(pairs, fold, folds)
+        short = [k for k, (train, test) in enumerate(splits) if test and len(train) < 2]
+        if not short and any(test for _, test in splits):
+            if folds != spec.folds:
+                log(
+                    f"task-grouped CV: {folds} folds instead of {spec.folds}, so that every fold keeps at least "
+                    f"2 training pairs ({len(pairs)} pairs among {n_tasks} tasks)"
+                )
+            return {"folds": folds, "fold_of_task": fold, "splits": splits}
+    log(
+        f"task-grouped CV is impossible with {len(pairs)} pairs among {n_tasks} tasks (some held-out task leaves "
+        "fewer than 2 training pairs even with one task per fold): no cross-validation, no held-out predictions; "
+        "raise pairs.m for them"
+    )
+    return {"folds": 0, "fold_of_task": {}, "splits": []}
 
 
 def cross_validate(
@@ -155,16 +194,15 @@ def cross_validate(
     spec: ScorerSpec,
     lr: float,
     seed: int,
+    splits: list[tuple[list[int], list[int]]],
     log: Log = print,
-) -> list[float]:
-    """Held-out prediction for every pair, from the fold model that did not see it."""
-    folds = max(2, min(spec.folds, len(pairs)))
-    fold = fold_of(pairs, folds, seed)
-    held_out = [0.0] * len(pairs)
-    for k in range(folds):
-        train = [p for p, f in zip(pairs, fold) if f != k]
-        test = [i for i, f in enumerate(fold) if f == k]
-        model = train_scorer_once(base, train, emb, spec, lr, seed, log)
+) -> dict[int, float]:
+    """Pair index -> held-out prediction, from the fold model that saw none of its target's pairs."""
+    held_out: dict[int, float] = {}
+    for train, test in splits:
+        if not test:
+            continue
+        model = train_scorer_once(base, [pairs[i] for i in train], emb, spec, lr, seed, log)
         for i in test:
             p = pairs[i]
             held_out[i] = predict(model, emb[p.target], {p.source: emb[p.source]})[p.source]
@@ -179,25 +217,57 @@ def fit_scorer(
     seed: int,
     log: Log = print,
 ) -> tuple[AffinityScorer, dict]:
-    """Choose lr by k-fold CV (mean absolute error), then train on all pairs with it."""
+    """Choose lr by task-grouped CV (mean absolute error of the held-out predictions), then
+    train on all pairs with it. Without CV (too few pairs) the grid's first lr is used."""
     if len(pairs) < 2:
         raise ValueError(f"the scorer needs at least 2 training pairs, got {len(pairs)}; raise pairs.m")
     base = build_scorer(backbone_name)
-    gains = np.array([p.gain for p in pairs])
-    cv: dict[float, list[float]] = {}
-    for lr in spec.lrs:
-        log(f"cross-validating lr {lr:g} over {min(spec.folds, len(pairs))} folds of {len(pairs)} pairs")
-        cv[lr] = cross_validate(base, pairs, emb, spec, lr, seed, log)
-    mae = {lr: float(np.mean(np.abs(np.array(p) - gains))) for lr, p in cv.items()}
-    best_lr = min(spec.lrs, key=lambda lr: (mae[lr], lr))
-    log(f"chose lr {best_lr:g} (cross-validated MAE {mae[best_lr]:.3f}); training on all pairs")
+    plan = plan_folds(pairs, spec, seed, log)
+    cv: dict[float, dict[int, float]] = {}
+    if plan["folds"]:
+        for lr in spec.lrs:
+            log(f"cross-validating lr {lr:g} over {plan['folds']} task-grouped folds of {len(pairs)} pairs")
+            cv[lr] = cross_validate(base, pairs, emb, spec, lr, seed, plan["splits"], log)
+    mae = {lr: float(np.mean([abs(pred - pairs[i].gain) for i, pred in held.items()])) for lr, held in cv.items()}
+    best_lr = min(spec.lrs, key=lambda lr: (mae[lr], lr)) if mae else spec.lrs[0]
+    if mae:
+        log(f"chose lr {best_lr:g} (cross-validated MAE {mae[best_lr]:.3f}); training on all pairs")
+    else:
+        log(f"lr {best_lr:g} (the grid's first; nothing to cross-validate on); training on all pairs")
     model = train_scorer_once(base, pairs, emb, spec, best_lr, seed, log)
+    held = cv.get(best_lr, {})
+    predicted = sorted(held)
+    fold = plan["fold_of_task"]
     report = {
         "lr": best_lr,
         "cv_mae": {str(k): v for k, v in mae.items()},
+        "cv": {
+            "grouped_by": "target task",
+            "folds": plan["folds"],
+            "requested_folds": spec.folds,
+            "rule": "fold k trains on the pairs touching none of its tasks and predicts the pairs whose target is one of "
+            "its tasks (source from another fold)",
+            "per_fold": [
+                {
+                    "held_out_tasks": sorted(t for t, f in fold.items() if f == k),
+                    "train_pairs": len(train),
+                    "test_pairs": len(test),
+                }
+                for k, (train, test) in enumerate(plan["splits"])
+            ],
+            "predicted_pairs": len(predicted),
+            "unpredicted_pairs": len(pairs) - len(predicted),
+        },
+        "tasks": sorted({p.source for p in pairs} | {p.target for p in pairs}),
         "held_out": [
-            {"source": p.source, "target": p.target, "gain": p.gain, "predicted": pred}
-            for p, pred in zip(pairs, cv[best_lr])
+            {
+                "source": pairs[i].source,
+                "target": pairs[i].target,
+                "gain": pairs[i].gain,
+                "predicted": held[i],
+                "fold": fold[pairs[i].target],
+            }
+            for i in predicted
         ],
     }
     return model, report
