@@ -157,3 +157,28 @@ def test_brute_force_in_selections_is_ignored_and_recomputed():
     bf = per_target[(per_target.method == "brute_force") & (per_target.target == "t1")]
     assert set(bf.chosen) == {"b"}
     assert summarise(per_target).set_index(["method", "k"]).loc[("brute_force", 1), "beats_no_transfer"] == 2
+
+
+def test_correlations_on_part_of_the_sources_warn():
+    """A ranking that misses a source with a transfer result, or brute force that misses a ranked
+    source, gives a correlation over fewer sources than the target has: say so, never silently."""
+    import warnings
+
+    from tasktransfer.evaluation import PartialRankingWarning
+
+    transfer, no_transfer, _ = _frames()
+    full = pd.DataFrame({"method": "m", "target": "t1", "source": ["a", "b", "c"], "score": [1.0, 3.0, 2.0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", PartialRankingWarning)  # complete: no warning
+        assert ranking_quality(full, transfer, no_transfer, [1]).sources.tolist() == [3]
+    # the ranking lacks c: computed on 2 of t1's 3 sources
+    with pytest.warns(PartialRankingWarning, match=r"m for target t1 computed on 2 of its 3 sources.*not ranked \(c\)"):
+        quality = ranking_quality(full[full.source != "c"], transfer, no_transfer, [1])
+    assert quality.sources.tolist() == [2]
+    # brute force unfinished: c ranked but never transferred into t1
+    unfinished = transfer[~((transfer.source == "c") & (transfer.target == "t1"))]
+    with pytest.warns(PartialRankingWarning, match=r"2 of its 3 sources.*no transfer result \(c\)"):
+        ranking_quality(full, unfinished, no_transfer, [1])
+    # one source left: the row is skipped, and that is said too
+    with pytest.warns(PartialRankingWarning, match=r"skipped: it would rest on 1 of its 3 sources"):
+        assert ranking_quality(full[full.source == "a"], transfer, no_transfer, [1]).empty

@@ -26,6 +26,7 @@ The workflow (``tasktransfer evaluate-run``) and ``tasktransfer evaluate`` share
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -213,10 +214,38 @@ def summarise(per_target: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index()
 
 
+class PartialRankingWarning(UserWarning):
+    """A ranking-quality figure covers fewer sources than the target has."""
+
+
+def _warn_partial(method: str, target: str, used: dict, known: dict, ranked: set) -> None:
+    """Warn (never stay silent) when a target's correlations use only part of its sources: the
+    ranking lacks sources that have a transfer result, or names sources without one (brute force
+    unfinished). Printed as a line of the job's log."""
+    n = max(len(known), len(ranked))
+    if len(used) >= n:
+        return
+    unranked = sorted(set(known) - ranked)
+    untransferred = sorted(ranked - set(known))
+    why = []
+    if unranked:
+        why.append(f"{len(unranked)} with a transfer result are not ranked ({', '.join(unranked[:5])})")
+    if untransferred:
+        why.append(f"{len(untransferred)} ranked have no transfer result ({', '.join(untransferred[:5])})")
+    what = "computed on" if len(used) >= 2 else "skipped: it would rest on"
+    warnings.warn(
+        f"ranking quality of {method} for target {target} {what} {len(used)} of its {n} sources: {'; '.join(why)}. "
+        "Rank every source and finish every brute-force transfer for a comparable figure",
+        PartialRankingWarning,
+        stacklevel=3,
+    )
+
+
 def ranking_quality(rankings: pd.DataFrame, transfer: pd.DataFrame, no_transfer: pd.DataFrame, ks: list[int]) -> pd.DataFrame:
     """Per method and target: Spearman, Pearson, NDCG and Regret@k of its scores.
 
-    Each is computed over the sources that have a transfer result for the target:
+    Each is computed over the sources that have a transfer result for the target (a
+    :class:`PartialRankingWarning` says so when that is fewer than the target has):
     - Spearman / Pearson: correlation of the method's scores with the true gains;
     - NDCG: discounted gain of the method's order, relevance = max(gain, 0), over the ideal order
       (NaN for a target where no source has a positive gain, and left out of the mean);
@@ -228,7 +257,9 @@ def ranking_quality(rankings: pd.DataFrame, transfer: pd.DataFrame, no_transfer:
     rows = []
     for (method, target), group in rankings.groupby(["method", "target"], sort=True):
         known = matrix.get(str(target), {})
+        ranked = {str(s) for s in group["source"]}
         predicted = {str(s): float(v) for s, v in zip(group["source"], group["score"]) if str(s) in known}
+        _warn_partial(str(method), str(target), predicted, known, ranked)
         if len(predicted) < 2 or str(target) not in base:
             continue
         true_t = {s: known[s] for s in predicted}
