@@ -225,3 +225,70 @@ def test_local_errors_name_the_field(tmp_path):
     spec = _task("loc", "classification", {"kind": "local", "files": str(tmp_path / "t.parquet")})
     with pytest.raises(TaskError, match="unknown file type"):
         load_table_source(spec, None)
+
+
+# --------------------------------------------------------------------------- the paper's shapes
+
+
+def test_entity_spans_become_bio_tags(tmp_path):
+    """CoNLL04 on the hub: tokens plus entities as {start, end (exclusive), type}."""
+    rows = [
+        {"tokens": ["John", "Smith", "lives", "in", "New", "York", "."],
+         "entities": [{"start": 0, "end": 2, "type": "Peop"}, {"start": 4, "end": 6, "type": "Loc"}]},
+        {"tokens": ["Nothing", "here"], "entities": []},
+    ]
+    path = tmp_path / "c.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    spec = _task("c04", "tagging", {"kind": "local", "files": str(path), "fields": {"tags": "entities"}, "spans": {}})
+    got = load_table_source(spec, None)["all"]
+    assert got[0]["tags"] == ["B-Peop", "I-Peop", "O", "O", "B-Loc", "I-Loc", "O"]
+    assert got[1]["tags"] == ["O", "O"]
+    # inclusive ends (another convention) give the same tags from end - 1
+    incl = [{**rows[0], "entities": [{"start": 0, "end": 1, "type": "Peop"}, {"start": 4, "end": 5, "type": "Loc"}]}]
+    path.write_text(json.dumps(incl[0]) + "\n")
+    spec = _task("c04", "tagging", {"kind": "local", "files": str(path), "fields": {"tags": "entities"},
+                                    "spans": {"end_inclusive": True}})
+    assert load_table_source(spec, None)["all"][0]["tags"] == got[0]["tags"]
+    path.write_text(json.dumps({"tokens": ["a"], "entities": [{"start": 0, "end": 3, "type": "X"}]}) + "\n")
+    with pytest.raises(TaskError, match="does not fit a sentence of 1 tokens"):
+        load_table_source(spec, None)
+
+
+def test_conll_files_and_list_columns_as_rows(tmp_path):
+    conll = tmp_path / "fce.conll"
+    conll.write_text("-DOCSTART-\tO\n\nI\tc\nhas\ti\n\nGood\tc\n.\tc\n")
+    spec = _task("fce", "tagging", {"kind": "local", "files": {"train": str(conll), "dev": str(conll)}})
+    assert load_table_source(spec, None)["train"] == [
+        {"tokens": ["I", "has"], "tags": ["c", "i"]},
+        {"tokens": ["Good", "."], "tags": ["c", "c"]},
+    ]
+    # OntoNotes-style documents holding sentences: each sentence becomes an example
+    docs = tmp_path / "docs.jsonl"
+    doc = {"document_id": "d1", "sentences": [{"words": ["a", "b"], "pos_tags": ["DT", "NN"]},
+                                              {"words": ["c"], "pos_tags": ["VB"]}]}
+    docs.write_text(json.dumps(doc) + "\n")
+    spec = _task("pos", "tagging", {"kind": "local", "files": str(docs), "rows_from": "sentences",
+                                    "fields": {"tokens": "words", "tags": "pos_tags"}})
+    assert load_table_source(spec, None)["all"] == [
+        {"tokens": ["a", "b"], "tags": ["DT", "NN"]},
+        {"tokens": ["c"], "tags": ["VB"]},
+    ]
+
+
+def test_hub_list_column_keeps_its_tag_names(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    feats = datasets.Features({
+        "document_id": datasets.Value("string"),
+        "sentences": [{"words": datasets.Sequence(datasets.Value("string")),
+                       "pos_tags": datasets.Sequence(datasets.ClassLabel(names=["DT", "NN", "VB"]))}],
+    })
+    rows = {"document_id": ["d1", "d2"],
+            "sentences": [[{"words": ["a", "b"], "pos_tags": [0, 1]}], [{"words": ["c"], "pos_tags": [2]}]]}
+    datasets.DatasetDict({"train": datasets.Dataset.from_dict(rows, features=feats),
+                          "validation": datasets.Dataset.from_dict(rows, features=feats)}).save_to_disk(str(tmp_path / "onto"))
+    spec = _task("pos", "tagging", {"kind": "huggingface", "dataset": str(tmp_path / "onto"), "rows_from": "sentences",
+                                    "fields": {"tokens": "words", "tags": "pos_tags"}})
+    assert load_table_source(spec, None)["train"] == [
+        {"tokens": ["a", "b"], "tags": ["DT", "NN"]},
+        {"tokens": ["c"], "tags": ["VB"]},
+    ]

@@ -65,3 +65,26 @@ def test_meta_json_is_valid_json(tmp_path):
     spec = parse_task("colour", {"type": "colour", "format": "classification", "source": SYN})
     prepare_task(spec, DataSpec(max_train=10, max_dev=5), tmp_path, tmp_path / "a")
     assert json.loads((tmp_path / "a" / "meta.json").read_text())["format"] == "classification"
+
+
+def test_a_task_can_cap_its_own_split(tmp_path):
+    """Per-task sizes (the paper's Table 4): the smaller cap wins, the task's dev fraction replaces
+    the config's, and only entries that set them change their fingerprint."""
+    plain = parse_task("c", {"type": "t", "format": "classification", "source": SYN})
+    assert plain.fingerprint() == json.dumps(
+        {"type": "t", "format": "classification", "metric": "accuracy", "source": SYN}, sort_keys=True
+    )
+    capped = parse_task("c", {"type": "t", "format": "classification", "source": SYN,
+                              "data": {"max_train": 30, "dev_fraction": 0.2}})
+    assert capped.fingerprint() != plain.fingerprint()
+    meta = prepare_task(capped, DataSpec(max_train=500, max_dev=300), tmp_path, tmp_path / "c")
+    assert (meta.n_train, meta.n_dev) == (30, 20)  # 100 examples: dev 20 % = 20, train capped at 30
+    meta = prepare_task(capped, DataSpec(max_train=10, max_dev=5), tmp_path, tmp_path / "c2")
+    assert (meta.n_train, meta.n_dev) == (10, 5)  # a smaller config cap (a smoke run) still wins
+    meta = prepare_task(plain, DataSpec(max_train=500, max_dev=300), tmp_path, tmp_path / "c3")
+    assert (meta.n_train, meta.n_dev) == (70, 30)  # the config's dev fraction 0.3
+    for bad, field in (({"max_train": 0}, "data.max_train"), ({"dev_fraction": 1.5}, "data.dev_fraction"),
+                       ({"max_examples": 3}, "data")):
+        with pytest.raises(TaskError) as err:
+            parse_task("c", {"type": "t", "format": "classification", "source": SYN, "data": bad})
+        assert err.value.field == field

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +123,21 @@ def majority_share(spec: TaskSpec, dev: list[dict]) -> float | None:
     return max(counts.values()) / len(dev)
 
 
+def task_data_spec(spec: TaskSpec, data: DataSpec) -> DataSpec:
+    """The config's split settings with the task's own (its registry entry's ``data`` block):
+    the smaller of the two caps, and the task's dev fraction where it sets one."""
+    own = spec.data
+    return replace(
+        data,
+        max_train=min(data.max_train, own.get("max_train", data.max_train)),
+        max_dev=min(data.max_dev, own.get("max_dev", data.max_dev)),
+        dev_fraction=float(own.get("dev_fraction", data.dev_fraction)),
+    )
+
+
 def prepare_task(spec: TaskSpec, data: DataSpec, resources: Path, out_dir: Path) -> TaskMeta:
     """Write ``train.jsonl``, ``dev.jsonl`` and ``meta.json`` for one task (atomically)."""
+    data = task_data_spec(spec, data)
     train, dev = split_and_cap(spec, load_raw(spec, resources), data)
     labels = label_set(spec, train, dev)
     meta = TaskMeta(

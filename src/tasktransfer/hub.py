@@ -15,6 +15,11 @@ Both map the table's columns to the canonical keys of the task's format with ``s
 A field may name a list of columns: text fields are joined with a space (``text: [premise,
 question]``), ``choices`` takes one choice per entry (an entry may itself be a list of columns
 to join). A dotted name reads inside a nested column (``choices: choices.text``).
+``rows_from: COLUMN`` reads each item of a list column as a row of its own (OntoNotes' documents
+hold lists of sentences); ``spans: {}`` turns a tagging task's entity spans (a list of
+``{start, end, type}``, end exclusive unless ``end_inclusive: true``) into BIO tags (CoNLL04).
+Local ``.conll`` files hold one ``token ... tag`` line per word (first and last column, tab or
+space separated) and a blank line after each sentence.
 ``datasets`` is imported only when a ``huggingface`` task is loaded.
 """
 
@@ -63,6 +68,8 @@ def read_table(spec: TaskSpec, path: Path) -> list[dict[str, Any]]:
             f"{path} does not exist; give its path relative to the workflow directory or to resources_dir",
         )
     suffix = path.suffix.lower()
+    if suffix == ".conll":
+        return _read_conll(spec, path)
     if suffix in (".csv", ".tsv"):
         with open(path, encoding=spec.source.get("encoding", "utf-8"), newline="") as f:
             return list(csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ","))
@@ -80,7 +87,32 @@ def read_table(spec: TaskSpec, path: Path) -> list[dict[str, Any]]:
                             f"{path} line {n} is not JSON ({err}); JSONL needs one object per line",
                         ) from err
         return rows
-    raise TaskError(spec.name, "source.files", f"{path}: unknown file type '{suffix}'; use .csv, .tsv or .jsonl")
+    raise TaskError(
+        spec.name, "source.files", f"{path}: unknown file type '{suffix}'; use .csv, .tsv, .jsonl or .conll"
+    )
+
+
+def _read_conll(spec: TaskSpec, path: Path) -> list[dict[str, Any]]:
+    """``{tokens, tags}`` rows of a CoNLL-style file: a word per line, its token in the first
+    column and its tag in the last; a blank line ends a sentence; ``-DOCSTART-`` and ``#`` lines
+    are skipped."""
+    rows: list[dict[str, Any]] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    with open(path, encoding=spec.source.get("encoding", "utf-8")) as f:
+        for number, line in enumerate([*f, "\n"], start=1):
+            parts = line.split("\t") if "\t" in line else line.split()
+            parts = [p.strip() for p in parts if p.strip()]
+            if not parts or parts[0] == "-DOCSTART-" or line.startswith("#"):
+                if tokens and not parts:
+                    rows.append({"tokens": tokens, "tags": tags})
+                    tokens, tags = [], []
+                continue
+            if len(parts) < 2:
+                raise TaskError(spec.name, "source.files", f"{path} line {number} is not `token ... tag`: {line.strip()!r}")
+            tokens.append(parts[0])
+            tags.append(parts[-1])
+    return rows
 
 
 def _hub_split(spec: TaskSpec, split: str):
@@ -113,15 +145,47 @@ def _hub_split(spec: TaskSpec, split: str):
         ) from err
 
 
-def _label_names(dataset) -> dict[str, list[str]]:
-    """Column -> ClassLabel names, for label columns and sequences of labels (tags)."""
+def _label_names(dataset, rows_from: str | None = None) -> dict[str, list[str]]:
+    """Column -> ClassLabel names, for label columns and sequences of labels (tags); with
+    ``rows_from``, the columns inside that list column's items."""
+    features = dataset.features
+    if rows_from:
+        features = _item_features(features.get(rows_from))
     names: dict[str, list[str]] = {}
-    for column, feature in dataset.features.items():
+    for column, feature in (features or {}).items():
         inner = getattr(feature, "feature", None)
         for f in (feature, inner):
             if f is not None and hasattr(f, "names") and hasattr(f, "str2int"):
                 names[column] = list(f.names)
     return names
+
+
+def _item_features(feature: Any) -> dict | None:
+    """The features of one item of a list column (``[{...}]``, ``Sequence({...})`` or ``List``)."""
+    for _ in range(3):
+        if isinstance(feature, dict):
+            return feature
+        if isinstance(feature, list) and feature:
+            feature = feature[0]
+        elif hasattr(feature, "feature"):
+            feature = feature.feature
+        else:
+            return None
+    return feature if isinstance(feature, dict) else None
+
+
+def _explode(spec: TaskSpec, rows: Iterable[dict], column: str, where: str) -> list[dict]:
+    """Every item of each row's list column ``column``, as a row (``source.rows_from``)."""
+    out: list[dict] = []
+    for row in rows:
+        if column not in row:
+            raise TaskError(spec.name, "source.rows_from", f"column '{column}' not in {where}; columns are {list(row)}")
+        items = row[column]
+        if isinstance(items, dict):  # a Sequence of dicts arrives as a dict of lists
+            keys = list(items)
+            items = [dict(zip(keys, values)) for values in zip(*(items[k] for k in keys))]
+        out.extend(dict(item) for item in items)
+    return out
 
 
 # --------------------------------------------------------------------------- mapping columns
@@ -228,6 +292,10 @@ class _Mapper:
             else:
                 self.fields.setdefault("answer", "answer")
                 self.fields.setdefault("label", "label")
+        spans = src.get("spans")
+        if spans is not None and (spec.format != "tagging" or not isinstance(spans, dict)):
+            raise TaskError(spec.name, "source.spans", "is for tagging tasks: a mapping such as {} or {end_inclusive: true}")
+        self.spans = spans
         self.label_offset = int(src.get("label_offset", 0))
         self.label_map = {str(k): v for k, v in (src.get("label_map") or {}).items()}
         self.use_names = src.get("label_names", True)
@@ -274,6 +342,27 @@ class _Mapper:
             return self.names[column][raw]
         return raw
 
+    def _bio(self, spans: Any, n: int) -> list[str]:
+        """BIO tags of ``n`` tokens from entity spans ``[{start, end, type}]`` (``source.spans``
+        may rename the keys and say ``end_inclusive: true``)."""
+        cfg = self.spans or {}
+        k_start, k_end, k_type = cfg.get("start", "start"), cfg.get("end", "end"), cfg.get("type", "type")
+        inclusive = bool(cfg.get("end_inclusive", False))
+        tags = ["O"] * n
+        for span in spans or []:
+            try:
+                start, end, kind = int(span[k_start]), int(span[k_end]) + int(inclusive), str(span[k_type])
+            except (KeyError, TypeError, ValueError) as err:
+                raise TaskError(
+                    self.spec.name, "source.spans", f"span {span!r} lacks an integer {k_start} / {k_end} or a {k_type} ({err})"
+                ) from err
+            if not 0 <= start < end <= n:
+                raise TaskError(self.spec.name, "source.spans", f"span {span!r} does not fit a sentence of {n} tokens")
+            tags[start] = f"B-{kind}"
+            for i in range(start + 1, end):
+                tags[i] = f"I-{kind}"
+        return tags
+
     def example(self, row: dict) -> dict | None:
         fmt, f = self.spec.format, self.fields
         if fmt in ("classification", "regression"):
@@ -295,6 +384,8 @@ class _Mapper:
             return {"text": str(self.value(row, "text")), "choices": choices, "label": int(label) - self.label_offset}
         if fmt == "tagging":
             tokens = [str(t) for t in _as_list(self.value(row, "tokens"))]
+            if self.spans is not None:
+                return {"tokens": tokens, "tags": self._bio(self.value(row, "tags"), len(tokens))}
             column = f["tags"]
             names = self.names.get(column) if isinstance(column, str) and self.use_names else None
             tags = [
@@ -372,6 +463,8 @@ def load_table_source(spec: TaskSpec, resources: Path | None) -> dict[str, list[
         for split, path in files.items():
             p = _resolve(str(path), resources)
             rows = read_table(spec, p)
+            if src.get("rows_from"):
+                rows = _explode(spec, rows, str(src["rows_from"]), str(p))
             columns = list(rows[0]) if rows else []
             out[split] = _map_rows(spec, rows, str(p), columns, {})
         return out
@@ -384,7 +477,13 @@ def load_table_source(spec: TaskSpec, resources: Path | None) -> dict[str, list[
             continue
         dataset = _hub_split(spec, str(name))
         where = f"{src['dataset']} ({src.get('config') or 'default'}, split {name})"
-        out[split] = _map_rows(spec, dataset, where, list(dataset.column_names), _label_names(dataset))
+        if src.get("rows_from"):
+            column = str(src["rows_from"])
+            rows = _explode(spec, dataset, column, where)
+            columns = list(rows[0]) if rows else []
+            out[split] = _map_rows(spec, rows, f"{where}, items of {column}", columns, _label_names(dataset, column))
+        else:
+            out[split] = _map_rows(spec, dataset, where, list(dataset.column_names), _label_names(dataset))
     if "dev" not in out:
         return {"all": out["train"]}
     return out

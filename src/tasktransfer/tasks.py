@@ -27,6 +27,9 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "multirc": ("f1a", ("f1a",)),
 }
 
+#: keys of an entry's optional ``data`` block (per-task split settings)
+TASK_DATA_KEYS = ("max_train", "max_dev", "dev_fraction")
+
 #: loader kind -> keys its ``source`` block must hold
 SOURCE_KINDS: dict[str, tuple[str, ...]] = {
     "synthetic": ("generator",),
@@ -51,6 +54,9 @@ class TaskSpec:
     source: dict[str, Any]
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    #: per-task split settings (``max_train``, ``max_dev``, ``dev_fraction``): caps at most as large
+    #: as the config's ``data`` block (the smaller wins), a dev fraction that replaces it
+    data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -58,10 +64,10 @@ class TaskSpec:
 
     def fingerprint(self) -> str:
         """A stable string of everything that changes this task's prepared data."""
-        return json.dumps(
-            {"type": self.type, "format": self.format, "metric": self.metric, "source": self.source},
-            sort_keys=True,
-        )
+        d = {"type": self.type, "format": self.format, "metric": self.metric, "source": self.source}
+        if self.data:  # only when set, so that entries without one keep their fingerprint
+            d["data"] = self.data
+        return json.dumps(d, sort_keys=True)
 
 
 def parse_task(name: str, entry: Any) -> TaskSpec:
@@ -89,7 +95,15 @@ def parse_task(name: str, entry: Any) -> TaskSpec:
     for key in SOURCE_KINDS[kind]:
         if key not in source:
             raise TaskError(name, f"source.{key}", f"is missing; a '{kind}' source needs {list(SOURCE_KINDS[kind])}")
-    known = {"type", "format", "metric", "source", "description"}
+    data = entry.get("data") or {}
+    if not isinstance(data, dict) or set(data) - set(TASK_DATA_KEYS):
+        raise TaskError(name, "data", f"must be a mapping of {list(TASK_DATA_KEYS)}, e.g. {{max_train: 20000, dev_fraction: 0.2}}")
+    for key in ("max_train", "max_dev"):
+        if key in data and (not isinstance(data[key], int) or isinstance(data[key], bool) or data[key] < 1):
+            raise TaskError(name, f"data.{key}", f"must be a positive integer, not {data[key]!r}")
+    if "dev_fraction" in data and not (isinstance(data["dev_fraction"], (int, float)) and 0 < data["dev_fraction"] < 1):
+        raise TaskError(name, "data.dev_fraction", f"must be a number between 0 and 1, not {data['dev_fraction']!r}")
+    known = {"type", "format", "metric", "source", "description", "data"}
     return TaskSpec(
         name=name,
         type=str(entry["type"]),
@@ -98,6 +112,7 @@ def parse_task(name: str, entry: Any) -> TaskSpec:
         source=dict(source),
         description=str(entry.get("description", "")),
         extra={k: v for k, v in entry.items() if k not in known},
+        data=dict(data),
     )
 
 
