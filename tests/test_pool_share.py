@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
+import stat
 from pathlib import Path
 
 import pandas as pd
@@ -166,6 +168,9 @@ def test_export_writes_a_self_describing_pool(pool, finished_run, tiny_backbone,
         else:
             assert "host" not in json.loads((pool / rel).read_text())
     assert not [p for p in pool.parent.iterdir() if p.name.startswith(".")]  # no temp folder left
+    umask = os.umask(0)
+    os.umask(umask)
+    assert stat.S_IMODE(pool.stat().st_mode) == 0o777 & ~umask  # the usual permissions, not mkdtemp's 0700
     assert verify_pool(pool)["format_version"] == 1
     assert cli.main(["pool", "verify", str(pool)]) == 0
     assert capsys.readouterr().out.startswith("OK")

@@ -602,6 +602,9 @@ def export_pool(
     # ---- write: a temp folder beside out, renamed into place
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # a folder to share: the usual permissions, not mkdtemp's 0700
     try:
         for (task, seed), record in sorted(records.items()):
             target = tmp / prompt_rel(task, seed)
