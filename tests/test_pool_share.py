@@ -144,7 +144,7 @@ def test_export_writes_a_self_describing_pool(pool, finished_run, tiny_backbone,
         meta = json.loads((results / "data" / task / "meta.json").read_text())
         assert (entry["format"], entry["metric"], entry["type"]) == (meta["format"], meta["metric"], meta["type"])
         assert (entry["n_train"], entry["n_dev"]) == (meta["n_train"], meta["n_dev"])
-        assert entry["source"]["kind"] == "synthetic"
+        assert entry["source"]["kind"] == "synthetic" and entry["task_data"] == {}
         assert sorted(entry["seeds"]) == [str(s) for s in SEEDS[task]]
         for seed in SEEDS[task]:
             r1 = json.loads((results / "prompts" / task / f"seed{seed}" / "metrics.json").read_text())["score"]

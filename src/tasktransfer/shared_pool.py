@@ -525,6 +525,8 @@ def export_pool(
             "role": roles.get(task),
             "description": spec.description if spec else None,
             "source": spec.source if spec else None,
+            # the entry's own split caps / dev fraction (registry `data` block), where it sets any
+            "task_data": dict(getattr(spec, "data", None) or {}) if spec else None,
             "spec": task_specs[0],
             "seeds": {
                 str(s): {
