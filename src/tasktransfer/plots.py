@@ -198,20 +198,19 @@ def embedding_map(embeddings: dict, tasks: pd.DataFrame, path: Path) -> None:
 
 
 def make_figures(
-    results: Path,
     out: Path,
-    tasks_table: Path,
+    gains: pd.DataFrame,
+    tasks: pd.DataFrame,
+    summary: pd.DataFrame,
+    scorer_metrics: dict,
+    intervals: pd.DataFrame | None = None,
     prompts: dict[str, Path] | None = None,
 ) -> None:
     """Every figure of the report; ``prompts`` (task -> prompt file) adds the embedding map."""
-    gains = pd.read_csv(results / "gains.tsv", sep="\t")
-    tasks = pd.read_csv(tasks_table, sep="\t")
-    intervals_path = results / "gain_intervals.tsv"
-    intervals = pd.read_csv(intervals_path, sep="\t") if intervals_path.exists() else None
     gain_heatmap(gains, tasks, out / "heatmap.png", intervals)
     gains_by_target(gains, tasks, out / "gains_by_target.png")
-    scorer_held_out(json.loads((results / "scorer" / "metrics.json").read_text()), out / "scorer_held_out.png")
-    method_gains(pd.read_csv(results / "eval" / "summary.tsv", sep="\t"), out / "methods.png")
+    scorer_held_out(scorer_metrics, out / "scorer_held_out.png")
+    method_gains(summary, out / "methods.png")
     if prompts:
         from .prompt_pool import load_embeddings
 

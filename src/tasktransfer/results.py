@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -59,6 +60,7 @@ def gain_summary(
     n_boot: int = 1000,
     level: float = 0.95,
     seed: int = 0,
+    log=None,
 ) -> pd.DataFrame:
     """One row per pair: mean gain over no transfer and over the control, each with its interval.
 
@@ -79,7 +81,12 @@ def gain_summary(
         runs_r2.setdefault((m["source"], m["target"]), {})[int(m["seed"])] = m.get("dev_predictions", [])
     scorers: dict[str, tuple] = {}
     rows = []
-    for (source, target), by_seed in sorted(runs_r2.items()):
+    started, last = time.perf_counter(), 0.0
+    for done, ((source, target), by_seed) in enumerate(sorted(runs_r2.items())):
+        elapsed = time.perf_counter() - started
+        if log is not None and (elapsed - last >= 10 or done == 0):
+            last = elapsed
+            log(f"bootstrap of pair {done + 1}/{len(runs_r2)} ({source} -> {target}) | elapsed {elapsed:.0f}s")
         if target not in scorers:
             meta = read_meta(Path(data_dir) / target)
             scorers[target] = (get_format(meta).score, read_jsonl(Path(data_dir) / target / "dev.jsonl"))

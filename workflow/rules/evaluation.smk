@@ -5,6 +5,7 @@ rule task_table:
     input:
         meta=expand("results/data/{task}/meta.json", task=TASKS),
         no_transfer="results/no_transfer.tsv",
+        pool="results/pool_scores.tsv",
     output:
         table=report(
             "results/eval/tasks.tsv",
@@ -27,15 +28,20 @@ rule task_table:
         sources=",".join(SOURCES),
         targets=",".join(TARGETS),
         novel=",".join(NOVEL),
+        # the registry's labels: editing one reruns this table and the figures, nothing else
+        types=as_json({t: REGISTRY[t].type for t in TASKS}),
+        target_train=config["data"].get("target_train") or 0,
+        code=CODE["evaluate"],
     shell:
         "tasktransfer task-table --meta {input.meta} --no-transfer {input.no_transfer} "
+        "--pool-scores {input.pool} --types '{params.types}' --target-train {params.target_train} "
         "--sources {params.sources} --targets {params.targets} --novel '{params.novel}' "
         "--out {output.table} --out-html {output.html} > {log} 2>&1"
 
 
 rule evaluate:
     input:
-        gains="results/gains.tsv",
+        gains="results/gains/target_pairs.tsv",
         no_transfer="results/no_transfer.tsv",
         rankings=ranking_files(),
     output:
@@ -91,6 +97,7 @@ rule evaluate:
     params:
         ks=",".join(str(k) for k in config["selection"]["top_k"]),
         targets=",".join(TARGETS),
+        code=CODE["evaluate"],
     shell:
         "tasktransfer evaluate-run --gains {input.gains} --no-transfer {input.no_transfer} "
         "--rankings {input.rankings} --targets {params.targets} --ks {params.ks} "
@@ -99,12 +106,13 @@ rule evaluate:
 
 rule figures:
     input:
-        gains="results/gains.tsv",
+        scorer_pairs="results/gains/scorer_pairs.tsv",
+        target_pairs="results/gains/target_pairs.tsv",
         intervals="results/gain_intervals.tsv",
         tasks="results/eval/tasks.tsv",
         summary="results/eval/summary.tsv",
         scorer="results/scorer/metrics.json",
-        prompts=[prompt_file(t, EMBEDDING_SEED) for t in TASKS],
+        prompts=embedding_prompts(),
     output:
         heatmap=report(
             "results/figures/heatmap.png",
@@ -142,11 +150,11 @@ rule figures:
     conda:
         "../../envs/tasktransfer.yaml"
     params:
-        tasks=",".join(TASKS),
-        embedding_seed=EMBEDDING_SEED,
+        code=CODE["evaluate"],
     shell:
-        "tasktransfer figures --results results --tasks {input.tasks} --prompts results/prompts "
-        "--embedding-seed {params.embedding_seed} --tasks-only {params.tasks} "
+        "tasktransfer figures --gains {input.scorer_pairs} {input.target_pairs} "
+        "--intervals {input.intervals} --tasks {input.tasks} --summary {input.summary} "
+        "--scorer-metrics {input.scorer} --prompt-files {input.prompts} "
         "--out results/figures > {log} 2>&1"
 
 
@@ -209,6 +217,41 @@ rule noise:
         "../../envs/tasktransfer.yaml"
     params:
         level=config["uncertainty"]["level"],
+        code=CODE["evaluate"],
     shell:
         "tasktransfer noise --per-target {input.per_target} --intervals {input.intervals} "
         "--level {params.level} --out {output.table} > {log} 2>&1"
+
+
+rule signal:
+    input:
+        scorer_pairs="results/gains/scorer_pairs.tsv",
+        target_pairs="results/gains/target_pairs.tsv",
+        no_transfer="results/no_transfer.tsv",
+    output:
+        shares=report(
+            "results/eval/signal.tsv",
+            caption="../report/signal.rst",
+            category="5. Evaluation",
+            subcategory="0. Signal",
+            labels={"item": "source, target and residual shares of gain variance", "type": "TSV"},
+        ),
+        html=report(
+            "results/eval/signal.html",
+            caption="../report/signal.rst",
+            category="5. Evaluation",
+            subcategory="0. Signal",
+            labels={"item": "does the source matter more than seed noise?", "type": "table"},
+        ),
+        targets="results/eval/signal_targets.tsv",
+        sentence="results/eval/signal.txt",
+    log:
+        "logs/signal.log",
+    localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
+    params:
+        code=CODE["evaluate"],
+    shell:
+        "tasktransfer signal --gains {input.scorer_pairs} {input.target_pairs} "
+        "--no-transfer {input.no_transfer} --out results/eval > {log} 2>&1"

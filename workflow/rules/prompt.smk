@@ -1,10 +1,10 @@
-# Stage 2: the prompt pool. One prompt-tuning job per (task, seed): P and the no-transfer score r1.
+# Stage 2: the prompt pool (one job per source and pool seed: P and its pool score) and the
+# target-role runs (one per target of transfer and seed, on its first data.target_train examples:
+# r1 and the target-side task embedding).
 
 
 rule prompt_tune:
     input:
-        train="results/data/{task}/train.jsonl",
-        dev="results/data/{task}/dev.jsonl",
         meta="results/data/{task}/meta.json",
     output:
         prompt="results/prompts/{task}/seed{seed}/prompt.safetensors",
@@ -17,14 +17,44 @@ rule prompt_tune:
         "../../envs/tasktransfer.yaml"
     threads: config["threads"]
     resources:
+        gpu=config["gpus_per_job"],
         mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
+        runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
     params:
         backbone=config["backbone"],
         spec=lambda wc: as_json(prompt_spec(wc.task)),
+        code=CODE["tune"],
     shell:
         "tasktransfer prompt-tune --data results/data/{wildcards.task} "
         "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} "
+        "--threads {threads} --out-prompt {output.prompt} --out-metrics {output.metrics} > {log} 2>&1"
+
+
+rule target_tune:
+    input:
+        meta="results/data/{task}/meta.json",
+    output:
+        prompt="results/targets/n{size}/{task}/seed{seed}/prompt.safetensors",
+        metrics="results/targets/n{size}/{task}/seed{seed}/metrics.json",
+    log:
+        "logs/target_tune/n{size}/{task}/seed{seed}.log",
+    benchmark:
+        "benchmarks/target_tune/n{size}/{task}/seed{seed}.tsv"
+    conda:
+        "../../envs/tasktransfer.yaml"
+    threads: config["threads"]
+    resources:
+        gpu=config["gpus_per_job"],
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
+    params:
+        backbone=config["backbone"],
+        spec=lambda wc: as_json(target_spec(wc.task)),
+        max_train=lambda wc: max_train_arg(wc.size),
+        code=CODE["tune"],
+    shell:
+        "tasktransfer prompt-tune --data results/data/{wildcards.task} "
+        "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} {params.max_train} "
         "--threads {threads} --out-prompt {output.prompt} --out-metrics {output.metrics} > {log} 2>&1"
 
 
@@ -40,8 +70,13 @@ rule control_prompt:
         "../../envs/tasktransfer.yaml"
     threads: config["threads"]
     resources:
+        # averaging files needs no GPU; tuning on shuffled labels does
+        gpu=config["gpus_per_job"] if CONTROL_INIT == "shuffled" else 0,
         mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
+        runtime=lambda wc, attempt: (
+            config["runtime_minutes"]["tune"] if CONTROL_INIT == "shuffled" else 10
+        )
+        * attempt,
     params:
         init=CONTROL_INIT,
         backbone=config["backbone"],
@@ -49,8 +84,9 @@ rule control_prompt:
         args=lambda wc, input: (
             f"--prompts {' '.join(input.prompts)}"
             if CONTROL_INIT == "mean"
-            else f"--data {os.path.dirname(input.data)}"
+            else f"--data {os.path.dirname(input.meta)}"
         ),
+        code=CODE["tune"],
     shell:
         "tasktransfer control-prompt --mode {params.init} {params.args} "
         "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} "

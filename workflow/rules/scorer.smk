@@ -1,10 +1,10 @@
-# Stage 4: the affinity scorer, trained on the sampled source pairs' gains (targets never appear).
+# Stage 4: the affinity scorer, trained on the sampled source pairs' gains alone: targets, the
+# control and the intervals never reach it, so changing them never retrains it.
 
 
 rule train_scorer:
     input:
-        gains="results/gains.tsv",
-        prompts=[prompt_file(t, EMBEDDING_SEED) for t in SOURCES],
+        unpack(scorer_inputs),
     output:
         model="results/scorer/model.safetensors",
         metrics="results/scorer/metrics.json",
@@ -16,8 +16,9 @@ rule train_scorer:
         "../../envs/tasktransfer.yaml"
     threads: config["threads"]
     resources:
+        gpu=config["gpus_per_job"],
         mem_mb=lambda wc, attempt: 6000 * attempt,
-        runtime=lambda wc, attempt: 120 * attempt,
+        runtime=lambda wc, attempt: config["runtime_minutes"]["scorer"] * attempt,
     params:
         backbone=config["backbone"],
         sources=",".join(SOURCES),
@@ -25,9 +26,13 @@ rule train_scorer:
         pair_seed=config["pairs"]["seed"],
         spec=as_json({k: v for k, v in config["scorer"].items() if k != "seed"}),
         seed=config["scorer"]["seed"],
-        embedding_seed=EMBEDDING_SEED,
+        embedding_seed=POOL_EMBEDDING_SEED,
+        target_prompts=f"results/targets/n{SIZE}",
+        target_seed=TARGET_EMBEDDING_SEED,
+        code=CODE["scorer"],
     shell:
         "tasktransfer train-scorer --gains {input.gains} --prompts results/prompts "
+        "--target-prompts {params.target_prompts} --target-seed {params.target_seed} "
         "--sources {params.sources} --backbone {params.backbone} --m {params.m} "
         "--pair-seed {params.pair_seed} --spec '{params.spec}' --seed {params.seed} "
         "--embedding-seed {params.embedding_seed} --threads {threads} "

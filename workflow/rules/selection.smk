@@ -1,7 +1,5 @@
 # Stage 5: every method scores every pool source for each target (and each novel target).
 
-# methods that can rank a novel target's sources (brute force would need every transfer)
-
 
 rule rank:
     input:
@@ -13,27 +11,30 @@ rule rank:
     conda:
         "../../envs/tasktransfer.yaml"
     threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 20 * attempt,
     params:
         backbone=config["backbone"],
         sources=",".join(SOURCES),
-        seed=config["selection"]["random_seed"],
-        embedding_seed=EMBEDDING_SEED,
+        seed=rank_seed,
+        embedding_seed=POOL_EMBEDDING_SEED,
         scorer=lambda wc, input: (
             f"--scorer {input.scorer}" if "scorer" in input.keys() else ""
         ),
         gains=lambda wc, input: (
             f"--gains {input.gains}" if "gains" in input.keys() else ""
         ),
+        code=CODE["rank"],
     shell:
         "tasktransfer rank --method {wildcards.method} --target {wildcards.target} "
-        "--prompts results/prompts --sources {params.sources} --backbone {params.backbone} "
-        "--seed {params.seed} --embedding-seed {params.embedding_seed} {params.scorer} {params.gains} "
-        "--threads {threads} --out {output.ranking} > {log} 2>&1"
+        "--target-prompt {input.target} --prompts results/prompts --sources {params.sources} "
+        "--backbone {params.backbone} {params.seed} --embedding-seed {params.embedding_seed} "
+        "{params.scorer} {params.gains} --threads {threads} --quiet --out {output.ranking} > {log} 2>&1"
 
 
 checkpoint select_novel:
     """A novel target's transfer sources: the scorer's top-k of the pool (k = the largest top_k).
-
     A checkpoint: which transfer jobs the novel target needs is known only once the scorer has
     ranked the pool, so Snakemake re-evaluates the DAG after this job.
     """

@@ -1,54 +1,130 @@
-# Stage 3: transfer jobs. One per (source, target, seed), whoever needs the pair; then the gains table.
+# Stage 3: transfer jobs, one per (source, target, seed) whoever needs the pair; then the gathered
+# tables, each in its own rule so that a change reruns only what reads it: the scorer's pairs,
+# the targets' pairs, the control's pairs, the no-transfer scores, and the bootstrap intervals.
 
 
 rule transfer:
     input:
-        source_prompt="results/prompts/{source}/seed{seed}/prompt.safetensors",
-        target_metrics="results/prompts/{target}/seed{seed}/metrics.json",
-        train="results/data/{target}/train.jsonl",
-        dev="results/data/{target}/dev.jsonl",
-        meta="results/data/{target}/meta.json",
+        unpack(transfer_inputs),
     output:
-        metrics="results/transfer/{source}/{target}/seed{seed}/metrics.json",
+        metrics="results/transfer/n{size}/{source}/{target}/seed{seed}/metrics.json",
     log:
-        "logs/transfer/{source}/{target}/seed{seed}.log",
+        "logs/transfer/n{size}/{source}/{target}/seed{seed}.log",
     benchmark:
-        "benchmarks/transfer/{source}/{target}/seed{seed}.tsv"
+        "benchmarks/transfer/n{size}/{source}/{target}/seed{seed}.tsv"
     conda:
         "../../envs/tasktransfer.yaml"
     threads: config["threads"]
     resources:
+        gpu=config["gpus_per_job"],
         mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: 60 * attempt,
+        # the same tuning as a target-role run, from another start
+        runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
     params:
         backbone=config["backbone"],
-        spec=lambda wc: as_json(prompt_spec(wc.target)),
+        spec=lambda wc: as_json(target_spec(wc.target)),
+        max_train=lambda wc: max_train_arg(wc.size),
+        code=CODE["tune"],
     shell:
         "tasktransfer transfer --source {wildcards.source} --source-prompt {input.source_prompt} "
         "--target-metrics {input.target_metrics} --data results/data/{wildcards.target} "
-        "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} "
+        "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} {params.max_train} "
         "--threads {threads} --out-metrics {output.metrics} > {log} 2>&1"
 
 
-rule gains:
+rule file_list:
+    # thousands of paths never go on one command line (Linux caps one argument at 128 KiB):
+    # the gathering rules read them from a list, `tasktransfer ... @list`
     input:
-        prompts=all_prompt_metrics(),
-        transfers=all_transfer_metrics(),
-        dev=expand("results/data/{task}/dev.jsonl", task=TASKS),
+        listed_files,
     output:
-        gains="results/gains.tsv",
-        no_transfer="results/no_transfer.tsv",
-        summary="results/gain_intervals.tsv",
+        listing="results/lists/{name}.txt",
     log:
-        "logs/gains.log",
+        "logs/file_list/{name}.log",
     localrule: True
+    run:
+        write_file_list(output.listing, input)
+
+
+rule scorer_gains:
+    input:
+        runs=file_list("scorer_pairs"),
+    output:
+        gains="results/gains/scorer_pairs.tsv",
+    log:
+        "logs/gains/scorer_pairs.log",
     conda:
         "../../envs/tasktransfer.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        code=CODE["gather"],
+    shell:
+        "tasktransfer gains --transfer-metrics @{input.runs} --out-gains {output.gains} > {log} 2>&1"
+
+
+use rule scorer_gains as target_gains with:
+    input:
+        runs=file_list("target_pairs"),
+    output:
+        gains="results/gains/target_pairs.tsv",
+    log:
+        "logs/gains/target_pairs.log",
+
+
+use rule scorer_gains as control_gains with:
+    input:
+        runs=file_list("control_pairs"),
+    output:
+        gains="results/gains/control_pairs.tsv",
+    log:
+        "logs/gains/control_pairs.log",
+
+
+rule no_transfer:
+    input:
+        target_role=file_list("target_role"),
+        pool=file_list("pool"),
+    output:
+        no_transfer="results/no_transfer.tsv",
+        pool="results/pool_scores.tsv",
+    log:
+        "logs/no_transfer.log",
+    conda:
+        "../../envs/tasktransfer.yaml"
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    params:
+        code=CODE["gather"],
+    shell:
+        "tasktransfer gains --prompt-metrics @{input.target_role} --out-no-transfer {output.no_transfer} "
+        "--pool-metrics @{input.pool} --out-pool {output.pool} > {log} 2>&1"
+
+
+rule gain_intervals:
+    input:
+        target_pairs=file_list("target_pairs"),
+        control_pairs=file_list("control_pairs"),
+        target_role=file_list("target_role"),
+        dev=expand("results/data/{task}/meta.json", task=TARGETS),
+    output:
+        intervals="results/gain_intervals.tsv",
+    log:
+        "logs/gain_intervals.log",
+    conda:
+        "../../envs/tasktransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 60 * attempt,
     params:
         bootstrap=config["uncertainty"]["bootstrap"],
         level=config["uncertainty"]["level"],
+        code=CODE["gather"],
     shell:
-        "tasktransfer gains --prompt-metrics {input.prompts} --transfer-metrics {input.transfers} "
+        "tasktransfer intervals --prompt-metrics @{input.target_role} "
+        "--transfer-metrics @{input.target_pairs} @{input.control_pairs} "
         "--data results/data --bootstrap {params.bootstrap} --level {params.level} "
-        "--out-gains {output.gains} --out-no-transfer {output.no_transfer} "
-        "--out-summary {output.summary} > {log} 2>&1"
+        "--out {output.intervals} > {log} 2>&1"
