@@ -100,3 +100,22 @@ def test_config_examples_in_the_docs_plan_as_printed(tmp_path, doc, command):
         config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
         tasks = set(config["sources"]) | set(config["targets"]) | set(config.get("novel_targets", []))
         assert _planned(proc.stdout)["prompt_tune"] == n_seeds * len(tasks)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"sources": ["colour_a", "animal_a", "animal_b"], "targets": ["animal_b"]},
+         "tasks ['animal_b'] are both sources and targets"),
+        ({"novel_targets": ["colour_a"]}, "novel targets ['colour_a'] are also sources or targets"),
+    ],
+)
+def test_a_task_in_two_roles_is_refused_before_any_job(tmp_path, tiny_backbone, overrides, words):
+    """A target in the pool would train the scorer on its own pairs and rank itself."""
+    workdir = tmp_path / "run"
+    config_file = write_tiny_workdir(workdir, tiny_backbone, **overrides)
+    proc = run_snakemake(workdir, "-n", "--configfile", str(config_file), check=False)
+    assert proc.returncode != 0
+    assert words in proc.stdout + proc.stderr
+    assert not (workdir / "results").exists()

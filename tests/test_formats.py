@@ -3,13 +3,17 @@ prompt learn a tiny synthetic task above chance, and its metric matches a hand c
 
 from __future__ import annotations
 
+import json
+import shutil
+
+import pandas as pd
 import pytest
 import torch
 
 from tasktransfer import metrics
 from tasktransfer.data import DataSpec, TaskMeta, label_set, load_raw, split_and_cap
 from tasktransfer.formats import get_format
-from tasktransfer.tasks import parse_task
+from tasktransfer.tasks import load_registry, parse_task
 
 
 @pytest.fixture(scope="module")
@@ -199,6 +203,27 @@ def test_format_learns_above_chance(backbone, name):
     result = tune_prompt(backbone, meta, train, dev, spec, seed=0, log=lambda m: None)
     assert result.score > chance + margin, (name, result.score, chance)
     assert result.embedding.shape == (4, backbone.hidden_size)
+    # the recorded predictions (as metrics.json stores them) give back the recorded score
+    assert rescore(meta, json.loads(json.dumps(result.dev_predictions)), dev) == pytest.approx(result.score)
+
+
+def rescore(meta: TaskMeta, predictions: list, dev: list[dict]) -> float:
+    """A run's score recomputed from its saved dev predictions and the gold dev rows, with the
+    shape of every prediction checked against its row."""
+    assert len(predictions) == len(dev), (meta.name, len(predictions), len(dev))
+    for p, row in zip(predictions, dev):
+        if meta.format == "regression":
+            assert isinstance(p, float)
+        elif meta.format in ("classification", "multiple_choice"):
+            n = len(meta.labels) if meta.format == "classification" else len(row["choices"])
+            assert isinstance(p, int) and 0 <= p < n, (meta.name, p)
+        elif meta.format == "tagging":
+            assert len(p) == len(row["tokens"]), meta.name
+        elif meta.format == "multirc":
+            assert len(p) == len(row["answers"]), meta.name
+        else:  # extractive QA: a character span of the context, or None for "no answer"
+            assert p is None or 0 <= p[0] <= p[1] <= len(row["context"]), (meta.name, p)
+    return get_format(meta).score(predictions, dev)
 
 
 # --------------------------------------------------------------------------- the workflow
@@ -207,12 +232,13 @@ def test_format_learns_above_chance(backbone, name):
 @pytest.mark.slow
 def test_workflow_runs_one_task_of_every_format(tmp_path, tiny_backbone):
     """The whole workflow on tests/workflow_formats: a tagging target, five sources of the other
-    formats (prompts transfer across formats; heads stay with their task)."""
-    import json
-    import shutil
-
+    formats (prompts transfer across formats; heads stay with their task). Each job's record is
+    checked against its data: the metric its format calls for, a score recomputed from its saved
+    dev predictions, and transfers into the target that start from the target's own r1."""
     import yaml
     from conftest import REPO, run_snakemake
+
+    from tasktransfer.data import read_jsonl, read_meta
 
     workdir = tmp_path / "run"
     workdir.mkdir()
@@ -223,13 +249,62 @@ def test_workflow_runs_one_task_of_every_format(tmp_path, tiny_backbone):
     (workdir / "config.yaml").write_text(yaml.safe_dump(config))
     run_snakemake(workdir, "--configfile", str(workdir / "config.yaml"), "-j", "2", "--quiet", timeout=600)
 
+    results = workdir / "results"
+    registry = load_registry(workdir / "tasks.yaml")
+    records = [json.loads(p.read_text()) for p in results.glob("**/metrics.json")]
+    # prompt-tuning records (task, no source) of the seed-0 runs, whatever the folder layout (a task
+    # may have more than one: a pool run and a target-role run)
+    tuned: dict[str, list[dict]] = {}
+    for r in records:
+        if "task" in r and "source" not in r and r.get("seed") == 0 and "score" in r:
+            tuned.setdefault(r["task"], []).append(r)
     formats = {}
     for task in [*config["sources"], *config["targets"]]:
-        meta = json.loads((workdir / "results" / "data" / task / "meta.json").read_text())
-        formats[meta["format"]] = task
-        metrics_file = workdir / "results" / "prompts" / task / "seed0" / "metrics.json"
-        assert metrics_file.exists(), task
+        meta = read_meta(results / "data" / task)
+        formats[meta.format] = task
+        dev = read_jsonl(results / "data" / task / "dev.jsonl")
+        assert tuned.get(task), task
+        for record in tuned[task]:
+            assert record["metric"] == meta.metric == registry[task].metric, task
+            assert rescore(meta, record["dev_predictions"], dev) == pytest.approx(record["score"]), task
     assert sorted(formats) == ["classification", "extractive_qa", "multiple_choice", "multirc", "regression", "tagging"]
+    target = config["targets"][0]
+    transfers = {r["source"]: r for r in records if r.get("target") == target and "source" in r and r.get("seed") == 0}
+    assert set(config["sources"]) <= set(transfers)
+    meta = read_meta(results / "data" / target)
+    dev = read_jsonl(results / "data" / target / "dev.jsonl")
     for source in config["sources"]:
-        assert (workdir / "results" / "transfer" / source / "fmt_ner" / "seed0" / "metrics.json").exists()
-    assert (workdir / "results" / "eval" / "summary.tsv").exists()
+        record = transfers[source]
+        assert any(record["r1"] == pytest.approx(r["score"]) for r in tuned[target]), source  # the target's own r1
+        assert record["metric"] == "entity_f1"
+        assert rescore(meta, record["dev_predictions"], dev) == pytest.approx(record["r2"]), source
+    summary = pd.read_csv(results / "eval" / "summary.tsv", sep="\t")
+    assert {"scorer", "brute_force"} <= set(summary.method)
+
+
+# --------------------------------------------------------------------------- the metric a task asks for
+
+
+def test_classification_scores_by_its_metric():
+    """The same predictions scored as the entry's metric says: accuracy, MCC (CoLA) or macro-F1,
+    each worked out by hand (a format that always scored accuracy would fail)."""
+    rows = [{"text": str(i), "label": y} for i, y in enumerate(["a", "a", "a", "b", "b", "c"])]
+    pred = [0, 0, 1, 1, 0, 2]  # indices into the labels a, b, c
+    fmt = lambda metric: get_format(_meta("cls", "classification", metric, ["a", "b", "c"]))  # noqa: E731
+    assert fmt("accuracy").score(pred, rows) == pytest.approx(100 * 4 / 6)
+    # confusion (gold rows a, b, c; predicted columns): [[2, 1, 0], [1, 1, 0], [0, 0, 1]]
+    # Gorodkin: (c * s - sum_k p_k t_k) / sqrt((s^2 - sum p_k^2)(s^2 - sum t_k^2)), c = 4, s = 6,
+    # t = (3, 2, 1), p = (3, 2, 1): (24 - 14) / sqrt((36 - 14)(36 - 14)) = 10 / 22
+    assert fmt("mcc").score(pred, rows) == pytest.approx(100 * 10 / 22)
+    # per class F1: a 2*2/(2*2+1+1) = 2/3, b 2*1/(2+1+1) = 1/2, c 1 -> macro (2/3 + 1/2 + 1) / 3
+    assert fmt("f1_macro").score(pred, rows) == pytest.approx(100 * (2 / 3 + 1 / 2 + 1) / 3)
+
+
+def test_regression_scores_by_pearson_or_spearman():
+    rows = [{"text": str(i), "label": y} for i, y in enumerate([1.0, 2.0, 3.0, 4.0])]
+    pred = [1.0, 3.0, 2.0, 10.0]
+    # Pearson by hand: means 2.5 and 4; deviations (-1.5, -.5, .5, 1.5) and (-3, -1, -2, 6);
+    # covariance sum 4.5 + .5 - 1 + 9 = 13; norms sqrt(5) and sqrt(50) -> 13 / sqrt(250)
+    assert get_format(_meta("r", "regression", "pearson")).score(pred, rows) == pytest.approx(100 * 13 / 250**0.5)
+    # Spearman: ranks (1, 2, 3, 4) and (1, 3, 2, 4): 1 - 6 * 2 / (4 * 15) = 0.8
+    assert get_format(_meta("r", "regression", "spearman")).score(pred, rows) == pytest.approx(80.0)

@@ -31,9 +31,17 @@ def test_m_larger_than_all_pairs_gives_all():
     assert len(sample_pairs(TASKS[:3], 100, seed=0)) == 6
 
 
-def test_needed_pairs_hold_every_source_into_every_target_once():
+def test_needed_pairs_are_the_source_sample_plus_brute_force_once_each():
     sources, targets = TASKS[:5], ["x", "y"]
     pairs = needed_pairs(sources, targets, m=6, seed=0)
     assert len(pairs) == len(set(pairs)) == 6 + 10
-    assert set(brute_force_pairs(sources, targets)) <= set(pairs)
-    assert not any(t in targets for s, t in sample_pairs(sources, 6, 0))
+    expected = set(sample_pairs(sources, 6, 0)) | {(s, t) for s in sources for t in targets}
+    assert set(pairs) == expected
+    # targets stay out of the scorer's sample and never serve as a source: a run that sampled
+    # among sources and targets together would put a target's pairs into the scorer's training
+    assert not any(s in targets for s, _ in pairs)
+    assert [p for p in pairs if p[1] not in targets] == sorted(sample_pairs(sources, 6, 0))
+
+
+def test_brute_force_skips_self_pairs_and_is_ordered():
+    assert brute_force_pairs(["b", "a", "t"], ["t", "u"]) == [("a", "t"), ("b", "t"), ("a", "u"), ("b", "u"), ("t", "u")]

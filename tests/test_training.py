@@ -87,3 +87,22 @@ def test_prompt_file_round_trip_and_refusal(tmp_path):
     path.write_bytes(b"not a safetensors file")
     with pytest.raises(ArtefactError, match="delete it and rerun"):
         load_prompt(path)
+
+
+def test_transfer_starts_the_head_fresh(tiny_backbone, colour_task):
+    """Only the prompt encoder transfers: the target's head starts exactly as it would from a
+    random prompt with the same seed, never from the source's trained head."""
+    meta, train, dev = colour_task
+    backbone = load_backbone(str(tiny_backbone))
+    source = tune_prompt(backbone, meta, train, dev, PromptSpec(length=4, epochs=2, lrs=(0.03,), max_length=24),
+                         seed=0, log=lambda m: None)
+    frozen = PromptSpec(length=4, epochs=1, lrs=(1e-12,), warmup_ratio=0.0, max_length=24)  # nothing moves
+    moved = tune_prompt(backbone, meta, train, dev, frozen, seed=5, init_prompt=source.prompt_state, log=lambda m: None)
+    fresh = tune_prompt(backbone, meta, train, dev, frozen, seed=5, log=lambda m: None)
+    assert moved.head_state.keys() == source.head_state.keys()
+    for name in moved.head_state:
+        assert torch.allclose(moved.head_state[name], fresh.head_state[name], atol=1e-6), name
+        assert not torch.allclose(moved.head_state[name], source.head_state[name], atol=1e-3), name
+    # while the prompt did come from the source
+    assert torch.allclose(moved.embedding, source.embedding, atol=1e-5)
+    assert not torch.allclose(fresh.embedding, source.embedding, atol=1e-3)
