@@ -85,7 +85,7 @@ def cmd_tiny_backbone(a: argparse.Namespace) -> None:
 # --- prompt pool and transfer ---------------------------------------------------------------------
 def _tune(a: argparse.Namespace, init_path: str | None, transform=None):
     from .backbone import load_backbone
-    from .data import read_jsonl, read_meta
+    from .data import read_jsonl, read_meta, rows_digest, training_subset
     from .prompt_pool import check_compatible, load_prompt
     from .training import PromptSpec, tune_prompt
 
@@ -100,15 +100,12 @@ def _tune(a: argparse.Namespace, init_path: str | None, transform=None):
         check_compatible(source, init_path, a.backbone, spec.length, backbone.hidden_size, spec.mlp_hidden)
         init = source.prompt_state
     train, dev = read_jsonl(data_dir / "train.jsonl"), read_jsonl(data_dir / "dev.jsonl")
-    max_train = getattr(a, "max_train", 0)
-    if max_train:
-        # a low-resource target: the first N of the (already shuffled) training examples, so that
-        # its no-transfer run and every transfer into it read the same subset; dev stays whole
-        train = train[:max_train]
+    train = training_subset(train, getattr(a, "max_train", 0))
     if transform is not None:
         train, dev = transform(train, meta.name), transform(dev, meta.name)
     _log(f"task {meta.name} ({meta.format}, {meta.metric}), seed {a.seed}, backbone {a.backbone}, init {init_path or 'random'}")
     result = tune_prompt(backbone, meta, train, dev, spec, a.seed, init_prompt=init, log=_log)
+    result.train_digest = rows_digest(train)
     return meta, backbone, spec, result
 
 
@@ -123,6 +120,8 @@ def _run_record(spec, result) -> dict:
         "train_seconds": result.train_seconds,
         "history": result.history,
         "train_size": result.train_size,
+        # which training examples the run read: r1 and every r2 into a target must agree on it
+        "train_digest": result.train_digest,
         "precision": result.precision,
         "dev_predictions": result.dev_predictions,
         **_job_info(),

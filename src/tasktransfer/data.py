@@ -166,5 +166,25 @@ def read_jsonl(path: Path) -> list[dict]:
         return [json.loads(line) for line in f if line.strip()]
 
 
+def training_subset(train: list[dict], max_train: int = 0) -> list[dict]:
+    """A low-resource target's training set: the first ``max_train`` of the prepared (already
+    shuffled) examples, or all of them for 0. Its no-transfer run and every transfer into it call
+    this with the same N, so they read the same subset; the dev set is never cut."""
+    if max_train < 0:
+        raise ValueError(f"max_train must be >= 0, got {max_train}")
+    return train[:max_train] if max_train else list(train)
+
+
+def rows_digest(rows: list[dict]) -> str:
+    """sha256 of examples in their canonical JSON form (which examples a run trained on)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for r in rows:
+        h.update(json.dumps(r, sort_keys=True, ensure_ascii=False).encode())
+        h.update(b"\n")
+    return h.hexdigest()
+
+
 def read_meta(task_dir: Path) -> TaskMeta:
     return TaskMeta(**json.loads((task_dir / "meta.json").read_text()))

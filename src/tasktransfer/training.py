@@ -66,6 +66,7 @@ class TuneResult:
     examples_per_second: float = 0.0
     train_size: int = 0
     precision: str = "fp32"  # what ran ("auto" resolved)
+    train_digest: str = ""  # sha256 of the training examples (set by the caller that chose them)
 
 
 def seed_everything(seed: int) -> None:
