@@ -1,4 +1,5 @@
-"""Dry-run plans: one control transfer per target; adding a seed plans only that seed's jobs."""
+"""Dry-run plans: one control transfer per target; a target seed multiplies only the target role,
+a pool seed only the pool."""
 
 import pytest
 
@@ -20,16 +21,21 @@ def test_a_control_transfer_per_target_and_none_when_disabled(plan, tmp_path):
     workdir, jobs = plan(targets=["animal_b", "weather_a"], sources=["colour_a", "animal_a", "colour_b"])
     proc = run_snakemake(workdir, "-n", "--configfile", str(workdir / "config.yaml"))
     for target in ("animal_b", "weather_a"):
-        assert f"results/transfer/_control/{target}/seed0/metrics.json" in proc.stdout
+        assert f"results/transfer/n48/_control/{target}/seed0/metrics.json" in proc.stdout
     assert jobs["control_prompt"] == 1
     _, none = plan(control={"init": "none"})
     assert "control_prompt" not in none
 
 
-def test_adding_a_seed_plans_only_its_jobs(plan):
+def test_a_target_seed_multiplies_the_target_role_and_a_pool_seed_the_pool(plan):
     _, one = plan(seeds=[0])
     _, two = plan(seeds=[0, 1])
-    assert two["prompt_tune"] == 2 * one["prompt_tune"]
+    assert two["target_tune"] == 2 * one["target_tune"]
     assert two["transfer"] == 2 * one["transfer"]
-    assert two["control_prompt"] == 2 * one["control_prompt"]
+    assert two["prompt_tune"] == one["prompt_tune"]
+    assert two["control_prompt"] == one["control_prompt"]
     assert two["train_scorer"] == one["train_scorer"] == 1
+    _, pool = plan(pool_seeds=[0, 1])
+    assert pool["prompt_tune"] == 2 * one["prompt_tune"]
+    assert pool["control_prompt"] == 2 * one["control_prompt"]
+    assert pool["target_tune"] == one["target_tune"] and pool["transfer"] == one["transfer"]

@@ -34,14 +34,17 @@ def finished_run(tmp_path_factory, tiny_backbone):
     return workdir, plan
 
 
-def test_plan_has_one_prompt_job_per_task_and_one_transfer_job_per_pair(finished_run):
-    from tasktransfer.pairs import needed_pairs
+def test_plan_has_one_job_per_role_and_one_transfer_job_per_pair(finished_run):
+    from tasktransfer.pairs import needed_pairs, sample_pairs
 
     workdir, plan = finished_run
     config = yaml.safe_load((workdir / "config.yaml").read_text())
-    tasks = set(config["sources"]) | set(config["targets"])
     pairs = needed_pairs(config["sources"], config["targets"], config["pairs"]["m"], config["pairs"]["seed"])
-    assert plan["prompt_tune"] == len(tasks) * len(config["seeds"])
+    # the pool: every source once per pool seed (targets have no pool prompt)
+    assert plan["prompt_tune"] == len(config["sources"]) * len(config.get("pool_seeds", [0]))
+    # the target role: held-out targets and the pool tasks a sampled pair enters, once per seed
+    entered = {t for _, t in sample_pairs(config["sources"], config["pairs"]["m"], config["pairs"]["seed"])}
+    assert plan["target_tune"] == len(entered | set(config["targets"])) * len(config["seeds"])
     # exactly one job per needed pair and seed, plus the control init into each target (no pair twice)
     control = 0 if config.get("control", {}).get("init", "mean") == "none" else len(config["targets"])
     assert plan["transfer"] == (len(pairs) + control) * len(config["seeds"])
