@@ -43,6 +43,9 @@ class PromptSpec:
     # dev evaluations only in the last N epochs (0: in every epoch); early ones rarely hold the
     # best score, and on a small target they cost more than the training itself
     eval_last_epochs: int = 0
+    # training batches of similar length (within shuffled windows of 8 batches), so a batch pads
+    # to about its own length: ~1.4x faster on sentence tasks, the batches still random
+    group_by_length: bool = True
     precision: str = "fp32"  # or bf16: autocast on CUDA, and on CPUs with AVX512-BF16 or AMX
 
     @classmethod
@@ -104,11 +107,19 @@ def feature_length(feature: dict) -> int:
     return sum(len(p.get("input_ids", ())) for p in parts)
 
 
-def _batches(features: list[dict], batch_size: int, rng: random.Random | None) -> list[list[dict]]:
+def _batches(
+    features: list[dict], batch_size: int, rng: random.Random | None, group_by_length: bool = False
+) -> list[list[dict]]:
     order = list(range(len(features)))
     if rng is not None:
         rng.shuffle(order)
-    return [[features[i] for i in order[j : j + batch_size]] for j in range(0, len(order), batch_size)]
+    if group_by_length:
+        window = 8 * batch_size
+        order = [i for w in range(0, len(order), window) for i in sorted(order[w : w + window], key=lambda i: feature_length(features[i]))]
+    batches = [[features[i] for i in order[j : j + batch_size]] for j in range(0, len(order), batch_size)]
+    if group_by_length and rng is not None:
+        rng.shuffle(batches)
+    return batches
 
 
 def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
@@ -202,7 +213,7 @@ def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed
     step, seen, start, last_log = 0, 0, time.perf_counter(), 0.0
     log(f"lr {lr:g}: {len(train_feats)} train / {len(dev_feats)} dev examples, {total} steps on {device} ({spec.precision})")
     while step < total:
-        for chunk in _batches(train_feats, spec.batch_size, rng):
+        for chunk in _batches(train_feats, spec.batch_size, rng, spec.group_by_length):
             encoder.train()
             head.train()
             # the backbone stays in eval mode: dropout off, it is a fixed feature map
