@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 CORES ?= 2
 
-.PHONY: setup run report test lint clean-results
+.PHONY: setup run study report test lint clean-results
 
 setup:
 	bash scripts/setup.sh
@@ -12,6 +12,14 @@ run: setup  ## the main job on the default config, ending with the HTML report
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --cores $(CORES)
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --report results/report.html
 	@echo "report: results/report.html"
+
+study: setup  ## the signal study (config/study.yaml) in runs/study/; about 100 minutes on 2 CPU cores
+	mkdir -p runs/study
+	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/study --configfile config/study.yaml \
+		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources --cores $(CORES)
+	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/study --configfile config/study.yaml \
+		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources --report runs/study/report.html
+	@echo "report: runs/study/report.html"
 
 test: setup  ## unit tests, the tiny workflow end to end, the SLURM and browser checks
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/python -m pytest -q -rs
