@@ -37,5 +37,8 @@ def test_a_target_seed_multiplies_the_target_role_and_a_pool_seed_the_pool(plan)
     assert two["train_scorer"] == one["train_scorer"] == 1
     _, pool = plan(pool_seeds=[0, 1])
     assert pool["prompt_tune"] == 2 * one["prompt_tune"]
-    assert pool["control_prompt"] == 2 * one["control_prompt"]
+    # transfers at seed 0 start from pool seed 0: no control prompt of pool seed 1 is needed
+    assert pool["control_prompt"] == one["control_prompt"]
     assert pool["target_tune"] == one["target_tune"] and pool["transfer"] == one["transfer"]
+    _, paired = plan(seeds=[0, 1], pool_seeds=[0, 1])
+    assert paired["control_prompt"] == 2 * one["control_prompt"]
