@@ -15,6 +15,19 @@ from pathlib import Path
 from .errors import TaskTransferError
 
 
+def _process_start() -> float:
+    """When this process started (wall clock), to tell set-up time from training time."""
+    try:
+        import psutil
+
+        return psutil.Process().create_time()
+    except Exception:  # psutil missing: from the module's import instead
+        return _IMPORTED
+
+
+_IMPORTED = time.time()
+
+
 def _log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -39,7 +52,12 @@ def _set_threads(n: int | None) -> None:
 
 def _job_info() -> dict:
     """Where the job ran, so a run can prove it went through SLURM."""
-    return {"slurm_job_id": os.environ.get("SLURM_JOB_ID"), "host": os.uname().nodename}
+    return {
+        "slurm_job_id": os.environ.get("SLURM_JOB_ID"),
+        # set in a task of a job array (the profile submits transfers that way)
+        "slurm_array_job_id": os.environ.get("SLURM_ARRAY_JOB_ID"),
+        "host": os.uname().nodename,
+    }
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -106,6 +124,7 @@ def _tune(a: argparse.Namespace, init_path: str | None, transform=None):
     _log(f"task {meta.name} ({meta.format}, {meta.metric}), seed {a.seed}, backbone {a.backbone}, init {init_path or 'random'}")
     result = tune_prompt(backbone, meta, train, dev, spec, a.seed, init_prompt=init, log=_log)
     result.train_digest = rows_digest(train)
+    result.setup_seconds = max(0.0, time.time() - _process_start() - result.train_seconds)
     return meta, backbone, spec, result
 
 
@@ -118,6 +137,9 @@ def _run_record(spec, result) -> dict:
         "spec": spec_dict(spec),
         "examples_per_second": result.examples_per_second,
         "train_seconds": result.train_seconds,
+        "eval_seconds": result.eval_seconds,
+        # process start to the first training step: imports, backbone, data, tokenisation
+        "setup_seconds": result.setup_seconds,
         "history": result.history,
         "train_size": result.train_size,
         # which training examples the run read: r1 and every r2 into a target must agree on it
@@ -253,6 +275,10 @@ def cmd_train_scorer(a: argparse.Namespace) -> None:
     gains = mean_gains(pd.read_csv(a.gains, sep="\t"))
     lookup = {(r.source, r.target): float(r.gain) for r in gains.itertuples(index=False)}
     sampled = sample_pairs(a.sources, a.m, a.pair_seed)
+    if a.exclude_tasks:
+        # the unseen-task-type analysis: no pair that touches an excluded task, on either side
+        excluded = set(a.exclude_tasks)
+        sampled = [(s, t) for s, t in sampled if s not in excluded and t not in excluded]
     missing = [p for p in sampled if p not in lookup]
     if missing:
         raise TaskTransferError(f"gains table {a.gains} lacks sampled pairs {missing[:5]}...; rerun the gains rule")
@@ -268,7 +294,10 @@ def cmd_train_scorer(a: argparse.Namespace) -> None:
     _log(f"training the affinity scorer on {len(pairs)} pairs among {len(a.sources)} sources")
     model, report = fit_scorer(a.backbone, pairs, emb, spec, a.seed, log=_log, target_emb=target_emb)
     save_tensors(a.out_model, model.state_dict(), {"backbone": a.backbone, "spec": spec.to_dict(), "lr": report["lr"]})
-    atomic_write_json(a.out_metrics, {"spec": spec.to_dict(), "pairs": len(pairs), **report, **_job_info()})
+    atomic_write_json(
+        a.out_metrics,
+        {"spec": spec.to_dict(), "pairs": len(pairs), "excluded_tasks": sorted(a.exclude_tasks), **report, **_job_info()},
+    )
     held = pd.DataFrame(report["held_out"], columns=["source", "target", "gain", "predicted"])
     from .metrics import pearson, spearman
 
@@ -618,6 +647,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--target-seed", type=int, help="seed of the target-side embeddings (default: --embedding-seed)")
     s.add_argument("--m", type=int, required=True)
     s.add_argument("--pair-seed", type=int, default=0)
+    s.add_argument("--exclude-tasks", type=_list_arg, default=[], help="drop the sampled pairs touching these tasks")
     s.add_argument("--spec", type=_json_arg, default={})
     s.add_argument("--out-model", required=True)
     s.add_argument("--out-metrics", required=True)
@@ -646,6 +676,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_rank_pool_args(s)
     add_pool_commands(sub)
+    from .ablation_commands import add_ablation_commands
+
+    add_ablation_commands(sub)
 
     s = sub.add_parser("evaluate", help="score selections against brute force, from plain tables")
     s.add_argument("--transfer", required=True, help="TSV: source, target, score")

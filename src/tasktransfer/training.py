@@ -65,10 +65,12 @@ class TuneResult:
     embedding: torch.Tensor
     dev_predictions: list = field(default_factory=list)
     history: list[dict] = field(default_factory=list)
-    train_seconds: float = 0.0
+    train_seconds: float = 0.0  # the whole loop, evaluations included
+    eval_seconds: float = 0.0  # of which dev evaluation
     examples_per_second: float = 0.0
     train_size: int = 0
     precision: str = "fp32"  # what ran ("auto" resolved)
+    setup_seconds: float = 0.0  # set by the caller: process start to training start
     train_digest: str = ""  # sha256 of the training examples (set by the caller that chose them)
 
 
@@ -210,7 +212,7 @@ def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed
     rng = random.Random(seed)
     history: list[dict] = []
     best_score, best_state, best_predictions = -float("inf"), None, []
-    step, seen, start, last_log = 0, 0, time.perf_counter(), 0.0
+    step, seen, start, last_log, eval_seconds = 0, 0, time.perf_counter(), 0.0, 0.0
     log(f"lr {lr:g}: {len(train_feats)} train / {len(dev_feats)} dev examples, {total} steps on {device} ({spec.precision})")
     while step < total:
         for chunk in _batches(train_feats, spec.batch_size, rng, spec.group_by_length):
@@ -236,7 +238,9 @@ def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed
                 left = (total - step) * elapsed / step
                 log(f"step {step}/{total} | loss {loss.item():.4f} | {rate:.1f} ex/s | elapsed {elapsed:.0f}s | left ~{left:.0f}s")
             if (step % eval_every == 0 and step > eval_after) or step == total:
+                eval_start = time.perf_counter()
                 score, predictions = evaluate(encoder, head, fmt, dev_feats, dev_rows, spec, pad_id, device)
+                eval_seconds += time.perf_counter() - eval_start
                 history.append({"lr": lr, "step": step, "dev_score": score, "loss": float(loss.item())})
                 log(f"eval at step {step}: dev {score:.2f}")
                 if score > best_score:
@@ -258,7 +262,8 @@ def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed
         dev_predictions=best_predictions,
         history=history,
         train_seconds=elapsed,
-        examples_per_second=seen / elapsed if elapsed else 0.0,
+        eval_seconds=eval_seconds,
+        examples_per_second=seen / (elapsed - eval_seconds) if elapsed > eval_seconds else 0.0,
         train_size=len(train_feats),
         precision=spec.precision,
     )
