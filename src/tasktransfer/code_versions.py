@@ -7,6 +7,10 @@ The rules put the version of their stage in ``params``; Snakemake's params trigg
 
 Changes that alter results from outside the listed modules (say, in ``cli.py``) bump the stage's
 counter in :data:`REVISIONS`. docs/cluster.md says how to force a rerun or skip one.
+
+Some module-level values are data that reach the jobs another way (:data:`PINS`): the data
+packages' pins in ``corpora.PACKAGES`` are in the fetched-archive marker's name, an input of the
+tasks of that package only, so a new pin reruns those tasks and not every ``prepare``.
 """
 
 from __future__ import annotations
@@ -26,10 +30,34 @@ STAGES: dict[str, tuple[str, ...]] = {
     "scorer": ("scorer", "pairs", "backbone", "prompt_pool", "results", "training"),
     "rank": ("selection", "similarity", "scorer", "backbone", "prompt_pool", "results"),
     "evaluate": ("evaluation", "report_tables", "metrics", "results", "uncertainty", "gain_signal", "plots"),
+    # the paper's analyses (workflow/rules/ablations.smk): their tables and full fine-tuning
+    "ablations": ("ablations", "ablation_plots", "metrics", "plots", "results"),
+    "finetune": ("finetune", "training", "formats", "metrics", "backbone", "data", "io"),
+    # installing a shared pool's files into a run (workflow/rules/pool.smk)
+    "pool": ("shared_pool", "pool_import", "io"),
 }
 
 #: bumped by hand when a stage's results change for a reason outside its modules
 REVISIONS: dict[str, int] = {stage: 1 for stage in STAGES}
+
+#: module-level names left out of a module's hash: values that reach the jobs through their paths
+PINS: dict[str, tuple[str, ...]] = {"corpora": ("PACKAGES",)}
+
+
+def _without_pins(tree: ast.Module, names: tuple[str, ...]) -> ast.Module:
+    """The module without its top-level assignments to ``names`` (e.g. ``PACKAGES = {...}``)."""
+
+    def assigns_pin(node: ast.stmt) -> bool:
+        if isinstance(node, ast.Assign):
+            targets = node.targets
+        elif isinstance(node, ast.AnnAssign):
+            targets = [node.target]
+        else:
+            return False
+        return any(isinstance(t, ast.Name) and t.id in names for t in targets)
+
+    tree.body = [node for node in tree.body if not assigns_pin(node)]
+    return tree
 
 
 def _without_docstrings(tree: ast.AST) -> ast.AST:
@@ -44,9 +72,9 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
 
 @cache
 def module_digest(module: str) -> str:
-    """Hash of one module's code (comments, docstrings and layout excluded)."""
+    """Hash of one module's code (comments, docstrings, layout and its :data:`PINS` excluded)."""
     source = (PACKAGE / f"{module}.py").read_text(encoding="utf-8")
-    tree = _without_docstrings(ast.parse(source))
+    tree = _without_docstrings(_without_pins(ast.parse(source), PINS.get(module, ())))
     return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
 
 

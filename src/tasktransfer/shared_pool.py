@@ -515,7 +515,8 @@ def export_pool(
             log(f"note: task {task} is not in the registry {registry}; its data source is recorded as null")
         task_specs = [records[(task, s)].get("spec") for s in sorted(seeds)]
         manifest_tasks[task] = {
-            "type": meta.get("type"),
+            # the registry's label where the task is there (meta.json keeps the type of its prepare)
+            "type": spec.type if spec else meta.get("type"),
             "format": meta.get("format"),
             "metric": meta.get("metric"),
             "labels": meta.get("labels"),

