@@ -497,6 +497,9 @@ def cmd_signal(a: argparse.Namespace) -> None:
         + " Per target: the spread (SD) of its sources' mean gains against the seed spread (SD) of its "
         "no-transfer score r1; the source choice is visible where the first is the larger.",
     )
+    from .plots import signal_figure
+
+    signal_figure(found.shares, gains, targets, Path(a.figure) if a.figure else out / "signal.png")
     print(shares.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(found.sentence())
 
@@ -722,6 +725,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--gains", nargs="+", required=True, help="long TSVs: source, target, seed, gain (more columns allowed)")
     s.add_argument("--no-transfer", help="TSV: task, seed, score (r1 per seed), for per-target seed spreads")
     s.add_argument("--out", required=True, help="folder for signal.tsv, signal_targets.tsv, signal.txt, signal.html")
+    s.add_argument("--figure", help="PNG of the shares and per-target spreads (default: OUT/signal.png)")
     s.set_defaults(func=cmd_signal)
 
     s = sub.add_parser("figures", help="draw the report's figures from a finished run")

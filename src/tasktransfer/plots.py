@@ -216,3 +216,38 @@ def make_figures(
 
         emb = {name: e.float().numpy() for name, e in load_embeddings(prompts).items()}
         embedding_map(emb, tasks, out / "embeddings.png")
+
+
+def signal_figure(shares: dict[str, float], gains: pd.DataFrame, targets: pd.DataFrame, path: Path) -> None:
+    """Left: the shares of gain variance. Right: per target, every source's mean gain (dots) against
+    the target's r1 seed spread (grey band of +-1 SD around 0): dots spread beyond the band are a
+    source choice that matters more than the luck of the target's own runs."""
+    means = gains.groupby(["target", "source"], sort=True)["gain"].mean().reset_index()
+    order = list(targets["target"]) if len(targets) else sorted(means["target"].unique())
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(3.5 + 0.9 * max(3, len(order)), 3.8), gridspec_kw={"width_ratios": [1, max(3, len(order))]}
+    )
+    bottom = 0.0
+    colours = {"source": "tab:blue", "target": "tab:orange", "residual": "lightgrey"}
+    for factor in ("source", "target", "residual"):
+        value = shares.get(factor, float("nan"))
+        if np.isfinite(value):
+            left.bar(0, value, bottom=bottom, color=colours[factor], label=f"{factor} {100 * value:.0f} %")
+            bottom += value
+    left.set_xticks([])
+    left.set_ylim(0, 1)
+    left.set_ylabel("share of the variance of mean gains")
+    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.02))
+    spread = targets.set_index("target")["r1_seed_sd"] if "r1_seed_sd" in targets else pd.Series(dtype=float)
+    for x, target in enumerate(order):
+        sd = float(spread.get(target, np.nan))
+        if np.isfinite(sd):
+            right.add_patch(plt.Rectangle((x - 0.35, -sd), 0.7, 2 * sd, color="lightgrey", alpha=0.6, lw=0))
+        ys = means[means.target == target]["gain"].to_numpy()
+        right.scatter(np.full(len(ys), x) + np.linspace(-0.2, 0.2, len(ys)) if len(ys) > 1 else [x] * len(ys), ys, s=14)
+    right.axhline(0, color="black", lw=0.8)
+    right.set_xticks(range(len(order)), order, rotation=30, ha="right")
+    right.set_ylabel("mean gain over seeds (points)")
+    right.set_title("sources per target (dots) against the r1 seed spread (grey: +-1 SD)", fontsize=9)
+    fig.subplots_adjust(wspace=0.35)
+    _save(fig, path)

@@ -49,42 +49,49 @@ rule evaluate:
             "results/eval/table1.tsv",
             caption="../report/table1.rst",
             category="5. Evaluation",
+            subcategory="1. Methods against brute force",
             labels={"item": "Table 1: target score by method", "type": "TSV"},
         ),
         table1_html=report(
             "results/eval/table1.html",
             caption="../report/table1.rst",
             category="5. Evaluation",
+            subcategory="1. Methods against brute force",
             labels={"item": "Table 1: target score by method", "type": "table"},
         ),
         table2=report(
             "results/eval/table2.tsv",
             caption="../report/table2.rst",
             category="5. Evaluation",
+            subcategory="1. Methods against brute force",
             labels={"item": "Table 2: ranking quality", "type": "TSV"},
         ),
         table2_html=report(
             "results/eval/table2.html",
             caption="../report/table2.rst",
             category="5. Evaluation",
+            subcategory="1. Methods against brute force",
             labels={"item": "Table 2: ranking quality", "type": "table"},
         ),
         summary=report(
             "results/eval/summary.tsv",
             caption="../report/summary.rst",
             category="5. Evaluation",
+            subcategory="1. Methods against brute force",
             labels={"item": "methods: mean over targets", "type": "TSV"},
         ),
         per_target=report(
             "results/eval/per_target.tsv",
             caption="../report/per_target.rst",
             category="5. Evaluation",
+            subcategory="1. Methods against brute force",
             labels={"item": "methods: per target", "type": "TSV"},
         ),
         ranking=report(
             "results/eval/ranking_summary.tsv",
             caption="../report/ranking.rst",
             category="5. Evaluation",
+            subcategory="1. Methods against brute force",
             labels={"item": "ranking quality per method", "type": "TSV"},
         ),
         transfer="results/eval/transfer.tsv",
@@ -142,6 +149,7 @@ rule figures:
             "results/figures/methods.png",
             caption="../report/methods.rst",
             category="5. Evaluation",
+            subcategory="1. Methods against brute force",
             labels={"item": "mean gain by method", "type": "figure"},
         ),
     log:
@@ -172,6 +180,7 @@ rule novel_table:
             "results/eval/novel.tsv",
             caption="../report/novel.rst",
             category="5. Evaluation",
+            subcategory="1. Methods against brute force",
             labels={
                 "item": "novel targets: scorer ranking and top-k transfer",
                 "type": "TSV",
@@ -181,6 +190,7 @@ rule novel_table:
             "results/eval/novel.html",
             caption="../report/novel.rst",
             category="5. Evaluation",
+            subcategory="1. Methods against brute force",
             labels={
                 "item": "novel targets: scorer ranking and top-k transfer",
                 "type": "table",
@@ -205,6 +215,7 @@ rule noise:
             "results/eval/noise.tsv",
             caption="../report/noise.rst",
             category="5. Evaluation",
+            subcategory="1. Methods against brute force",
             labels={
                 "item": "gains with intervals, over no transfer and over the control",
                 "type": "TSV",
@@ -243,6 +254,13 @@ rule signal:
             subcategory="0. Signal",
             labels={"item": "does the source matter more than seed noise?", "type": "table"},
         ),
+        figure=report(
+            "results/figures/signal.png",
+            caption="../report/signal.rst",
+            category="5. Evaluation",
+            subcategory="0. Signal",
+            labels={"item": "source choice against seed noise, per target", "type": "figure"},
+        ),
         targets="results/eval/signal_targets.tsv",
         sentence="results/eval/signal.txt",
     log:
@@ -254,4 +272,4 @@ rule signal:
         code=CODE["evaluate"],
     shell:
         "tasktransfer signal --gains {input.scorer_pairs} {input.target_pairs} "
-        "--no-transfer {input.no_transfer} --out results/eval > {log} 2>&1"
+        "--no-transfer {input.no_transfer} --out results/eval --figure {output.figure} > {log} 2>&1"
