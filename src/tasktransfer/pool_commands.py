@@ -80,6 +80,13 @@ def cmd_pool_install_scorer(a: argparse.Namespace) -> None:
     _log(f"scorer installed from pool {a.pool} as {a.out_model}")
 
 
+def cmd_pool_install_meta(a: argparse.Namespace) -> None:
+    from .pool_import import install_pool_meta
+
+    install_pool_meta(a.pool, a.task, a.out_meta)
+    _log(f"{a.task}: data meta installed from pool {a.pool} as {a.out_meta}")
+
+
 def add_pool_commands(sub) -> None:
     """The ``pool`` subcommand group (export, verify)."""
     s = sub.add_parser("pool", help="share a finished run's prompt pool: export it, verify a copy")
@@ -117,6 +124,12 @@ def add_pool_commands(sub) -> None:
     i.add_argument("--out-metrics", required=True, help="results/prompts/{task}/seed{s}/metrics.json")
     i.add_argument("--out-meta", help="also write the task's data meta (results/data/{task}/meta.json)")
     i.set_defaults(func=cmd_pool_install_prompt)
+
+    i = pool_sub.add_parser("install-meta", help="write a pool task's data meta (sizes, labels) where a run keeps it")
+    i.add_argument("--pool", required=True)
+    i.add_argument("--task", required=True)
+    i.add_argument("--out-meta", required=True, help="results/data/{task}/meta.json")
+    i.set_defaults(func=cmd_pool_install_meta)
 
     i = pool_sub.add_parser("install-scorer", help="copy the pool's scorer (hash-checked) to where a run keeps its own")
     i.add_argument("--pool", required=True)

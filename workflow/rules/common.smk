@@ -23,6 +23,24 @@ NOVEL = sorted(config.get("novel_targets", []))
 TASKS = sorted(set(SOURCES) | set(TARGETS) | set(NOVEL))
 SEEDS = sorted(config["seeds"])
 POOL_SEEDS = sorted(config["pool_seeds"])
+# --- a shared pool (`pool:`; pool_import.py, workflow/rules/pool.smk) ---------------------------
+# its tasks join the sources as finished prompts (installed, never tuned); its scorer, where it has
+# one, replaces train_scorer (no scorer pair is sampled). Checked here, before any job: backbone,
+# prompt size, seeds and the sha256 of every pool file the run uses.
+POOL = None
+POOL_TASKS = []
+if config["pool"]:
+    from snakemake.logging import logger
+    from tasktransfer.pool_import import plan_pool_import
+
+    POOL = plan_pool_import(config["pool"], config, REGISTRY)
+    POOL_TASKS = POOL.tasks
+    REGISTRY.update(POOL.entries)
+    SOURCES = sorted(set(SOURCES) | set(POOL_TASKS))
+    TASKS = sorted(set(TASKS) | set(POOL_TASKS))
+    for _warning in POOL.warnings:
+        logger.warning(f"warning: {_warning}")
+# --- end of the shared pool block ----------------------------------------------------------------
 for _task in TASKS:
     get_task(REGISTRY, _task)  # an unknown task fails here, naming the registry's tasks
 _overlap = sorted(set(SOURCES) & set(TARGETS))
@@ -40,7 +58,11 @@ CODE = all_code_versions()
 
 # the target-role training size, as it appears in paths: n128, or nall without a cap
 SIZE = str(config["data"].get("target_train") or "all")
-SCORER_PAIRS = sample_pairs(SOURCES, config["pairs"]["m"], config["pairs"]["seed"])
+SCORER_PAIRS = (
+    []  # the pool's scorer is used: no pair to train one on
+    if POOL and POOL.scorer
+    else sample_pairs(SOURCES, config["pairs"]["m"], config["pairs"]["seed"])
+)
 TARGET_PAIRS = brute_force_pairs(SOURCES, TARGETS)
 # the control init (control.py) enters every target like a source named CONTROL
 CONTROL = "_control"

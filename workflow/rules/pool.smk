@@ -1,0 +1,71 @@
+# Stage 0: a shared pool (config `pool`): its prompts, data meta and scorer installed where the run
+# keeps its own, as hash-checked copies (`tasktransfer pool install-*`). The rules match the pool's
+# tasks only (POOL_TASKS; nothing without a pool) and win over tuning and prepare for them.
+# A job depends on its pool file through the file's sha256 in params, not through the pool's path
+# (read from the config in `run:`, so neither an input nor a param): a changed file reruns only
+# what reads it, while the same pool in another folder reruns nothing.
+from tasktransfer.pool_import import task_regex
+
+
+wildcard_constraints:
+    pool_task=task_regex(POOL_TASKS),
+    pool_meta_task=task_regex(POOL.meta_tasks if POOL else []),
+
+
+ruleorder: import_pool_prompt > prompt_tune
+ruleorder: import_pool_meta > prepare
+
+
+rule import_pool_prompt:
+    output:
+        prompt="results/prompts/{pool_task}/seed{seed}/prompt.safetensors",
+        metrics="results/prompts/{pool_task}/seed{seed}/metrics.json",
+    log:
+        "logs/import_pool_prompt/{pool_task}/seed{seed}.log",
+    localrule: True
+    params:
+        sha256=lambda wc: POOL.prompt_digest(wc.pool_task, wc.seed),
+        code=CODE["pool"],
+    run:
+        shell(
+            "tasktransfer pool install-prompt --pool {config[pool]:q} --task {wildcards.pool_task} "
+            "--seed {wildcards.seed} --out-prompt {output.prompt} --out-metrics {output.metrics} > {log} 2>&1"
+        )
+
+
+rule import_pool_meta:
+    output:
+        meta="results/data/{pool_meta_task}/meta.json",
+    log:
+        "logs/import_pool_meta/{pool_meta_task}.log",
+    localrule: True
+    params:
+        # the task's own record in the manifest: another task's change leaves this job alone
+        meta=lambda wc: POOL.meta_json(wc.pool_meta_task),
+        code=CODE["pool"],
+    run:
+        shell(
+            "tasktransfer pool install-meta --pool {config[pool]:q} --task {wildcards.pool_meta_task} "
+            "--out-meta {output.meta} > {log} 2>&1"
+        )
+
+
+if POOL and POOL.scorer:
+
+    ruleorder: import_pool_scorer > train_scorer
+
+    rule import_pool_scorer:
+        output:
+            model="results/scorer/model.safetensors",
+            metrics="results/scorer/metrics.json",
+        log:
+            "logs/import_pool_scorer.log",
+        localrule: True
+        params:
+            sha256=POOL.scorer_digest(),
+            code=CODE["pool"],
+        run:
+            shell(
+                "tasktransfer pool install-scorer --pool {config[pool]:q} "
+                "--out-model {output.model} --out-metrics {output.metrics} > {log} 2>&1"
+            )
