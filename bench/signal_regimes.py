@@ -73,7 +73,7 @@ def main() -> None:
     p.add_argument("--jobs", type=int, default=2)
     a = p.parse_args()
     work = Path(a.work)
-    base = {"batch_size": 16, "max_length": 64, "precision": "auto", "eval_last_epochs": 3}
+    base = {"batch_size": 16, "max_length": 64, "precision": "auto", "eval_last_epochs": 3, "group_by_length": True}
     pool_base = {**base, "eval_last_epochs": 2}
     pool = ThreadPoolExecutor(a.jobs)
 
@@ -121,6 +121,8 @@ def main() -> None:
         gains = pd.DataFrame(
             [json.loads(f.read_text()) for f in sorted((reg / "transfer").glob("*/*/seed*/metrics.json"))]
         )[["source", "target", "seed", "r1", "r2", "gain"]]
+        # only this call's tasks and seeds (the folder may hold runs of a wider earlier call)
+        gains = gains[gains.source.isin(a.sources) & gains.target.isin(a.targets) & gains.seed.isin(a.seeds)]
         gains.to_csv(reg / "gains.tsv", sep="\t", index=False)
         found = verdict(gains)
         per_seed = variance_shares(gains)
