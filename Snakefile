@@ -29,6 +29,7 @@ include: "workflow/rules/transfer.smk"
 include: "workflow/rules/scorer.smk"
 include: "workflow/rules/selection.smk"
 include: "workflow/rules/evaluation.smk"
+include: "workflow/rules/ablations.smk"  # extra targets: `snakemake ablations`
 
 
 rule all:

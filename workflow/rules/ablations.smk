@@ -1,0 +1,412 @@
+# Stage 7 (extra targets, never part of `rule all`): the paper's analyses. `snakemake ablations`
+# builds all; `snakemake ablation_beta | ablation_m | ablation_target_size | ablation_unseen_type |
+# ablation_full_finetune` one each. They reuse the main run's jobs: beta, M and unseen type train
+# only scorers (on results/gains/scorer_pairs.tsv) and rank; target size adds target-role runs and
+# transfers at other sizes; full fine-tuning adds its own jobs. See config/README.md, "Analyses".
+from tasktransfer.ablation_plan import plan_ablations
+from tasktransfer.ablations import PRETRAINED, SIZE_METHODS
+
+# the analyses' lists, checked against the run (ablation_plan.py); used in this file only
+ABL = plan_ablations(
+    config,
+    {t: REGISTRY[t].type for t in [*SOURCES, *TARGETS]},
+    SOURCES,
+    TARGETS,
+    SCORER_PAIRS,
+)
+ANALYSES = {
+    name: [f"results/ablations/{name}.tsv", f"results/ablations/{name}.png"]
+    for name in ("beta", "m", "target_size", "unseen_type", "full_finetune")
+}
+
+
+# --- target rules: `snakemake ablations` or one analysis -----------------------------------------
+rule ablations:
+    input:
+        [f for files in ANALYSES.values() for f in files],
+    localrule: True
+
+
+rule ablation_beta:
+    input:
+        ANALYSES["beta"],
+    localrule: True
+
+
+rule ablation_m:
+    input:
+        ANALYSES["m"],
+    localrule: True
+
+
+rule ablation_target_size:
+    input:
+        ANALYSES["target_size"],
+    localrule: True
+
+
+rule ablation_unseen_type:
+    input:
+        ANALYSES["unseen_type"],
+    localrule: True
+
+
+rule ablation_full_finetune:
+    input:
+        ANALYSES["full_finetune"],
+    localrule: True
+
+
+# --- scorers of the analyses and their rankings ------------------------------------------------------
+rule ablation_scorer:
+    # the main scorer's inputs: the sampled pairs' gains (all pairs.m of them; a variant takes the
+    # first M, or leaves out a type's pairs) and the same embeddings
+    input:
+        unpack(scorer_inputs),
+    output:
+        model="results/ablations/scorers/{variant}/model.safetensors",
+        metrics="results/ablations/scorers/{variant}/metrics.json",
+    log:
+        "logs/ablations/train_scorer/{variant}.log",
+    benchmark:
+        "benchmarks/ablations/train_scorer/{variant}.tsv"
+    conda:
+        "../../envs/tasktransfer.yaml"
+    threads: config["threads"]
+    resources:
+        gpu=config["gpus_per_job"],
+        mem_mb=lambda wc, attempt: 6000 * attempt,
+        runtime=lambda wc, attempt: config["runtime_minutes"]["scorer"] * attempt,
+    params:
+        backbone=config["backbone"],
+        sources=",".join(SOURCES),
+        m=lambda wc: ABL.scorers[wc.variant]["m"],
+        exclude=lambda wc: ",".join(ABL.scorers[wc.variant]["exclude"]),
+        pair_seed=config["pairs"]["seed"],
+        spec=lambda wc: as_json(ABL.scorer_spec(wc.variant, config["scorer"])),
+        seed=config["scorer"]["seed"],
+        embedding_seed=POOL_EMBEDDING_SEED,
+        target_prompts=f"results/targets/n{SIZE}",
+        target_seed=TARGET_EMBEDDING_SEED,
+        code=CODE["scorer"],
+    shell:
+        "tasktransfer train-scorer --gains {input.gains} --prompts results/prompts "
+        "--target-prompts {params.target_prompts} --target-seed {params.target_seed} "
+        "--sources {params.sources} --backbone {params.backbone} --m {params.m} "
+        "--exclude-tasks '{params.exclude}' --pair-seed {params.pair_seed} --spec '{params.spec}' "
+        "--seed {params.seed} --embedding-seed {params.embedding_seed} --threads {threads} "
+        "--out-model {output.model} --out-metrics {output.metrics} > {log} 2>&1"
+
+
+rule ablation_rank:
+    input:
+        sources=[prompt_file(t, POOL_EMBEDDING_SEED) for t in SOURCES],
+        target=lambda wc: target_prompt_file(wc.target, TARGET_EMBEDDING_SEED),
+        scorer="results/ablations/scorers/{variant}/model.safetensors",
+    output:
+        ranking="results/ablations/rankings/{variant}/{target}.tsv",
+    log:
+        "logs/ablations/rank/{variant}/{target}.log",
+    conda:
+        "../../envs/tasktransfer.yaml"
+    threads: 1
+    resources:
+        mem_mb=lambda wc, attempt: 4000 * attempt,
+        runtime=lambda wc, attempt: 20 * attempt,
+    params:
+        backbone=config["backbone"],
+        sources=",".join(SOURCES),
+        embedding_seed=POOL_EMBEDDING_SEED,
+        code=CODE["rank"],
+    shell:
+        "tasktransfer rank --method scorer --target {wildcards.target} "
+        "--target-prompt {input.target} --prompts results/prompts --sources {params.sources} "
+        "--backbone {params.backbone} --embedding-seed {params.embedding_seed} "
+        "--scorer {input.scorer} --threads {threads} --quiet --out {output.ranking} > {log} 2>&1"
+
+
+# --- which sources the size and fine-tuning analyses transfer ----------------------------------------
+checkpoint ablation_picks:
+    """Each method's top-1 source for a target, from the main run's rankings. A checkpoint: the
+    transfers at other sizes and the fine-tuning jobs are known only once the rankings exist.
+    """
+    input:
+        rankings=lambda wc: [
+            f"results/rankings/{m}/{wc.target}.tsv" for m in ABL.pick_methods
+        ],
+    output:
+        picks="results/ablations/picks/{target}.tsv",
+    log:
+        "logs/ablations/picks/{target}.log",
+    localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
+    params:
+        methods=",".join(ABL.pick_methods),
+        code=CODE["ablations"],
+    shell:
+        "tasktransfer ablation-picks --rankings {input.rankings} --methods {params.methods} "
+        "--out {output.picks} > {log} 2>&1"
+
+
+# --- full fine-tuning ---------------------------------------------------------------------------------
+rule finetune_source:
+    # the intermediate task: fine-tuned on its whole (pool) training set, once per pool seed
+    input:
+        meta="results/data/{task}/meta.json",
+    output:
+        model="results/ablations/finetune/sources/{task}/seed{seed}/model.safetensors",
+        metrics="results/ablations/finetune/sources/{task}/seed{seed}/metrics.json",
+    log:
+        "logs/ablations/finetune_source/{task}/seed{seed}.log",
+    benchmark:
+        "benchmarks/ablations/finetune_source/{task}/seed{seed}.tsv"
+    conda:
+        "../../envs/tasktransfer.yaml"
+    threads: config["threads"]
+    resources:
+        gpu=config["gpus_per_job"],
+        mem_mb=lambda wc, attempt: 6000 * attempt,
+        runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
+    params:
+        backbone=config["backbone"],
+        spec=as_json(ABL.finetune_spec),
+        code=CODE["finetune"],
+    shell:
+        "tasktransfer finetune --data results/data/{wildcards.task} --backbone {params.backbone} "
+        "--spec '{params.spec}' --seed {wildcards.seed} --threads {threads} "
+        "--out-model {output.model} --out-metrics {output.metrics} > {log} 2>&1"
+
+
+rule finetune_target:
+    # a target on its first target-role examples, from the pretrained weights (init _pretrained)
+    # or from a source's fine-tuned backbone (init = that source)
+    input:
+        meta="results/data/{target}/meta.json",
+        # the source's fine-tuned backbone (none from the pretrained weights)
+        init=lambda wc: (
+            []
+            if wc.init == PRETRAINED
+            else f"results/ablations/finetune/sources/{wc.init}/seed{pool_seed_for(wc.seed)}/model.safetensors"
+        ),
+    output:
+        metrics="results/ablations/finetune/n{size}/{init}/{target}/seed{seed}/metrics.json",
+    log:
+        "logs/ablations/finetune_target/n{size}/{init}/{target}/seed{seed}.log",
+    benchmark:
+        "benchmarks/ablations/finetune_target/n{size}/{init}/{target}/seed{seed}.tsv"
+    wildcard_constraints:
+        init=r"_pretrained|[A-Za-z0-9][A-Za-z0-9_.\-]*",
+    conda:
+        "../../envs/tasktransfer.yaml"
+    threads: config["threads"]
+    resources:
+        gpu=config["gpus_per_job"],
+        mem_mb=lambda wc, attempt: 6000 * attempt,
+        runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
+    params:
+        backbone=config["backbone"],
+        spec=as_json(ABL.finetune_spec),
+        init=lambda wc, input: f"--init-from {input.init}" if input.init else "",
+        max_train=lambda wc: max_train_arg(wc.size),
+        code=CODE["finetune"],
+    shell:
+        "tasktransfer finetune --data results/data/{wildcards.target} --backbone {params.backbone} "
+        "--spec '{params.spec}' --seed {wildcards.seed} {params.init} {params.max_train} "
+        "--threads {threads} --out-metrics {output.metrics} > {log} 2>&1"
+
+
+# --- one table and figure per analysis ----------------------------------------------------------------
+rule ablation_beta_table:
+    input:
+        gains="results/gains/target_pairs.tsv",
+        rankings=lambda wc: ABL.scorer_rankings(ABL.sweep_items("beta", TARGETS)),
+    output:
+        table=report(
+            "results/ablations/beta.tsv",
+            caption="../report/ablation_beta.rst",
+            category="6. Analyses",
+            subcategory="beta",
+            labels={"item": "scorer by smooth-L1 beta (Figure 2)", "type": "TSV"},
+        ),
+        figure=report(
+            "results/ablations/beta.png",
+            caption="../report/ablation_beta.rst",
+            category="6. Analyses",
+            subcategory="beta",
+            labels={"item": "scorer by smooth-L1 beta (Figure 2)", "type": "figure"},
+        ),
+    log:
+        "logs/ablations/beta.log",
+    localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
+    params:
+        key="beta",
+        rankings=" ".join(ABL.sweep_items("beta", TARGETS)),
+        ks=",".join(str(k) for k in config["selection"]["top_k"]),
+        level=config["uncertainty"]["level"],
+        code=CODE["ablations"],
+    shell:
+        "tasktransfer ablation-sweep --key {params.key} --rankings {params.rankings} --gains {input.gains} "
+        "--ks {params.ks} --level {params.level} --out {output.table} --figure {output.figure} > {log} 2>&1"
+
+
+use rule ablation_beta_table as ablation_m_table with:
+    input:
+        gains="results/gains/target_pairs.tsv",
+        rankings=lambda wc: ABL.scorer_rankings(ABL.sweep_items("m", TARGETS)),
+    output:
+        table=report(
+            "results/ablations/m.tsv",
+            caption="../report/ablation_m.rst",
+            category="6. Analyses",
+            subcategory="M",
+            labels={"item": "scorer by training pairs M (Figure 3)", "type": "TSV"},
+        ),
+        figure=report(
+            "results/ablations/m.png",
+            caption="../report/ablation_m.rst",
+            category="6. Analyses",
+            subcategory="M",
+            labels={"item": "scorer by training pairs M (Figure 3)", "type": "figure"},
+        ),
+    log:
+        "logs/ablations/m.log",
+    params:
+        key="m",
+        rankings=" ".join(ABL.sweep_items("m", TARGETS)),
+        ks=",".join(str(k) for k in config["selection"]["top_k"]),
+        level=config["uncertainty"]["level"],
+        code=CODE["ablations"],
+
+
+rule ablation_unseen_type_table:
+    input:
+        gains="results/gains/target_pairs.tsv",
+        rankings=lambda wc: ABL.scorer_rankings(ABL.unseen_items(TARGETS, METHODS)),
+    output:
+        table=report(
+            "results/ablations/unseen_type.tsv",
+            caption="../report/ablation_unseen_type.rst",
+            category="6. Analyses",
+            subcategory="unseen task type",
+            labels={
+                "item": "scorer on task types it never saw (Section 4.6.2)",
+                "type": "TSV",
+            },
+        ),
+        figure=report(
+            "results/ablations/unseen_type.png",
+            caption="../report/ablation_unseen_type.rst",
+            category="6. Analyses",
+            subcategory="unseen task type",
+            labels={
+                "item": "scorer on task types it never saw (Section 4.6.2)",
+                "type": "figure",
+            },
+        ),
+    log:
+        "logs/ablations/unseen_type.log",
+    localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
+    params:
+        rankings=" ".join(ABL.unseen_items(TARGETS, METHODS)),
+        skipped=as_json(ABL.skipped_types),
+        ks=",".join(str(k) for k in config["selection"]["top_k"]),
+        level=config["uncertainty"]["level"],
+        code=CODE["ablations"],
+    shell:
+        "tasktransfer ablation-unseen-type --rankings {params.rankings} --skipped '{params.skipped}' "
+        "--gains {input.gains} --ks {params.ks} --level {params.level} "
+        "--out {output.table} --figure {output.figure} > {log} 2>&1"
+
+
+rule ablation_target_size_table:
+    input:
+        picks=expand("results/ablations/picks/{target}.tsv", target=ABL.targets),
+        runs=lambda wc: [
+            transfer_metrics(source, target, seed, size)
+            for source, target, seed, size in ABL.size_transfers(
+                lambda t: checkpoints.ablation_picks.get(target=t).output.picks, SEEDS
+            )
+        ],
+    output:
+        table=report(
+            "results/ablations/target_size.tsv",
+            caption="../report/ablation_target_size.rst",
+            category="6. Analyses",
+            subcategory="target size",
+            labels={"item": "gain by target training size (Figure 4)", "type": "TSV"},
+        ),
+        figure=report(
+            "results/ablations/target_size.png",
+            caption="../report/ablation_target_size.rst",
+            category="6. Analyses",
+            subcategory="target size",
+            labels={
+                "item": "gain by target training size (Figure 4)",
+                "type": "figure",
+            },
+        ),
+    log:
+        "logs/ablations/target_size.log",
+    localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
+    params:
+        methods=",".join(SIZE_METHODS),
+        level=config["uncertainty"]["level"],
+        code=CODE["ablations"],
+    shell:
+        "tasktransfer ablation-size --transfer-metrics {input.runs} --picks {input.picks} "
+        "--methods {params.methods} --level {params.level} "
+        "--out {output.table} --figure {output.figure} > {log} 2>&1"
+
+
+rule ablation_full_finetune_table:
+    input:
+        picks=expand(
+            "results/ablations/picks/{target}.tsv", target=ABL.finetune_targets
+        ),
+        runs=lambda wc: [
+            f"results/ablations/finetune/n{SIZE}/{init}/{target}/seed{seed}/metrics.json"
+            for init, target, seed in ABL.finetune_runs(
+                lambda t: checkpoints.ablation_picks.get(target=t).output.picks, SEEDS
+            )
+        ],
+    output:
+        table=report(
+            "results/ablations/full_finetune.tsv",
+            caption="../report/ablation_full_finetune.rst",
+            category="6. Analyses",
+            subcategory="full fine-tuning",
+            labels={
+                "item": "intermediate-task full fine-tuning (Table 3)",
+                "type": "TSV",
+            },
+        ),
+        figure=report(
+            "results/ablations/full_finetune.png",
+            caption="../report/ablation_full_finetune.rst",
+            category="6. Analyses",
+            subcategory="full fine-tuning",
+            labels={
+                "item": "intermediate-task full fine-tuning (Table 3)",
+                "type": "figure",
+            },
+        ),
+    log:
+        "logs/ablations/full_finetune.log",
+    localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
+    params:
+        methods=",".join(ABL.finetune_methods),
+        level=config["uncertainty"]["level"],
+        code=CODE["ablations"],
+    shell:
+        "tasktransfer ablation-finetune --runs {input.runs} --picks {input.picks} "
+        "--methods {params.methods} --level {params.level} "
+        "--out {output.table} --figure {output.figure} > {log} 2>&1"
