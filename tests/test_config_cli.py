@@ -60,14 +60,21 @@ def _planned(stdout: str) -> dict[str, int]:
     return jobs
 
 
+def _target_role(config: dict) -> set[str]:
+    """Tasks tuned in the target role: targets, novel targets and pool tasks a scorer pair enters."""
+    from tasktransfer.pairs import sample_pairs
+
+    entered = {t for _, t in sample_pairs(config["sources"], config["pairs"]["m"], config["pairs"]["seed"])}
+    return entered | set(config["targets"]) | set(config.get("novel_targets", []))
+
+
 @pytest.mark.slow
-def test_seeds_on_the_command_line_plan_one_prompt_job_per_task_and_seed(tmp_path, tiny_backbone):
+def test_seeds_on_the_command_line_plan_one_target_job_per_task_and_seed(tmp_path, tiny_backbone):
     workdir = tmp_path / "run"
     config_file = write_tiny_workdir(workdir, tiny_backbone)
     config = yaml.safe_load(config_file.read_text())
-    tasks = set(config["sources"]) | set(config["targets"])
     proc = run_snakemake(workdir, "-n", "--configfile", str(config_file), "--config", "seeds=[0,1]")
-    assert _planned(proc.stdout)["prompt_tune"] == 2 * len(tasks)
+    assert _planned(proc.stdout)["target_tune"] == 2 * len(_target_role(config))
 
 
 def _config_examples() -> list[tuple[str, str]]:
@@ -95,11 +102,10 @@ def test_config_examples_in_the_docs_plan_as_printed(tmp_path, doc, command):
     assert proc.returncode == 0, f"{doc}: `{command}` failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
     cli = args[args.index("--config") + 1 :]
     seeds = [a for a in cli if a.startswith("seeds=")]
-    if seeds:  # the seeds really reached the plan: one prompt job per (task, seed)
+    if seeds:  # the seeds really reached the plan: one target-role job per (task, seed)
         n_seeds = len(yaml.safe_load(seeds[0].split("=", 1)[1]))
         config = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
-        tasks = set(config["sources"]) | set(config["targets"]) | set(config.get("novel_targets", []))
-        assert _planned(proc.stdout)["prompt_tune"] == n_seeds * len(tasks)
+        assert _planned(proc.stdout)["target_tune"] == n_seeds * len(_target_role(config))
 
 
 @pytest.mark.slow
