@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Start a one-node SLURM cluster on this machine (Debian 12, as root, no systemd) for the
-# `slurm` tests: installs munge + slurm, writes /etc/slurm/slurm.conf, starts munged, slurmctld
-# and slurmd directly and waits until the node is idle. Stop it with .ci/slurm-down.sh.
+# `slurm` tests: installs munge + slurm, writes /etc/slurm/slurm.conf (one node with one GPU) and
+# gres.conf, starts munged, slurmctld and slurmd directly and waits until the node is idle. Stop
+# it with .ci/slurm-down.sh.
 # Safe to rerun: a cluster that already answers is left alone.
 set -euo pipefail
 STATE=${SLURM_CI_STATE:-/var/tmp/tasktransfer-slurm}
@@ -54,9 +55,18 @@ SlurmdTimeout=30
 InactiveLimit=0
 KillWait=5
 MpiDefault=none
-NodeName=$host CPUs=$cpus RealMemory=$mem_mb State=UNKNOWN
+GresTypes=gpu
+NodeName=$host CPUs=$cpus RealMemory=$mem_mb Gres=gpu:1 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP OverSubscribe=NO
 CONF
+
+# One GPU on the node, so that the profile's GPU requests (sbatch --gpus=1) are scheduled as on a
+# real cluster. Slurm drops a GPU without a device file ("Removing file-less GPU"), so it names
+# /dev/null: bookkeeping only (no cgroup device limits here); jobs get CUDA_VISIBLE_DEVICES, torch
+# finds no CUDA driver and runs on the CPU.
+cat > /etc/slurm/gres.conf <<GRES
+NodeName=$host Name=gpu Count=1 File=/dev/null
+GRES
 
 # munge: a key, then the daemon (as root; --force accepts root-owned paths)
 if [ ! -s /etc/munge/munge.key ]; then
