@@ -42,10 +42,13 @@ def sweep_figure(table: pd.DataFrame, key: str, path: Path, xlabel: str, log_x: 
     bf = reference[(reference.method == "brute_force") & (reference.k == scorer.k.min())]
     if len(bf) and np.isfinite(float(bf.spearman.iloc[0])):
         right.axhline(float(bf.spearman.iloc[0]), color="grey", ls="--", lw=1, label="brute force (seed-mean order)")
+    values = sorted(scorer[key].dropna().unique())
     for ax in (left, right):
         ax.set_xlabel(xlabel)
         if log_x:
             ax.set_xscale("log")
+            ax.minorticks_off()
+        ax.set_xticks(values, [f"{v:g}" for v in values])
         ax.axhline(0, color="black", lw=0.6)
         ax.legend(fontsize=7)
     left.set_ylabel("gain over no transfer (points)")
@@ -88,8 +91,10 @@ def size_figure(table: pd.DataFrame, path: Path) -> None:
     sizes = sorted(mean["size"].astype(str).unique(), key=lambda s: float("inf") if s == "all" else float(s))
     x = {s: i for i, s in enumerate(sizes)}
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
-    for method, part in mean.groupby("method", sort=True):
-        part = part.assign(_x=[x[str(s)] for s in part["size"]]).sort_values("_x")
+    methods = sorted(mean.method.unique())
+    for i, (method, part) in enumerate(mean.groupby("method", sort=True)):
+        shift = 0.06 * (i - (len(methods) - 1) / 2)  # side by side, so the bars do not hide each other
+        part = part.assign(_x=[x[str(s)] + shift for s in part["size"]]).sort_values("_x")
         ax.errorbar(part._x, part.gain, yerr=_errorbars(part, "gain"), marker="o", capsize=3, label=str(method))
     ax.set_xticks(range(len(sizes)), sizes)
     ax.axhline(0, color="black", lw=0.6)

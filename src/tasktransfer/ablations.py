@@ -83,7 +83,7 @@ def pick_quality(rankings: pd.DataFrame, gains: pd.DataFrame, ks: Sequence[int],
     Columns: variant, k, targets, seeds; ``gain`` (mean over targets of the pick's gain, the mean of
     the per-seed means) with ``gain_lo`` / ``gain_hi``; ``spearman`` (per seed: Spearman of the
     variant's scores with that seed's gains, mean over targets; then the mean over seeds) with
-    ``spearman_lo`` / ``spearman_hi``; ``spearman_of_means`` (against the seed-mean gains, as
+    ``spearman_lo`` / ``spearman_hi`` (clipped to [-1, 1]); ``spearman_of_means`` (against the seed-mean gains, as
     Table 2) and ``regret`` (Regret@k on the seed-mean scores, in %).
     """
     _require(rankings, ["variant", "target", "source", "score"], "the rankings table")
@@ -128,6 +128,8 @@ def pick_quality(rankings: pd.DataFrame, gains: pd.DataFrame, ks: Sequence[int],
                 regrets.append(metrics.regret_at_k(scores, true, k))
             gain, gain_lo, gain_hi = seed_interval([np.mean(v) for v in gain_by_seed.values() if v], level)
             rho, rho_lo, rho_hi = seed_interval([np.mean(v) for v in rho_by_seed.values() if v], level)
+            # a correlation lies in [-1, 1]: so does its interval (few seeds make t intervals wide)
+            rho_lo, rho_hi = max(rho_lo, -1.0), min(rho_hi, 1.0)
             rows.append(
                 {
                     "variant": variant,
