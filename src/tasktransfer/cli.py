@@ -50,6 +50,11 @@ def _set_threads(n: int | None) -> None:
         torch.set_num_threads(n)
 
 
+def _max_train(value: str) -> int:
+    """`--max-train`: a number, or `all` (the workflow passes its path's size wildcard, n128 or nall)."""
+    return 0 if value == "all" else int(value)
+
+
 def _job_info() -> dict:
     """Where the job ran, so a run can prove it went through SLURM."""
     return {
@@ -589,7 +594,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--spec", type=_json_arg, default={}, help="JSON of PromptSpec fields")
         s.add_argument("--seed", type=int, default=0)
         s.add_argument("--threads", type=int, default=0)
-        s.add_argument("--max-train", type=int, default=0, help="train on the first N examples only (0: all)")
+        s.add_argument("--max-train", type=_max_train, default=0,
+                       help="train on the first N examples only (0 or 'all': all of them)")
         s.add_argument("--out-metrics", required=True)
 
     s = sub.add_parser("prompt-tune", help="tune a task's prompt from scratch (r1)")

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
+import os
 from functools import cache
 from pathlib import Path
 
@@ -70,12 +72,58 @@ def _without_docstrings(tree: ast.AST) -> ast.AST:
     return tree
 
 
+#: how a module's digest is made: part of every cache key, so a new way never reads an old digest
+_DIGEST_FORMAT = 1
+
+
+def _cache_path() -> Path:
+    """Digests already computed, by the exact bytes of a module: every Snakemake call computes the
+    versions, and parsing a module is the slow part (a cache entry can never be stale: another
+    source is another key)."""
+    root = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(root) / "tasktransfer" / "code_digests.json"
+
+
+@cache
+def _digest_cache() -> dict[str, str]:
+    try:
+        cached = json.loads(_cache_path().read_text())
+        return cached if isinstance(cached, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember(key: str, digest: str) -> None:
+    cached = _digest_cache()
+    if len(cached) >= 2000:  # old sources pile up over many edits: start again
+        cached.clear()
+    cached[key] = digest
+    path = _cache_path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(cached, sort_keys=True))
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home: the digests are computed each time
+
+
+def _ast_digest(source: bytes, pins: tuple[str, ...]) -> str:
+    tree = _without_docstrings(_without_pins(ast.parse(source.decode("utf-8")), pins))
+    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+
+
 @cache
 def module_digest(module: str) -> str:
     """Hash of one module's code (comments, docstrings, layout and its :data:`PINS` excluded)."""
-    source = (PACKAGE / f"{module}.py").read_text(encoding="utf-8")
-    tree = _without_docstrings(_without_pins(ast.parse(source), PINS.get(module, ())))
-    return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
+    source = (PACKAGE / f"{module}.py").read_bytes()
+    pins = PINS.get(module, ())
+    key = hashlib.sha256(repr((_DIGEST_FORMAT, pins, source)).encode()).hexdigest()
+    digest = _digest_cache().get(key)
+    if digest is None:
+        digest = _ast_digest(source, pins)
+        _remember(key, digest)
+    return digest
 
 
 def code_version(stage: str) -> str:

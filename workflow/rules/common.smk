@@ -126,6 +126,13 @@ def max_train_arg(size):
     return "" if size == "all" else f"--max-train {size}"
 
 
+def gpu_request(needed=True):
+    """The `gpu` resource of a tuning or training job: `gpus_per_job`, or no entry at all where
+    none is wanted (every resource entry costs planning time in each job)."""
+    gpus = config["gpus_per_job"] if needed else 0
+    return {"gpu": gpus} if gpus else {}
+
+
 # --- paths ---------------------------------------------------------------------------------------
 def package_marker(kind):
     """The fetched-archive marker of a data package: its pin is in the name, so a new pin reruns
@@ -213,15 +220,18 @@ def write_file_list(path, files):
 
 
 # --- input functions -----------------------------------------------------------------------------
-def transfer_inputs(wildcards):
-    return {
-        "source_prompt": prompt_file(wildcards.source, pool_seed_for(wildcards.seed)),
-        "target_metrics": target_metrics(
-            wildcards.target, wildcards.seed, wildcards.size
-        ),
-        # train.jsonl and dev.jsonl are written by the same job, before it
-        "meta": meta_file(wildcards.target),
-    }
+def transfer_source_prompt(wildcards):
+    return prompt_file(wildcards.source, pool_seed_for(wildcards.seed))
+
+
+# A transfer starts from the source's pool prompt of its own seed, or of the first pool seed where
+# the pool lacks that seed: a plain pattern when every seed is a pool seed (planning thousands of
+# transfers is faster without a function call each), else the function.
+TRANSFER_SOURCE_PROMPT = (
+    prompt_file("{source}", "{seed}")
+    if set(SEEDS) <= set(POOL_SEEDS)
+    else transfer_source_prompt
+)
 
 
 def control_inputs(wildcards):

@@ -17,7 +17,7 @@ rule prompt_tune:
         "../../envs/tasktransfer.yaml"
     threads: config["threads"]
     resources:
-        gpu=config["gpus_per_job"],
+        **gpu_request(),
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
     params:
@@ -44,17 +44,16 @@ rule target_tune:
         "../../envs/tasktransfer.yaml"
     threads: config["threads"]
     resources:
-        gpu=config["gpus_per_job"],
+        **gpu_request(),
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
     params:
         backbone=config["backbone"],
         spec=lambda wc: as_json(target_spec(wc.task)),
-        max_train=lambda wc: max_train_arg(wc.size),
         code=CODE["tune"],
     shell:
         "tasktransfer prompt-tune --data results/data/{wildcards.task} "
-        "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} {params.max_train} "
+        "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} --max-train {wildcards.size} "
         "--threads {threads} --out-prompt {output.prompt} --out-metrics {output.metrics} > {log} 2>&1"
 
 
@@ -71,7 +70,7 @@ rule control_prompt:
     threads: config["threads"]
     resources:
         # averaging files needs no GPU; tuning on shuffled labels does
-        gpu=config["gpus_per_job"] if CONTROL_INIT == "shuffled" else 0,
+        **gpu_request(CONTROL_INIT == "shuffled"),
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: (
             config["runtime_minutes"]["tune"] if CONTROL_INIT == "shuffled" else 10

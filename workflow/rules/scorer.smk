@@ -16,7 +16,7 @@ rule train_scorer:
         "../../envs/tasktransfer.yaml"
     threads: config["threads"]
     resources:
-        gpu=config["gpus_per_job"],
+        **gpu_request(),
         mem_mb=lambda wc, attempt: 6000 * attempt,
         runtime=lambda wc, attempt: config["runtime_minutes"]["scorer"] * attempt,
     params:

@@ -5,7 +5,10 @@
 
 rule transfer:
     input:
-        unpack(transfer_inputs),
+        source_prompt=TRANSFER_SOURCE_PROMPT,
+        target_metrics="results/targets/n{size}/{target}/seed{seed}/metrics.json",
+        # train.jsonl and dev.jsonl are written by the same job, before it
+        meta="results/data/{target}/meta.json",
     output:
         metrics="results/transfer/n{size}/{source}/{target}/seed{seed}/metrics.json",
     log:
@@ -16,19 +19,18 @@ rule transfer:
         "../../envs/tasktransfer.yaml"
     threads: config["threads"]
     resources:
-        gpu=config["gpus_per_job"],
+        **gpu_request(),
         mem_mb=lambda wc, attempt: 4000 * attempt,
         # the same tuning as a target-role run, from another start
         runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
     params:
         backbone=config["backbone"],
         spec=lambda wc: as_json(target_spec(wc.target)),
-        max_train=lambda wc: max_train_arg(wc.size),
         code=CODE["tune"],
     shell:
         "tasktransfer transfer --source {wildcards.source} --source-prompt {input.source_prompt} "
         "--target-metrics {input.target_metrics} --data results/data/{wildcards.target} "
-        "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} {params.max_train} "
+        "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} --max-train {wildcards.size} "
         "--threads {threads} --out-metrics {output.metrics} > {log} 2>&1"
 
 
