@@ -6,7 +6,8 @@ transfer jobs, plus the prepare, pool prompt, target-role, ranking, gathering an
 For comparison, a bare Snakefile with trivial rules (`touch`, no params, logs, benchmarks,
 resources or environments) of the same DAG shape: the same jobs of the same rules, each reading
 the same files of the jobs before it (file lists included). Everything is generated in a
-temporary directory; nothing is run, only planned. Each figure is the fastest of `--repeat` runs.
+temporary directory; nothing is run, only planned. Each figure is the fastest of `--repeat` runs;
+wall time is what a user waits, CPU time (user + system) what a busy machine changes least.
 
     .venv/bin/python bench/plan_scale.py                 # 50, 100, 200 tasks, both workflows
     .venv/bin/python bench/plan_scale.py --sizes 50 100  # fewer
@@ -149,7 +150,8 @@ rule signal:
     shell: "touch {output}"
 '''
 
-# Runs one command and prints its wall time and the peak RSS of its process tree's largest member.
+# Runs one command and prints its wall time, its CPU time (user + system: what a busy machine
+# changes least) and the peak RSS of its process tree's largest member.
 MEASURE = """
 import resource, subprocess, sys, time
 t = time.perf_counter()
@@ -159,34 +161,35 @@ if rc.returncode:
     sys.stderr.write(rc.stdout[-3000:])
     sys.exit(rc.returncode)
 jobs = [l.split() for l in rc.stdout.splitlines() if l.startswith("total ")]
-print(wall, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, jobs[-1][1] if jobs else 0)
+usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss, jobs[-1][1] if jobs else 0)
 """
 
 
-def measure(cmd: list[str], repeat: int) -> tuple[int, float, float]:
-    """Planned jobs, the fastest wall time of `repeat` runs and the peak memory (MB)."""
-    best, peak, jobs = float("inf"), 0.0, 0
+def measure(cmd: list[str], repeat: int) -> tuple[int, float, float, float]:
+    """Planned jobs, the fastest wall time and CPU time of `repeat` runs, and the peak memory (MB)."""
+    wall, cpu, peak, jobs = float("inf"), float("inf"), 0.0, 0
     for _ in range(repeat):
         proc = subprocess.run([sys.executable, "-c", MEASURE, *cmd], capture_output=True, text=True)
         if proc.returncode:
             raise SystemExit(f"failed: {' '.join(cmd)}\n{proc.stderr}")
-        wall, rss_kb, jobs = proc.stdout.split()
-        best, peak = min(best, float(wall)), max(peak, int(rss_kb) / 1024)
-    return int(jobs), best, peak
+        run_wall, run_cpu, rss_kb, jobs = proc.stdout.split()
+        wall, cpu, peak = min(wall, float(run_wall)), min(cpu, float(run_cpu)), max(peak, int(rss_kb) / 1024)
+    return int(jobs), wall, cpu, peak
 
 
 def plan_args(work: Path, snakefile: Path) -> list[str]:
     return [SNAKEMAKE, "-n", "--quiet", "rules", "--cores", "1", "--directory", str(work), "--snakefile", str(snakefile)]
 
 
-def bare(root: Path, n: int, repeat: int) -> tuple[int, float, float]:
+def bare(root: Path, n: int, repeat: int) -> tuple[int, float, float, float]:
     work = root / f"bare{n}"
     work.mkdir()
     (work / "Snakefile").write_text(BARE_SNAKEFILE)
     return measure([*plan_args(work, work / "Snakefile"), "--config", f"ntasks={n}"], repeat)
 
 
-def ours(root: Path, n: int, repeat: int) -> tuple[int, float, float]:
+def ours(root: Path, n: int, repeat: int) -> tuple[int, float, float, float]:
     work = root / f"ours{n}"
     work.mkdir()
     tasks = [f"t{i:03d}" for i in range(n + 1)]
@@ -225,17 +228,19 @@ def main() -> None:
     args = parser.parse_args()
     rows = []
     print(f"machine: {machine()}", flush=True)
-    print(f"{'tasks':>5}  {'workflow':<8}  {'jobs':>6}  {'plan s':>7}  {'peak MB':>7}  {'vs bare':>7}", flush=True)
+    print(f"{'tasks':>5}  {'workflow':<8}  {'jobs':>6}  {'wall s':>7}  {'cpu s':>7}  {'peak MB':>7}  "
+          f"{'wall vs bare':>12}  {'cpu vs bare':>11}", flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="plan_scale_") as tmp:
         root = Path(tmp)
         for n in args.sizes:
-            b_jobs, b_wall, b_mb = bare(root, n, args.repeat)
-            print(f"{n:>5}  {'bare':<8}  {b_jobs:>6}  {b_wall:>7.1f}  {b_mb:>7.0f}  {'':>7}", flush=True)
-            o_jobs, o_wall, o_mb = ours(root, n, args.repeat)
-            print(f"{n:>5}  {'ours':<8}  {o_jobs:>6}  {o_wall:>7.1f}  {o_mb:>7.0f}  {o_wall / b_wall:>6.2f}x", flush=True)
+            b_jobs, b_wall, b_cpu, b_mb = bare(root, n, args.repeat)
+            print(f"{n:>5}  {'bare':<8}  {b_jobs:>6}  {b_wall:>7.1f}  {b_cpu:>7.1f}  {b_mb:>7.0f}", flush=True)
+            o_jobs, o_wall, o_cpu, o_mb = ours(root, n, args.repeat)
+            print(f"{n:>5}  {'ours':<8}  {o_jobs:>6}  {o_wall:>7.1f}  {o_cpu:>7.1f}  {o_mb:>7.0f}  "
+                  f"{o_wall / b_wall:>11.2f}x  {o_cpu / b_cpu:>10.2f}x", flush=True)  # fmt: skip
             rows += [
-                {"tasks": n, "workflow": "bare", "jobs": b_jobs, "seconds": b_wall, "peak_mb": b_mb},
-                {"tasks": n, "workflow": "ours", "jobs": o_jobs, "seconds": o_wall, "peak_mb": o_mb},
+                {"tasks": n, "workflow": "bare", "jobs": b_jobs, "seconds": b_wall, "cpu_seconds": b_cpu, "peak_mb": b_mb},
+                {"tasks": n, "workflow": "ours", "jobs": o_jobs, "seconds": o_wall, "cpu_seconds": o_cpu, "peak_mb": o_mb},
             ]
     print(f"machine after: {machine()}", flush=True)
     if args.json:
