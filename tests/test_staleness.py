@@ -334,6 +334,22 @@ def test_adding_a_source_runs_its_jobs_the_control_and_the_scorer(snapshot, fini
     assert plan.counts.get("train_scorer") == 1
 
 
+def test_removing_a_source_rebuilds_what_listed_it(snapshot, finished_run, tmp_path):
+    """Its files stay on disk, unused; every list and table that had it is rebuilt (the set of a
+    job's inputs changed), and so is the mean control of the smaller pool."""
+    config = load_config(finished_run)
+    work = copy_run(finished_run, tmp_path / "fewer_sources", sources=[t for t in config["sources"] if t != "weather_a"])
+    new_config = load_config(work)
+    plan = dry_run(snapshot, work)
+    # sampled pairs move up into the first M where one of its pairs leaves
+    assert plan.transfers() == at_seeds(all_pairs(new_config) - all_pairs(config) | control_pairs(config), [0])
+    assert plan.target_runs() == {(t, 0) for t in target_role(new_config) - target_role(config)}
+    assert "prepare" not in plan.counts and "prompt_tune" not in plan.counts, plan
+    lists = plan.match("file_list", r"results/lists/(\w+)\.txt")
+    assert {("pool",), ("target_pairs",)} <= lists, lists
+    assert {"control_prompt", "no_transfer", "target_gains", "train_scorer"} <= set(plan.counts), plan
+
+
 def test_adding_a_target_seed_runs_that_seed_of_the_target_role(snapshot, finished_run, tmp_path):
     config = load_config(finished_run)
     plan = dry_run(snapshot, copy_run(finished_run, tmp_path / "seed", seeds=[0, 1]))
