@@ -18,7 +18,7 @@ study: setup  ## the signal study (config/study.yaml) in runs/study/; about 100 
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/study --configfile config/study.yaml \
 		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources --cores $(CORES)
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/study --configfile config/study.yaml \
-		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources --report runs/study/report.html
+		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources --report $(CURDIR)/runs/study/report.html
 	@echo "report: runs/study/report.html"
 
 test: setup  ## unit tests, the tiny workflow end to end, the SLURM and browser checks

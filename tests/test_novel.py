@@ -75,16 +75,16 @@ def test_novel_target_triggers_only_its_top_k_transfers(tmp_path_factory, tiny_b
     plan_dir = novel_workdir(tmp_path_factory.mktemp("plan"), tiny_backbone)
     plan = run_snakemake(plan_dir, "--configfile", str(plan_dir / "config.yaml"), "-n").stdout
     assert re.search(r"select_novel\s+1\b", plan)
-    assert re.findall(rf"results/transfer/[^/\s]+/{NOVEL}/", plan) == []
+    assert re.findall(rf"results/transfer/\S+/{NOVEL}/", plan) == []
 
     workdir = finished_novel_run(tmp_path_factory, tiny_backbone)
-    transferred = sorted(p.parent.name for p in (workdir / "results" / "transfer").glob(f"*/{NOVEL}"))
+    transferred = sorted(p.parent.name for p in (workdir / "results" / "transfer").glob(f"n*/*/{NOVEL}"))
     assert len(transferred) == TOP_K  # only its top-k, not all three pool sources
     ranking = pd.read_csv(workdir / "results" / "rankings" / "scorer" / f"{NOVEL}.tsv", sep="\t")
     assert sorted(ranking.sort_values("rank").source.head(TOP_K)) == transferred
     assert set(ranking.source) == set(SOURCES)
     # brute force for the held-out target: every source
-    assert sorted(p.parent.name for p in (workdir / "results" / "transfer").glob(f"*/{TARGET}") if not p.parent.name.startswith("_")) == SOURCES
+    assert sorted(p.parent.name for p in (workdir / "results" / "transfer").glob(f"n*/*/{TARGET}") if not p.parent.name.startswith("_")) == SOURCES
     table = pd.read_csv(workdir / "results" / "eval" / "novel.tsv", sep="\t")
     assert len(table) == len(SOURCES) and table.transferred.sum() == TOP_K
     assert table[table.transferred].gain.notna().all() and table[~table.transferred].gain.isna().all()

@@ -32,8 +32,15 @@ FIGURES = {
     "2. Prompt pool": ["task embeddings (PCA)"],
     "3. Transfer": ["gain heatmap", "gains per target by source type"],
     "4. Scorer": ["scorer: predicted vs true gain"],
-    "5. Evaluation": ["mean gain by method"],
+    "5. Evaluation": ["source choice against seed noise, per target", "mean gain by method"],
 }
+# the evaluation opens with the signal verdict, then the methods against brute force
+SIGNAL, METHODS_VS_BRUTE = "0. Signal", "1. Methods against brute force"
+SUBCATEGORIES = {("5. Evaluation", item): SIGNAL for item in [
+    "does the source matter more than seed noise?", "source choice against seed noise, per target"]} | {
+    ("5. Evaluation", item): METHODS_VS_BRUTE for item in [
+    "Table 1: target score by method", "Table 2: ranking quality",
+    "novel targets: scorer ranking and top-k transfer", "mean gain by method"]}
 
 
 # --- figures from small tables (fast) -------------------------------------------------------------
@@ -214,10 +221,14 @@ CLICK_RESULT = """((item, type) => { const row = Array.from(document.querySelect
 
 
 def _show(browser: Browser, category: str, item: str, kind: str) -> None:
-    """Open a category from the list of results (the breadcrumb's "Results"), then show one item."""
+    """Open a category from the list of results (the breadcrumb's "Results"), its subcategory where it
+    has them, then show one item."""
     if not browser.evaluate(f"{CLICK_LINK}({json.dumps(category)})"):
         assert browser.wait_for(f"{CLICK_LINK}('Results')"), "no way back to the list of results"
         assert browser.wait_for(f"{CLICK_LINK}({json.dumps(category)})"), f"no category {category} in the report"
+    subcategory = SUBCATEGORIES.get((category, item))
+    if subcategory:
+        assert browser.wait_for(f"{CLICK_LINK}({json.dumps(subcategory)})"), f"no subcategory {subcategory} in {category}"
     assert browser.wait_for(f"{CLICK_RESULT}({json.dumps(item)}, {json.dumps(kind)})"), f"no {kind} '{item}' in {category}"
 
 
@@ -250,6 +261,15 @@ def test_report_renders_tables_and_figures_in_chromium(tmp_path_factory, tiny_ba
         browser.wait_for("document.querySelectorAll('nav a').length > 3")
         names = browser.evaluate("Array.from(document.querySelectorAll('nav a')).map(a => a.textContent.trim())")
         assert all(c in names for c in CATEGORIES), names
+
+        assert browser.evaluate(f"{CLICK_LINK}('5. Evaluation')")
+        subcategories = browser.wait_for(
+            f"(() => {{ const n = Array.from(document.querySelectorAll('nav a')).map(a => a.textContent.trim());"
+            f" return n.includes({json.dumps(SIGNAL)}) ? n : null; }})()")
+        assert subcategories.index(SIGNAL) < subcategories.index(METHODS_VS_BRUTE), subcategories
+        _show(browser, "5. Evaluation", "does the source matter more than seed noise?", "table")
+        signal = _table_in_frame(browser, "Does the source matter more than seed noise?")
+        assert signal["head"][:2] == ["target", "sources"] and {row[0] for row in signal["rows"]} >= {TARGET}, signal
 
         _show(browser, "5. Evaluation", "Table 1: target score by method", "table")
         table1 = _table_in_frame(browser, "Table 1: target score by method")

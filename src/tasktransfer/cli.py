@@ -447,6 +447,7 @@ def cmd_task_table(a: argparse.Namespace) -> None:
             }
         )
     table = pd.DataFrame(rows).sort_values(["role", "task"], ascending=[False, True])
+    table["target_train"] = table["target_train"].astype("Int64")  # sources leave it empty: keep it a count, not 128.0
     atomic_write_text(a.out, table.to_csv(sep="\t", index=False))
     if a.out_html:
         from .report_tables import write_html

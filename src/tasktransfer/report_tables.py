@@ -133,7 +133,7 @@ def html_table(table: pd.DataFrame, title: str, note: str = "", digits: int = 2)
     import html
 
     def cell(v) -> str:
-        if v is None or (isinstance(v, float) and pd.isna(v)):
+        if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
             return '<td class="num">-</td>'
         if isinstance(v, bool):
             return f"<td>{'yes' if v else 'no'}</td>"

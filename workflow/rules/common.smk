@@ -299,6 +299,8 @@ def final_outputs():
         "results/eval/signal.tsv",
         "results/figures/heatmap.png",
         *report_outputs(),  # evaluation.smk: every table and figure of the report
+        # the control's own gains table (noise.tsv reads the control runs directly)
+        *(["results/gains/control_pairs.tsv"] if CONTROL_PAIRS else []),
     ]
 
 

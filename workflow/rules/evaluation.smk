@@ -245,21 +245,30 @@ rule signal:
             caption="../report/signal.rst",
             category="5. Evaluation",
             subcategory="0. Signal",
-            labels={"item": "source, target and residual shares of gain variance", "type": "TSV"},
+            labels={
+                "item": "source, target and residual shares of gain variance",
+                "type": "TSV",
+            },
         ),
         html=report(
             "results/eval/signal.html",
             caption="../report/signal.rst",
             category="5. Evaluation",
             subcategory="0. Signal",
-            labels={"item": "does the source matter more than seed noise?", "type": "table"},
+            labels={
+                "item": "does the source matter more than seed noise?",
+                "type": "table",
+            },
         ),
         figure=report(
             "results/figures/signal.png",
             caption="../report/signal.rst",
             category="5. Evaluation",
             subcategory="0. Signal",
-            labels={"item": "source choice against seed noise, per target", "type": "figure"},
+            labels={
+                "item": "source choice against seed noise, per target",
+                "type": "figure",
+            },
         ),
         targets="results/eval/signal_targets.tsv",
         sentence="results/eval/signal.txt",
