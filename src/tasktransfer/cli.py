@@ -73,7 +73,7 @@ def cmd_prepare(a: argparse.Namespace) -> None:
     spec = get_task(load_registry(a.registry), a.task)
     data = DataSpec(**a.data)
     meta = prepare_task(spec, data, Path(a.resources), Path(a.out))
-    _log(f"{a.task}: {meta.n_train} train / {meta.n_dev} dev, labels {meta.labels[:10]}, majority {meta.majority}")
+    _log(f"{a.task}: {meta.n_train} train / {meta.n_dev} dev, labels {meta.labels[:10]}, majority class {'-' if meta.majority is None else f'{100 * meta.majority:.2f}'}")
 
 
 def cmd_fetch(a: argparse.Namespace) -> None:

@@ -283,7 +283,8 @@ def cmd_rank_pool(a: argparse.Namespace) -> None:
     meta = prepare_task(spec, data, Path(a.resources), work / "data")
     _log(
         f"{spec.name}: {meta.n_train} train / {meta.n_dev} dev examples, {len(meta.labels)} labels, "
-        f"majority {meta.majority} (caps {data.max_train} / {data.max_dev})"
+        f"majority class {'-' if meta.majority is None else f'{100 * meta.majority:.2f}'} "
+        f"(caps {data.max_train} / {data.max_dev})"
     )
     t = done("prepare", t)
 
