@@ -106,3 +106,13 @@ def test_transfer_starts_the_head_fresh(tiny_backbone, colour_task):
     # while the prompt did come from the source
     assert torch.allclose(moved.embedding, source.embedding, atol=1e-5)
     assert not torch.allclose(fresh.embedding, source.embedding, atol=1e-3)
+
+
+def test_progress_logs_the_last_step_and_counts_examples():
+    from tasktransfer.training import Progress
+
+    lines: list[str] = []
+    progress = Progress(lines.append, total=3, every_seconds=3600)
+    steps = [progress.update(n, torch.tensor(0.5)) for n in (16, 16, 4)]
+    assert steps == [1, 2, 3] and progress.seen == 36
+    assert len(lines) == 1 and lines[0].startswith("step 3/3 | loss 0.5000 |") and "left ~0s" in lines[0]

@@ -15,7 +15,6 @@ last step); the score is the best dev score, and the weights of that evaluation 
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
@@ -25,7 +24,7 @@ from torch import nn
 from .backbone import Backbone
 from .data import TaskMeta
 from .formats import get_format
-from .training import _autocast, _batches, _to, evaluate, pick_device, resolve_precision, seed_everything
+from .training import Progress, _batches, evaluate, pick_device, resolve_precision, seed_everything, train_step
 
 Log = Callable[[str], None]
 
@@ -122,7 +121,7 @@ def finetune(
     rng = random.Random(seed)
     history: list[dict] = []
     best_score, best_state = -float("inf"), None
-    step, seen, start, last_log = 0, 0, time.perf_counter(), 0.0
+    progress = Progress(log, total)
     log(
         f"full fine-tuning of {meta.name}: {len(train_feats)} train / {len(dev_feats)} dev examples, "
         f"{total} steps at lr {spec.lr:g} on {device} ({spec.precision})"
@@ -131,30 +130,16 @@ def finetune(
         for chunk in _batches(train_feats, spec.batch_size, rng):
             encoder.train()
             head.train()
-            batch = _to(fmt.collate(chunk, pad_id), device)
-            with _autocast(device, spec.precision):
-                tokens, pooled = encoder(**batch)
-                logits = fmt.forward_head(head, tokens, pooled, batch)
-            loss = fmt.loss(logits, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            seen += len(chunk)
-            elapsed = time.perf_counter() - start
-            if elapsed - last_log >= 10 or step == total:
-                last_log = elapsed
-                left = (total - step) * elapsed / step
-                log(f"step {step}/{total} | loss {loss.item():.4f} | {seen / elapsed:.1f} ex/s | elapsed {elapsed:.0f}s | left ~{left:.0f}s")
+            loss = train_step(encoder, head, fmt, chunk, pad_id, device, spec.precision, optimizer, scheduler)
+            progress.update(len(chunk), loss)
         if epoch >= first_eval_epoch or epoch == spec.epochs - 1:
             score, _ = evaluate(encoder, head, fmt, dev_feats, dev_rows, spec, pad_id, device)
-            history.append({"epoch": epoch + 1, "step": step, "dev_score": score, "loss": float(loss.item())})
+            history.append({"epoch": epoch + 1, "step": progress.step, "dev_score": score, "loss": float(loss.item())})
             log(f"eval after epoch {epoch + 1}: dev {meta.metric} {score:.2f}")
             if score > best_score:
                 best_score = score
                 best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-    elapsed = time.perf_counter() - start
+    elapsed = progress.elapsed()
     assert best_state is not None
     model.load_state_dict(best_state)
     model.eval()
@@ -163,7 +148,7 @@ def finetune(
         backbone_state=best_state,
         history=history,
         train_seconds=elapsed,
-        examples_per_second=seen / elapsed if elapsed else 0.0,
+        examples_per_second=progress.seen / elapsed if elapsed else 0.0,
         train_size=len(train_feats),
         precision=spec.precision,
     )

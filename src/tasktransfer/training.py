@@ -101,6 +101,50 @@ def _autocast(device: torch.device, precision: str):
     return torch.autocast(device_type=device.type, enabled=False)
 
 
+def train_step(
+    encoder: nn.Module, head: nn.Module, fmt: TaskFormat, chunk: list, pad_id: int, device: torch.device,
+    precision: str, optimizer: torch.optim.Optimizer, scheduler,
+) -> torch.Tensor:
+    """One optimisation step on a batch (forward under autocast, loss, backward, optimiser and
+    schedule step); the caller sets train/eval modes. Returns the batch's loss."""
+    batch = _to(fmt.collate(chunk, pad_id), device)
+    with _autocast(device, precision):
+        tokens, pooled = encoder(**batch)
+        logits = fmt.forward_head(head, tokens, pooled, batch)
+    loss = fmt.loss(logits, batch)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    scheduler.step()
+    return loss
+
+
+class Progress:
+    """Counts steps and examples of a training loop and writes the job log's progress line every
+    `every_seconds` and at the last step, so a long job shows its rate and the time left."""
+
+    def __init__(self, log: Log, total: int, every_seconds: float = 10.0):
+        self.log, self.total, self.every_seconds = log, total, every_seconds
+        self.step, self.seen, self.start, self.last_log = 0, 0, time.perf_counter(), 0.0
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+    def update(self, examples: int, loss: torch.Tensor) -> int:
+        """Count one step of `examples`; returns the step number."""
+        self.step += 1
+        self.seen += examples
+        elapsed = self.elapsed()
+        if elapsed - self.last_log >= self.every_seconds or self.step == self.total:
+            self.last_log = elapsed
+            left = (self.total - self.step) * elapsed / self.step
+            self.log(
+                f"step {self.step}/{self.total} | loss {loss.item():.4f} | {self.seen / elapsed:.1f} ex/s "
+                f"| elapsed {elapsed:.0f}s | left ~{left:.0f}s"
+            )
+        return self.step
+
+
 def feature_length(feature: dict) -> int:
     """Tokens the encoder reads for one example (all its choices or options together)."""
     if "input_ids" in feature:
@@ -212,31 +256,17 @@ def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed
     rng = random.Random(seed)
     history: list[dict] = []
     best_score, best_state, best_predictions = -float("inf"), None, []
-    step, seen, start, last_log, eval_seconds = 0, 0, time.perf_counter(), 0.0, 0.0
+    step, eval_seconds = 0, 0.0
     log(f"lr {lr:g}: {len(train_feats)} train / {len(dev_feats)} dev examples, {total} steps on {device} ({spec.precision})")
+    progress = Progress(log, total)
     while step < total:
         for chunk in _batches(train_feats, spec.batch_size, rng, spec.group_by_length):
             encoder.train()
             head.train()
             # the backbone stays in eval mode: dropout off, it is a fixed feature map
             backbone.model.eval()
-            batch = _to(fmt.collate(chunk, pad_id), device)
-            with _autocast(device, spec.precision):
-                tokens, pooled = encoder(**batch)
-                logits = fmt.forward_head(head, tokens, pooled, batch)
-            loss = fmt.loss(logits, batch)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            seen += len(chunk)
-            elapsed = time.perf_counter() - start
-            if elapsed - last_log >= 10 or step == total:
-                last_log = elapsed
-                rate = seen / elapsed
-                left = (total - step) * elapsed / step
-                log(f"step {step}/{total} | loss {loss.item():.4f} | {rate:.1f} ex/s | elapsed {elapsed:.0f}s | left ~{left:.0f}s")
+            loss = train_step(encoder, head, fmt, chunk, pad_id, device, spec.precision, optimizer, scheduler)
+            step = progress.update(len(chunk), loss)
             if (step % eval_every == 0 and step > eval_after) or step == total:
                 eval_start = time.perf_counter()
                 score, predictions = evaluate(encoder, head, fmt, dev_feats, dev_rows, spec, pad_id, device)
@@ -249,7 +279,7 @@ def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed
                     best_predictions = predictions
             if step >= total:
                 break
-    elapsed = time.perf_counter() - start
+    elapsed = progress.elapsed()
     prompt.load_state_dict(best_state[0])
     with torch.no_grad():
         embedding = prompt().detach().cpu()
@@ -263,7 +293,7 @@ def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed
         history=history,
         train_seconds=elapsed,
         eval_seconds=eval_seconds,
-        examples_per_second=seen / (elapsed - eval_seconds) if elapsed > eval_seconds else 0.0,
+        examples_per_second=progress.seen / (elapsed - eval_seconds) if elapsed > eval_seconds else 0.0,
         train_size=len(train_feats),
         precision=spec.precision,
     )
