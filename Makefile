@@ -13,7 +13,7 @@ run: setup  ## the main job on the default config, ending with the HTML report
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --report results/report.html
 	@echo "report: results/report.html"
 
-study: setup  ## the signal study (config/study.yaml) in runs/study/; about 100 minutes on 2 CPU cores
+study: setup  ## the signal study (config/study.yaml) in runs/study/; 90 to 100 minutes on 2 idle CPU cores (README)
 	mkdir -p runs/study
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/study --configfile config/study.yaml \
 		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources --cores $(CORES)
