@@ -17,10 +17,10 @@ from pathlib import Path
 
 import yaml
 
-from tasktransfer.backbone import load_backbone
-from tasktransfer.data import DataSpec, prepare_task, read_jsonl, read_meta
-from tasktransfer.tasks import load_registry
-from tasktransfer.training import PromptSpec, tune_prompt
+from tasktransfer.prompting.backbone import load_backbone
+from tasktransfer.data.prepare import DataSpec, prepare_task, read_jsonl, read_meta
+from tasktransfer.data.registry import load_registry
+from tasktransfer.prompting.training import PromptSpec, tune_prompt
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasktransfer.gain_signal import variance_shares, verdict
+from tasktransfer.analysis.signal import variance_shares, verdict
 
 SOURCES = [
     "multiemo_en",

@@ -18,8 +18,8 @@ import time
 
 import torch
 
-from tasktransfer.backbone import load_backbone
-from tasktransfer.prompt_encoder import PromptedEncoder, PromptEncoder
+from tasktransfer.prompting.backbone import load_backbone
+from tasktransfer.prompting.prompt_encoder import PromptedEncoder, PromptEncoder
 
 
 def matmul_flops(n: int = 1024, seconds: float = 3.0) -> float:

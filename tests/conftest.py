@@ -12,14 +12,14 @@ import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-TINY_CONFIG = REPO / "tests" / "workflow" / "config.yaml"
-TINY_TASKS = REPO / "tests" / "workflow" / "tasks.yaml"
+TINY_CONFIG = REPO / "tests" / "workflow" / "tiny" / "config.yaml"
+TINY_TASKS = REPO / "tests" / "workflow" / "tiny" / "tasks.yaml"
 
 
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory) -> Path:
     """A tiny random BERT saved like a real model (built once per test session)."""
-    from tasktransfer.backbone import make_tiny_backbone
+    from tasktransfer.prompting.backbone import make_tiny_backbone
 
     return make_tiny_backbone(tmp_path_factory.mktemp("backbone") / "tiny", seed=0)
 

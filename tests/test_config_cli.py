@@ -62,7 +62,7 @@ def _planned(stdout: str) -> dict[str, int]:
 
 def _target_role(config: dict) -> set[str]:
     """Tasks tuned in the target role: targets, novel targets and pool tasks a scorer pair enters."""
-    from tasktransfer.pairs import sample_pairs
+    from tasktransfer.affinity.pairs import sample_pairs
 
     entered = {t for _, t in sample_pairs(config["sources"], config["pairs"]["m"], config["pairs"]["seed"])}
     return entered | set(config["targets"]) | set(config.get("novel_targets", []))

@@ -5,11 +5,11 @@ those modules' syntax trees with docstrings removed, so comments, docstrings and
 rerun anything, while any change to what the code does reruns exactly the stages that import it.
 The rules put the version of their stage in ``params``; Snakemake's params trigger does the rest.
 
-Changes that alter results from outside the listed modules (say, in ``cli.py``) bump the stage's
+Changes that alter results from outside the listed modules (say, in a library's behaviour) bump the stage's
 counter in :data:`REVISIONS`. docs/cluster.md says how to force a rerun or skip one.
 
 Some module-level values are data that reach the jobs another way (:data:`PINS`): the data
-packages' pins in ``corpora.PACKAGES`` are in the fetched-archive marker's name, an input of the
+packages' pins in ``data.package_fetch.PACKAGES`` are in the fetched-archive marker's name, an input of the
 tasks of that package only, so a new pin reruns those tasks and not every ``prepare``.
 """
 
@@ -24,26 +24,50 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent
 
-#: modules whose code shapes each stage's results (its own and what it calls)
+#: modules whose code shapes each stage's results (its own, what it calls, and the command module
+#: that writes its records), as dotted paths under the package
 STAGES: dict[str, tuple[str, ...]] = {
-    "data": ("tasks", "data", "corpora", "hub", "synthetic", "io"),
-    "tune": ("training", "prompt_encoder", "formats", "metrics", "backbone", "prompt_pool", "control", "data", "io"),
-    "gather": ("results", "uncertainty", "formats", "metrics", "data"),
-    "scorer": ("scorer", "pairs", "backbone", "prompt_pool", "results", "training"),
-    "rank": ("selection", "similarity", "scorer", "backbone", "prompt_pool", "results"),
-    "evaluate": ("evaluation", "report_tables", "metrics", "results", "uncertainty", "gain_signal", "plots"),
+    "data": (
+        "data.registry", "data.prepare", "data.package_fetch", "data.package_corpora", "data.tables",
+        "data.synthetic", "io", "cli.data_commands",
+    ),
+    "tune": (
+        "prompting.training", "prompting.prompt_encoder", "prompting.formats", "prompting.backbone",
+        "prompting.prompt_files", "prompting.control", "prompting.tune_run", "metrics", "data.prepare", "io",
+        "cli.prompt_commands",
+    ),
+    "gather": ("analysis.gather", "analysis.uncertainty", "prompting.formats", "metrics", "data.prepare", "cli.gather_commands"),
+    "scorer": (
+        "affinity.scorer", "affinity.pairs", "prompting.backbone", "prompting.prompt_files", "prompting.training",
+        "analysis.gather", "cli.affinity_commands",
+    ),
+    "rank": (
+        "affinity.selection", "affinity.similarity", "affinity.scorer", "prompting.backbone", "prompting.prompt_files",
+        "analysis.gather", "cli.affinity_commands",
+    ),
+    "evaluate": (
+        "analysis.evaluation", "analysis.report_tables", "analysis.gather", "analysis.uncertainty", "analysis.signal",
+        "analysis.plots", "metrics", "cli.analysis_commands",
+    ),
     # the paper's analyses (workflow/rules/ablations.smk): their tables and full fine-tuning
-    "ablations": ("ablations", "ablation_plots", "metrics", "plots", "results"),
-    "finetune": ("finetune", "training", "formats", "metrics", "backbone", "data", "io"),
+    "ablations": (
+        "analysis.ablations", "analysis.ablation_plots", "analysis.plots", "analysis.gather", "metrics",
+        "cli.ablation_commands",
+    ),
+    "finetune": (
+        "prompting.finetune", "prompting.training", "prompting.formats", "prompting.backbone", "data.prepare", "metrics",
+        "io", "cli.ablation_commands",
+    ),
     # installing a shared pool's files into a run (workflow/rules/pool.smk)
-    "pool": ("shared_pool", "pool_import", "io"),
-}
+    "pool": ("pool.manifest", "pool.install", "pool.import_plan", "io", "cli.pool_commands"),
+}  # fmt: skip
 
-#: bumped by hand when a stage's results change for a reason outside its modules
-REVISIONS: dict[str, int] = {stage: 1 for stage in STAGES}
+#: bumped by hand when a stage's results change for a reason outside its modules; 2: the package
+#: moved into subpackages (docs/cluster.md, "Code versions": carry a finished run across with --touch)
+REVISIONS: dict[str, int] = {stage: 2 for stage in STAGES}
 
 #: module-level names left out of a module's hash: values that reach the jobs through their paths
-PINS: dict[str, tuple[str, ...]] = {"corpora": ("PACKAGES",)}
+PINS: dict[str, tuple[str, ...]] = {"data.package_fetch": ("PACKAGES",)}
 
 
 def _without_pins(tree: ast.Module, names: tuple[str, ...]) -> ast.Module:
@@ -113,10 +137,15 @@ def _ast_digest(source: bytes, pins: tuple[str, ...]) -> str:
     return hashlib.sha256(ast.dump(tree, include_attributes=False).encode()).hexdigest()
 
 
+def module_path(module: str) -> Path:
+    """The file of a dotted module name under the package (``prompting.training``)."""
+    return PACKAGE.joinpath(*module.split(".")).with_suffix(".py")
+
+
 @cache
 def module_digest(module: str) -> str:
     """Hash of one module's code (comments, docstrings, layout and its :data:`PINS` excluded)."""
-    source = (PACKAGE / f"{module}.py").read_bytes()
+    source = module_path(module).read_bytes()
     pins = PINS.get(module, ())
     key = hashlib.sha256(repr((_DIGEST_FORMAT, pins, source)).encode()).hexdigest()
     digest = _digest_cache().get(key)

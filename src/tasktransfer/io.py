@@ -16,7 +16,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .errors import ArtefactError
+from tasktransfer.errors import ArtefactError
 
 
 def _temp_beside(path: Path) -> str:

@@ -3,8 +3,8 @@
 # ablation_full_finetune` one each. They reuse the main run's jobs: beta, M and unseen type train
 # only scorers (on results/gains/scorer_pairs.tsv) and rank; target size adds target-role runs and
 # transfers at other sizes; full fine-tuning adds its own jobs. See config/README.md, "Analyses".
-from tasktransfer.ablation_plan import plan_ablations
-from tasktransfer.ablations import PRETRAINED, SIZE_METHODS
+from tasktransfer.analysis.ablation_plan import plan_ablations
+from tasktransfer.analysis.ablations import PRETRAINED, SIZE_METHODS
 
 # the analyses' lists, checked against the run (ablation_plan.py); used in this file only
 ABL = plan_ablations(

@@ -12,9 +12,9 @@ import json
 import os
 
 from tasktransfer.code_versions import all_code_versions
-from tasktransfer.corpora import PACKAGES
-from tasktransfer.pairs import brute_force_pairs, sample_pairs
-from tasktransfer.tasks import get_task, load_registry
+from tasktransfer.data.package_fetch import PACKAGES
+from tasktransfer.affinity.pairs import brute_force_pairs, sample_pairs
+from tasktransfer.data.registry import get_task, load_registry
 
 # Planning builds tens of thousands of job objects: with Python's default threshold (a collection
 # every 700 new objects) the cyclic garbage collector took 15-20 % of planning 100 tasks' pairs
@@ -37,7 +37,7 @@ POOL = None
 POOL_TASKS = []
 if config["pool"]:
     from snakemake.logging import logger
-    from tasktransfer.pool_import import plan_pool_import
+    from tasktransfer.pool.import_plan import plan_pool_import
 
     POOL = plan_pool_import(config["pool"], config, REGISTRY)
     POOL_TASKS = POOL.tasks

@@ -4,7 +4,7 @@
 # A job depends on its pool file through the file's sha256 in params, not through the pool's path
 # (read from the config in `run:`, so neither an input nor a param): a changed file reruns only
 # what reads it, while the same pool in another folder reruns nothing.
-from tasktransfer.pool_import import task_regex
+from tasktransfer.pool.import_plan import task_regex
 
 
 wildcard_constraints:

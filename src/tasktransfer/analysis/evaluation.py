@@ -1,0 +1,280 @@
+"""Judging selection methods against brute force, from three plain tables.
+
+- transfer ``T``: ``source, target, score``, the target's score after transfer (metric x100);
+- no transfer ``N``: ``target, score``, the target tuned from a random prompt;
+- selections ``S``: ``method, target, source`` rows, best first (or rankings with a ``score``).
+
+Definitions (t a target, S_t the sources with a transfer result for t, T(s, t) its score):
+
+- best-of-top-k: a method proposes its k best sources, all k are tried, the best result counts:
+  score_k(t) = max over the top-k of T(s, t); gain_k(t) = score_k(t) - N(t);
+- Regret@k(t) = 100 * (max_{s in S_t} T(s, t) - score_k(t)) / max_{s in S_t} T(s, t)
+  (in %; 0 when the method's top-k holds the best source);
+- brute force: the best source in hindsight, max_{s in S_t} T(s, t) (always included; regret 0);
+- random_expected: the expectation of best-of-top-k over a uniformly random k-subset of S_t,
+  computed exactly (the i-th smallest of n scores is the best of the subset with probability
+  C(i-1, k-1) / C(n, k)), where S_t holds at least k sources;
+- a method is evaluated at each requested k that its selections support (k <= the number of
+  sources it gives for every target), and also at k = n when it gives n sources per target;
+- ranking quality (:func:`ranking_quality`): Spearman and Pearson correlation of the method's
+  scores with the true gains T(s, t) - N(t) over S_t, NDCG with relevance max(gain, 0) (see
+  :func:`tasktransfer.metrics.ndcg`), and Regret@k as above.
+
+The workflow (``tasktransfer evaluate-run``) and ``tasktransfer evaluate`` share this code.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pandas as pd
+
+from tasktransfer import metrics
+from tasktransfer.errors import TaskTransferError
+
+BRUTE_FORCE = "brute_force"
+RANDOM_EXPECTED = "random_expected"
+# the order of the paper's tables: baselines first, the scorer, then the upper bound
+METHOD_ORDER = (
+    RANDOM_EXPECTED,
+    "random",
+    "cosine_mean",
+    "euclidean_mean",
+    "manhattan_mean",
+    "cosine_tokens",
+    "euclidean_tokens",
+    "manhattan_tokens",
+    "scorer",
+    BRUTE_FORCE,
+)
+
+
+def method_order(methods) -> list[str]:
+    """Methods in table order; unknown ones (from a user's selections) before the scorer, by name."""
+    known = [m for m in METHOD_ORDER if m in set(methods)]
+    other = sorted(set(methods) - set(METHOD_ORDER))
+    at = known.index("scorer") if "scorer" in known else (known.index(BRUTE_FORCE) if BRUTE_FORCE in known else len(known))
+    return known[:at] + other + known[at:]
+
+
+def _require(df: pd.DataFrame, columns: list[str], what: str) -> None:
+    missing = [c for c in columns if c not in df.columns]
+    if missing:
+        raise TaskTransferError(f"{what} lacks columns {missing}; it needs {columns} (has {list(df.columns)})")
+
+
+def transfer_matrix(transfer: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """target -> source -> T(source, target)."""
+    _require(transfer, ["source", "target", "score"], "the transfer table")
+    out: dict[str, dict[str, float]] = {}
+    for row in transfer.itertuples(index=False):
+        out.setdefault(str(row.target), {})[str(row.source)] = float(row.score)
+    return out
+
+
+def selections_from_rankings(rankings: pd.DataFrame) -> pd.DataFrame:
+    """Turn per-source scores into ordered selections (best first, ties by source name)."""
+    _require(rankings, ["method", "target", "source", "score"], "the rankings table")
+    ordered = rankings.sort_values(["method", "target", "score", "source"], ascending=[True, True, False, True])
+    ordered = ordered.assign(rank=ordered.groupby(["method", "target"]).cumcount() + 1, ranked=True)
+    return ordered[["method", "target", "source", "rank", "ranked"]].reset_index(drop=True)
+
+
+def expected_best_of_random(values: list[float], k: int) -> float:
+    """E[max of a uniformly random k-subset of values] (exact, no sampling)."""
+    v = sorted(values)
+    n = len(v)
+    if not 1 <= k <= n:
+        raise ValueError(f"cannot pick {k} of {n} sources")
+    return sum(math.comb(i - 1, k - 1) * v[i - 1] for i in range(k, n + 1)) / math.comb(n, k)
+
+
+def supported_ks(counts: list[int], ks: list[int], add_n: bool = True) -> list[int]:
+    """The ks a method can be judged at, given how many sources it proposes for each target.
+
+    Every requested k up to the fewest sources it gives a target, and (``add_n``, for explicit
+    selections rather than full rankings) that number of sources itself.
+    """
+    n = min(counts)
+    return sorted({k for k in ks if k <= n} | ({n} if add_n and n > 1 else set()) | {1})
+
+
+def evaluate_selections(
+    transfer: pd.DataFrame,
+    no_transfer: pd.DataFrame,
+    selections: pd.DataFrame | None,
+    ks: list[int],
+) -> pd.DataFrame:
+    """One row per (method, k, target): proposed sources, chosen source, its score, gain and Regret@k.
+
+    Brute force (the best source in hindsight) is always included, and so is the random
+    expectation at each k the targets' sources allow. A method is judged at the ks its
+    selections support (see the module docstring), so asking for k = 3 of a method that gives
+    two sources per target is not an error.
+    """
+    _require(transfer, ["source", "target", "score"], "the transfer table")
+    _require(no_transfer, ["target", "score"], "the no-transfer table")
+    ks = sorted({int(k) for k in ks} | {1})
+    matrix = transfer_matrix(transfer)
+    base = {str(r.target): float(r.score) for r in no_transfer.itertuples(index=False)}
+    rows: list[dict] = []
+    used_ks = set(ks)
+    if selections is not None and len(selections):
+        _require(selections, ["method", "target", "source"], "the selections table")
+        # brute force is always derived from the transfer table below, never taken from a selection
+        selections = selections[selections["method"] != BRUTE_FORCE]
+        if "rank" not in selections.columns:
+            selections = selections.assign(rank=selections.groupby(["method", "target"]).cumcount() + 1)
+        selections = selections.sort_values(["method", "target", "rank"], kind="stable")
+        for method, by_method in selections.groupby("method", sort=True):
+            proposed = {
+                str(target): list(dict.fromkeys(str(s) for s in group["source"]))
+                for target, group in by_method.groupby("target", sort=True)
+            }
+            ranked = "ranked" in by_method.columns and bool(by_method["ranked"].fillna(False).astype(bool).all())
+            method_ks = supported_ks([len(p) for p in proposed.values()], ks, add_n=not ranked)
+            used_ks |= set(method_ks)
+            for target, sources in proposed.items():
+                known = matrix.get(target, {})
+                for k in method_ks:
+                    picks = sources[:k]
+                    missing = [s for s in picks if s not in known]
+                    if missing:
+                        raise TaskTransferError(
+                            f"method {method} picks {missing} for target {target} (top-{k}), but the transfer "
+                            "table has no score for that pair; add it to the transfer table or drop the selection"
+                        )
+                    rows.append(_row(method, k, target, picks, known, base))
+    for target in sorted(matrix):
+        known = matrix[target]
+        best = metrics.top_k(known, 1)
+        for k in sorted(used_ks):
+            rows.append(_row(BRUTE_FORCE, k, target, best, known, base))
+            if k <= len(known):
+                expected = expected_best_of_random(list(known.values()), k)
+                top = max(known.values())
+                rows.append(
+                    {
+                        "method": RANDOM_EXPECTED,
+                        "k": k,
+                        "target": target,
+                        "sources": "(all)",
+                        "chosen": "(expectation)",
+                        "score": expected,
+                        "no_transfer": base.get(target, np.nan),
+                        # expected <= top; max() only drops a rounding -0.0
+                        "regret": max(0.0, 100.0 * (top - expected) / top) if top else 0.0,
+                    }
+                )
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    missing_base = sorted(set(table.target) - set(base))
+    if missing_base:
+        raise TaskTransferError(
+            f"the no-transfer table has no score for targets {missing_base}; add a row (target, score) for each"
+        )
+    table["gain"] = table["score"] - table["no_transfer"]
+    return table.sort_values(["method", "k", "target"]).reset_index(drop=True)
+
+
+def _regret(known: dict[str, float], chosen: str) -> float:
+    best = max(known.values())
+    return 100.0 * (best - known[chosen]) / best if best else 0.0
+
+
+def _row(method: str, k: int, target: str, picks: list[str], known: dict[str, float], base: dict[str, float]) -> dict:
+    chosen = max(picks, key=lambda s: (known[s], s))
+    return {
+        "method": method,
+        "k": k,
+        "target": target,
+        "sources": ",".join(picks),
+        "chosen": chosen,
+        "score": known[chosen],
+        "no_transfer": base.get(target, np.nan),
+        "regret": _regret(known, chosen),
+    }
+
+
+def summarise(per_target: pd.DataFrame) -> pd.DataFrame:
+    """Mean score, mean gain and mean Regret@k per method and k."""
+    if per_target.empty:
+        return per_target
+    grouped = per_target.groupby(["method", "k"], sort=True)
+    out = grouped.agg(
+        targets=("target", "nunique"),
+        mean_score=("score", "mean"),
+        mean_gain=("gain", "mean"),
+        mean_regret=("regret", "mean"),
+        beats_no_transfer=("gain", lambda g: int((g > 0).sum())),
+    )
+    return out.reset_index()
+
+
+class PartialRankingWarning(UserWarning):
+    """A ranking-quality figure covers fewer sources than the target has."""
+
+
+def _warn_partial(method: str, target: str, used: dict, known: dict, ranked: set) -> None:
+    """Warn (never stay silent) when a target's correlations use only part of its sources: the
+    ranking lacks sources that have a transfer result, or names sources without one (brute force
+    unfinished). Printed as a line of the job's log."""
+    n = max(len(known), len(ranked))
+    if len(used) >= n:
+        return
+    unranked = sorted(set(known) - ranked)
+    untransferred = sorted(ranked - set(known))
+    why = []
+    if unranked:
+        why.append(f"{len(unranked)} with a transfer result are not ranked ({', '.join(unranked[:5])})")
+    if untransferred:
+        why.append(f"{len(untransferred)} ranked have no transfer result ({', '.join(untransferred[:5])})")
+    what = "computed on" if len(used) >= 2 else "skipped: it would rest on"
+    warnings.warn(
+        f"ranking quality of {method} for target {target} {what} {len(used)} of its {n} sources: {'; '.join(why)}. "
+        "Rank every source and finish every brute-force transfer for a comparable figure",
+        PartialRankingWarning,
+        stacklevel=3,
+    )
+
+
+def ranking_quality(rankings: pd.DataFrame, transfer: pd.DataFrame, no_transfer: pd.DataFrame, ks: list[int]) -> pd.DataFrame:
+    """Per method and target: Spearman, Pearson, NDCG and Regret@k of its scores.
+
+    Each is computed over the sources that have a transfer result for the target (a
+    :class:`PartialRankingWarning` says so when that is fewer than the target has):
+    - Spearman / Pearson: correlation of the method's scores with the true gains;
+    - NDCG: discounted gain of the method's order, relevance = max(gain, 0), over the ideal order
+      (NaN for a target where no source has a positive gain, and left out of the mean);
+    - Regret@k: 100 * (max_s T(s,t) - max_{s in top-k} T(s,t)) / max_s T(s,t).
+    """
+    _require(rankings, ["method", "target", "source", "score"], "the rankings table")
+    matrix = transfer_matrix(transfer)
+    base = {str(r.target): float(r.score) for r in no_transfer.itertuples(index=False)}
+    rows = []
+    for (method, target), group in rankings.groupby(["method", "target"], sort=True):
+        known = matrix.get(str(target), {})
+        ranked = {str(s) for s in group["source"]}
+        predicted = {str(s): float(v) for s, v in zip(group["source"], group["score"]) if str(s) in known}
+        _warn_partial(str(method), str(target), predicted, known, ranked)
+        if len(predicted) < 2 or str(target) not in base:
+            continue
+        true_t = {s: known[s] for s in predicted}
+        gains = {s: known[s] - base[str(target)] for s in predicted}
+        order = sorted(predicted)
+        row = {
+            "method": method,
+            "target": target,
+            "sources": len(order),
+            "spearman": metrics.spearman([predicted[s] for s in order], [gains[s] for s in order]),
+            "pearson": metrics.pearson([predicted[s] for s in order], [gains[s] for s in order]),
+            # undefined (NaN, left out of means) when no source helps: there is nothing to rank first
+            "ndcg": metrics.ndcg(predicted, gains) if any(g > 0 for g in gains.values()) else float("nan"),
+        }
+        for k in ks:
+            row[f"regret@{k}"] = metrics.regret_at_k(predicted, true_t, k)
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -1,0 +1,124 @@
+"""Gathering finished runs into long tables, and averaging them over seeds."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+
+from tasktransfer.errors import ArtefactError
+
+NO_TRANSFER_COLUMNS = ["task", "seed", "metric", "score", "lr"]
+GAIN_COLUMNS = ["source", "target", "seed", "metric", "r1", "r2", "gain"]
+
+
+def read_record(path: str | Path) -> dict:
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as err:
+        raise ArtefactError(f"{path} is missing or corrupt ({err}); delete it and rerun its job") from err
+
+
+def gather_no_transfer(paths: Iterable[str | Path]) -> pd.DataFrame:
+    rows = [{k: read_record(p)[k] for k in NO_TRANSFER_COLUMNS} for p in paths]
+    return pd.DataFrame(rows, columns=NO_TRANSFER_COLUMNS).sort_values(["task", "seed"]).reset_index(drop=True)
+
+
+def gather_gains(paths: Iterable[str | Path]) -> pd.DataFrame:
+    rows = [{k: read_record(p)[k] for k in GAIN_COLUMNS} for p in paths]
+    df = pd.DataFrame(rows, columns=GAIN_COLUMNS)
+    return df.sort_values(["target", "source", "seed"]).reset_index(drop=True)
+
+
+def mean_gains(gains: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair: mean r1, r2 and gain over seeds, with the gain's spread."""
+    grouped = gains.groupby(["source", "target"], sort=True)
+    out = grouped.agg(
+        r1=("r1", "mean"), r2=("r2", "mean"), gain=("gain", "mean"), gain_sd=("gain", "std"), seeds=("seed", "nunique")
+    )
+    out["gain_sd"] = out["gain_sd"].fillna(0.0)
+    return out.reset_index()
+
+
+def mean_no_transfer(no_transfer: pd.DataFrame) -> pd.DataFrame:
+    grouped = no_transfer.groupby("task", sort=True)
+    out = grouped.agg(score=("score", "mean"), score_sd=("score", "std"), seeds=("seed", "nunique"), metric=("metric", "first"))
+    out["score_sd"] = out["score_sd"].fillna(0.0)
+    return out.reset_index()
+
+
+CONTROL = "_control"  # the pseudo-source whose prompt carries no task knowledge (see control.py)
+
+
+def gain_summary(
+    prompt_paths: Iterable[str | Path],
+    transfer_paths: Iterable[str | Path],
+    data_dir: str | Path,
+    n_boot: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+    log=None,
+) -> pd.DataFrame:
+    """One row per pair: mean gain over no transfer and over the control, each with its interval.
+
+    Intervals come from a paired bootstrap over seeds and dev examples (uncertainty.py). The
+    control's own rows (source ``_control``) carry the warm-start gain of any trained prompt.
+    """
+    from tasktransfer.analysis.uncertainty import paired_bootstrap
+    from tasktransfer.data.prepare import read_jsonl, read_meta
+    from tasktransfer.prompting.formats import get_format
+
+    runs_r1: dict[tuple[str, int], list] = {}
+    for p in prompt_paths:
+        m = read_record(p)
+        runs_r1[(m["task"], int(m["seed"]))] = m.get("dev_predictions", [])
+    runs_r2: dict[tuple[str, str], dict[int, list]] = {}
+    for p in transfer_paths:
+        m = read_record(p)
+        runs_r2.setdefault((m["source"], m["target"]), {})[int(m["seed"])] = m.get("dev_predictions", [])
+    scorers: dict[str, tuple] = {}
+    rows = []
+    started, last = time.perf_counter(), 0.0
+    for done, ((source, target), by_seed) in enumerate(sorted(runs_r2.items())):
+        elapsed = time.perf_counter() - started
+        if log is not None and (elapsed - last >= 10 or done == 0):
+            last = elapsed
+            log(f"bootstrap of pair {done + 1}/{len(runs_r2)} ({source} -> {target}) | elapsed {elapsed:.0f}s")
+        if target not in scorers:
+            meta = read_meta(Path(data_dir) / target)
+            scorers[target] = (get_format(meta).score, read_jsonl(Path(data_dir) / target / "dev.jsonl"))
+        score, dev = scorers[target]
+        seeds = sorted(by_seed)
+        new = [by_seed[s] for s in seeds]
+        base = [runs_r1.get((target, s), []) for s in seeds]
+        if any(len(x) != len(dev) for x in [*new, *base]):
+            raise ArtefactError(
+                f"pair {source} -> {target}: a run lacks dev predictions for {len(dev)} examples; "
+                "rerun its prompt_tune / transfer job with this version"
+            )
+        over_none = paired_bootstrap(score, dev, new, base, n_boot, level, seed)
+        row = {
+            "source": source,
+            "target": target,
+            "seeds": len(seeds),
+            "gain": over_none.mean,
+            "gain_lo": over_none.lo,
+            "gain_hi": over_none.hi,
+            "gain_se": over_none.se,
+            "inside_noise": over_none.inside_noise,
+        }
+        control = runs_r2.get((CONTROL, target), {})
+        if source != CONTROL and all(s in control for s in seeds):
+            over_control = paired_bootstrap(score, dev, new, [control[s] for s in seeds], n_boot, level, seed)
+            row.update(
+                gain_vs_control=over_control.mean,
+                gain_vs_control_lo=over_control.lo,
+                gain_vs_control_hi=over_control.hi,
+                gain_vs_control_se=over_control.se,
+                control_inside_noise=over_control.inside_noise,
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)

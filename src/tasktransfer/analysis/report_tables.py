@@ -1,0 +1,273 @@
+"""The evaluation tables, written as TSV for the report and printed for the terminal.
+
+- ``per_target.tsv``: method, k, target, chosen source, its score, no-transfer score, gain, regret;
+- ``summary.tsv``: per method and k, mean score, mean gain, mean Regret@k;
+- ``table1.tsv`` (the paper's Table 1): rows are methods (best-of-top-k), columns the target's
+  score after transfer per target and the mean gain over no transfer; the first row is no transfer;
+- ``table2.tsv`` (the paper's Table 2): per method Spearman, Pearson, NDCG (mean over targets,
+  where the method scores every source) and Regret@k for each k;
+- ``ranking.tsv`` / ``ranking_summary.tsv``: Spearman, Pearson, NDCG, Regret@k per method and
+  target, and their means, when rankings with scores are given;
+- ``novel.tsv``: for novel targets, the pool ranked by the scorer and the result of the top-k.
+
+Definitions are in :mod:`tasktransfer.evaluation`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from tasktransfer.analysis.evaluation import (
+    BRUTE_FORCE,
+    evaluate_selections,
+    method_order,
+    ranking_quality,
+    selections_from_rankings,
+    summarise,
+)
+from tasktransfer.analysis.gather import mean_gains, mean_no_transfer
+from tasktransfer.errors import TaskTransferError
+from tasktransfer.io import atomic_write_text
+
+
+def read_table(path: str | Path, what: str) -> pd.DataFrame:
+    path = Path(path)
+    if not path.exists():
+        raise TaskTransferError(f"{what} {path} does not exist")
+    sep = "," if path.suffix == ".csv" else "\t"
+    return pd.read_csv(path, sep=sep)
+
+
+def run_tables(gains_path: str | Path, no_transfer_path: str | Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The workflow's gathered runs as the plain evaluate inputs: T (source, target, score), N (target, score)."""
+    gains = mean_gains(read_table(gains_path, "gains table"))
+    base = mean_no_transfer(read_table(no_transfer_path, "no-transfer table"))
+    transfer = gains.rename(columns={"r2": "score"})[["source", "target", "score"]]
+    no_transfer = base.rename(columns={"task": "target"})[["target", "score"]]
+    return transfer, no_transfer
+
+
+def _label(method: str, k: int) -> str:
+    return method if method == BRUTE_FORCE else f"{method} (top-{k})"
+
+
+CONTROL_PREFIX = "_"
+
+
+def split_controls(transfer: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Transfer rows from candidate sources, and from controls (a source named ``_...``, e.g. ``_control``).
+
+    A control init (say the mean of the pool's prompts) is no pool task: it is never a candidate of
+    any method nor of brute force, but Table 1 shows it next to no transfer.
+    """
+    is_control = transfer["source"].astype(str).str.startswith(CONTROL_PREFIX)
+    return transfer[~is_control], transfer[is_control]
+
+
+def table1(per_target: pd.DataFrame, no_transfer: pd.DataFrame, controls: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The paper's Table 1: one row per method and k, the target scores and the mean gain.
+
+    Brute force is the same at every k, so it appears once. Columns: method, k, one per target
+    (score after transfer, metric x100), mean_gain (mean over targets of score - no transfer).
+    The first rows are no transfer and each control init (a ``_...`` source), if any.
+    """
+    targets = sorted(per_target.target.unique())
+    base = {str(r.target): float(r.score) for r in no_transfer.itertuples(index=False)}
+    rows = [{"method": "no_transfer", "k": 0, **{t: base.get(t) for t in targets}, "mean_gain": 0.0}]
+    if controls is not None and len(controls):
+        for source, part in controls.groupby("source", sort=True):
+            score = {str(r.target): float(r.score) for r in part.itertuples(index=False) if str(r.target) in targets}
+            gains = [score[t] - base[t] for t in score if t in base]
+            label = f"control init ({str(source).lstrip(CONTROL_PREFIX)})"
+            rows.append({"method": label, "k": 0, **{t: score.get(t) for t in targets}, "mean_gain": sum(gains) / len(gains) if gains else None})
+    for method in method_order(per_target.method.unique()):
+        part = per_target[per_target.method == method]
+        for k in sorted(part.k.unique()):
+            if method == BRUTE_FORCE and k != part.k.min():
+                continue
+            at = part[part.k == k].set_index("target")
+            row = {"method": _label(method, int(k)), "k": int(k)}
+            row.update({t: (float(at.loc[t, "score"]) if t in at.index else None) for t in targets})
+            row["mean_gain"] = float(at["gain"].mean())
+            rows.append(row)
+    return pd.DataFrame(rows, columns=["method", "k", *targets, "mean_gain"])
+
+
+def table2(summary: pd.DataFrame, ranking_means: pd.DataFrame | None, ks: list[int]) -> pd.DataFrame:
+    """The paper's Table 2: per method Spearman, Pearson, NDCG and Regret@k (mean over targets).
+
+    Correlations and NDCG need a method's scores of every source (rankings); methods given only as
+    selections (and the random expectation) have Regret@k alone.
+    """
+    methods = method_order(summary.method.unique())
+    quality = ranking_means.set_index("method") if ranking_means is not None and len(ranking_means) else None
+    rows = []
+    for method in methods:
+        row: dict = {"method": method}
+        for col in ("spearman", "pearson", "ndcg"):
+            row[col] = float(quality.loc[method, col]) if quality is not None and method in quality.index else None
+        part = summary[summary.method == method].set_index("k")
+        for k in sorted({int(k) for k in ks} | {1}):
+            row[f"regret@{k}"] = float(part.loc[k, "mean_regret"]) if k in part.index else None
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _write(path: Path, table: pd.DataFrame, digits: int = 4) -> None:
+    atomic_write_text(path, table.to_csv(sep="\t", index=False, float_format=f"%.{digits}f"))
+
+
+_CSS = """
+body { font-family: system-ui, sans-serif; font-size: 14px; margin: 1em; color: #1e293b; background: #fff; }
+h1 { font-size: 17px; } p { max-width: 60em; color: #475569; }
+table { border-collapse: collapse; } caption { text-align: left; padding: 4px 0; color: #475569; }
+th, td { border: 1px solid #cbd5e1; padding: 3px 8px; } th { background: #f1f5f9; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; } tbody tr:nth-child(even) { background: #f8fafc; }
+"""
+
+
+def html_table(table: pd.DataFrame, title: str, note: str = "", digits: int = 2) -> str:
+    """A self-contained HTML page of one table (no scripts, no external resources): the report's view."""
+    import html
+
+    def cell(v) -> str:
+        if v is None or v is pd.NA or (isinstance(v, float) and pd.isna(v)):
+            return '<td class="num">-</td>'
+        if isinstance(v, bool):
+            return f"<td>{'yes' if v else 'no'}</td>"
+        if isinstance(v, (int, float)):
+            return f'<td class="num">{v:.{digits}f}</td>' if isinstance(v, float) else f'<td class="num">{v}</td>'
+        return f"<td>{html.escape(str(v))}</td>"
+
+    head = "".join(f"<th>{html.escape(str(c))}</th>" for c in table.columns)
+    body = "\n".join("<tr>" + "".join(cell(v) for v in row) + "</tr>" for row in table.astype(object).itertuples(index=False))
+    return (
+        f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
+        f"<style>{_CSS}</style></head><body>\n<h1>{html.escape(title)}</h1>\n"
+        + (f"<p>{html.escape(note)}</p>\n" if note else "")
+        + f'<table class="results"><thead><tr>{head}</tr></thead><tbody>\n{body}\n</tbody></table>\n</body></html>\n'
+    )
+
+
+def write_html(path: Path, table: pd.DataFrame, title: str, note: str = "", digits: int = 2) -> None:
+    atomic_write_text(path, html_table(table, title, note, digits))
+
+
+TABLE1_NOTE = (
+    "Target score after transfer (metric x100, mean over seeds) of each method's best-of-top-k pick; "
+    "mean_gain is the mean over targets of the gain over no transfer."
+)
+NOVEL_NOTE = (
+    "Each novel target is ranked against the pool by the scorer (predicted_gain) and transferred only from "
+    "its top-k sources (transferred); score is its score after transfer, gain the gain over no transfer, "
+    "best_of_top_k the best gain among the first k rows; <method>_rank: the baselines' ranks."
+)
+TABLE2_NOTE = (
+    "Ranking quality against brute force, mean over targets: Spearman and Pearson correlation of the "
+    "method's scores with the true gains, NDCG (relevance = gain clipped at 0), Regret@k in %."
+)
+
+
+def run_evaluation(
+    transfer: str | Path | pd.DataFrame,
+    no_transfer: str | Path | pd.DataFrame,
+    selections: str | Path | None,
+    rankings: list[str | Path] | None,
+    ks: list[int],
+    out_dir: Path,
+) -> str:
+    """Evaluate and write the tables; returns a text rendering for the terminal."""
+    t = transfer if isinstance(transfer, pd.DataFrame) else read_table(transfer, "transfer table")
+    if "source" in t.columns:
+        t, controls = split_controls(t)
+    else:
+        controls = None
+    n = no_transfer if isinstance(no_transfer, pd.DataFrame) else read_table(no_transfer, "no-transfer table")
+    chosen = []
+    ranks = pd.concat([read_table(r, "rankings table") for r in rankings], ignore_index=True) if rankings else None
+    if ranks is not None and len(ranks):
+        chosen.append(selections_from_rankings(ranks))
+    if selections:
+        chosen.append(read_table(selections, "selections table"))
+    sel = pd.concat(chosen, ignore_index=True) if chosen else None
+    per_target = evaluate_selections(t, n, sel, ks)
+    if per_target.empty:
+        raise TaskTransferError("nothing to evaluate: the transfer table has no rows")
+    summary = summarise(per_target)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    _write(out_dir / "per_target.tsv", per_target)
+    _write(out_dir / "summary.tsv", summary)
+    mean = None
+    if ranks is not None and len(ranks):
+        quality = ranking_quality(ranks, t, n, ks)
+        _write(out_dir / "ranking.tsv", quality)
+        if len(quality):
+            mean = quality.drop(columns=["target"]).groupby("method", sort=True).mean().reset_index()
+        else:
+            mean = quality
+        _write(out_dir / "ranking_summary.tsv", mean)
+    first = table1(per_target, n, controls)
+    second = table2(summary, mean, ks)
+    _write(out_dir / "table1.tsv", first, digits=2)
+    _write(out_dir / "table2.tsv", second, digits=3)
+    write_html(out_dir / "table1.html", first.drop(columns=["k"]), "Table 1: target score by method", TABLE1_NOTE)
+    write_html(out_dir / "table2.html", second, "Table 2: ranking quality", TABLE2_NOTE, digits=3)
+    text = [
+        "Table 1: target score after transfer (metric x100) of each method's best-of-top-k pick, "
+        "and the mean gain over no transfer:",
+        first.drop(columns=["k"]).round(2).to_string(index=False, na_rep="-"),
+        "\nTable 2: ranking quality against brute force, mean over targets (regret in %):",
+        second.round(3).to_string(index=False, na_rep="-"),
+    ]
+    return "\n".join(text)
+
+
+def novel_table(rankings: pd.DataFrame, selected: pd.DataFrame, gains: pd.DataFrame) -> pd.DataFrame:
+    """Per novel target: the pool ranked by the scorer, and what transfer from its top-k gave.
+
+    ``rankings``: the rank files of the novel targets (method, target, source, score[, rank]); the
+    scorer's order decides, other methods add a ``<method>_rank`` column. ``selected``: the sources
+    that were transferred (results/novel/<target>/selected.tsv). ``gains``: their transfer runs
+    (source, target, seed, r1, r2, gain). Rows: target, rank, source, predicted_gain, transferred,
+    score (r2 after transfer, mean over seeds), no_transfer (r1), gain, best_of_top_k (the
+    best-of-top-k gain, on the row of the k-th source).
+    """
+    from tasktransfer.analysis.gather import mean_gains
+
+    _need = ["method", "target", "source", "score"]
+    missing = [c for c in _need if c not in rankings.columns]
+    if missing:
+        raise TaskTransferError(f"the novel rankings lack columns {missing}")
+    result = mean_gains(gains) if len(gains) else pd.DataFrame(columns=["source", "target", "r1", "r2", "gain"])
+    out = []
+    for target, by_target in rankings.groupby("target", sort=True):
+        scorer = by_target[by_target.method == "scorer"]
+        if scorer.empty:
+            raise TaskTransferError(f"novel target {target} has no scorer ranking")
+        table = scorer.sort_values(["score", "source"], ascending=[False, True])[["source", "score"]]
+        table = table.rename(columns={"score": "predicted_gain"}).reset_index(drop=True)
+        table.insert(0, "rank", range(1, len(table) + 1))
+        table.insert(0, "target", target)
+        chosen = set(selected[selected.target == target].source)
+        table["transferred"] = table.source.isin(chosen)
+        done = result[result.target == target].set_index("source")
+        table["score"] = [float(done.loc[s, "r2"]) if s in done.index else None for s in table.source]
+        table["no_transfer"] = [float(done.loc[s, "r1"]) if s in done.index else None for s in table.source]
+        table["gain"] = [float(done.loc[s, "gain"]) if s in done.index else None for s in table.source]
+        best, running = [], None
+        for row in table.itertuples(index=False):
+            if row.transferred and row.gain is not None and not pd.isna(row.gain):
+                running = row.gain if running is None else max(running, row.gain)
+                best.append(running)
+            else:
+                best.append(None)
+        table["best_of_top_k"] = best
+        for method, part in by_target[by_target.method != "scorer"].groupby("method", sort=True):
+            order = part.sort_values(["score", "source"], ascending=[False, True]).source.tolist()
+            table[f"{method}_rank"] = [order.index(s) + 1 if s in order else None for s in table.source]
+        out.append(table)
+    if not out:
+        return pd.DataFrame(columns=["target", "rank", "source", "predicted_gain", "transferred", "score", "no_transfer", "gain"])
+    return pd.concat(out, ignore_index=True)

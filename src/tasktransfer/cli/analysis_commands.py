@@ -1,0 +1,245 @@
+"""Commands that analyse a run: evaluation, task table, noise, signal, figures, novel targets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tasktransfer.cli.common import json_arg, list_arg
+from tasktransfer.runtime import log
+
+
+def cmd_evaluate(a: argparse.Namespace) -> None:
+    from tasktransfer.analysis.report_tables import run_evaluation
+
+    printed = run_evaluation(
+        transfer=a.transfer,
+        no_transfer=a.no_transfer,
+        selections=a.selections,
+        rankings=a.rankings,
+        ks=[int(k) for k in a.ks],
+        out_dir=Path(a.out),
+    )
+    print(printed)
+
+
+def cmd_evaluate_run(a: argparse.Namespace) -> None:
+    from tasktransfer.analysis.gather import CONTROL
+    from tasktransfer.analysis.report_tables import run_evaluation, run_tables
+    from tasktransfer.io import atomic_write_text
+
+    transfer, no_transfer = run_tables(a.gains, a.no_transfer)
+    # the sampled pool pairs train the scorer; only the held-out targets are judged
+    # the control init is judged in the noise table, never picked as a source
+    transfer = transfer[transfer.target.isin(a.targets) & (transfer.source != CONTROL)]
+    no_transfer = no_transfer[no_transfer.target.isin(a.targets)]
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    # the plain tables that `tasktransfer evaluate` takes, so any run can be re-scored by hand
+    atomic_write_text(out / "transfer.tsv", transfer.to_csv(sep="\t", index=False))
+    atomic_write_text(out / "no_transfer.tsv", no_transfer.to_csv(sep="\t", index=False))
+    print(run_evaluation(transfer, no_transfer, None, a.rankings, [int(k) for k in a.ks], out))
+
+
+def cmd_task_table(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from tasktransfer.analysis.gather import mean_no_transfer
+    from tasktransfer.data.prepare import read_meta
+    from tasktransfer.io import atomic_write_text
+
+    base = mean_no_transfer(pd.read_csv(a.no_transfer, sep="\t")).set_index("task")
+    pool = mean_no_transfer(pd.read_csv(a.pool_scores, sep="\t")).set_index("task") if a.pool_scores else None
+    rows = []
+    for path in a.meta:
+        meta = read_meta(Path(path).parent)
+        role = "target" if meta.name in a.targets else "novel" if meta.name in a.novel else "source"
+        target_role = meta.name in base.index
+        rows.append(
+            {
+                "task": meta.name,
+                "role": role,
+                # the registry's type (a label: editing it reruns no job but this table)
+                "type": a.types.get(meta.name, meta.type),
+                "format": meta.format,
+                "metric": meta.metric,
+                "labels": len(meta.labels),
+                "train": meta.n_train,
+                "target_train": min(meta.n_train, a.target_train) if a.target_train and target_role else (meta.n_train if target_role else None),
+                "dev": meta.n_dev,
+                "majority": None if meta.majority is None else round(100 * meta.majority, 2),
+                "pool_score": round(float(pool.loc[meta.name, "score"]), 2) if pool is not None and meta.name in pool.index else None,
+                "no_transfer": round(float(base.loc[meta.name, "score"]), 2) if target_role else None,
+                "no_transfer_sd": round(float(base.loc[meta.name, "score_sd"]), 2) if target_role else None,
+            }
+        )
+    table = pd.DataFrame(rows).sort_values(["role", "task"], ascending=[False, True])
+    table["target_train"] = table["target_train"].astype("Int64")  # sources leave it empty: keep it a count, not 128.0
+    atomic_write_text(a.out, table.to_csv(sep="\t", index=False))
+    if a.out_html:
+        from tasktransfer.analysis.report_tables import write_html
+
+        write_html(
+            Path(a.out_html),
+            table,
+            "Tasks of this run",
+            "pool_score: the pool prompt's dev score on the whole training set (train). "
+            "no_transfer: r1, the dev score of the task tuned as a target on its first target_train "
+            "examples, mean (sd) over seeds; gains are measured against it. Metric x100.",
+        )
+
+
+def cmd_noise(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from tasktransfer.analysis.uncertainty import method_noise_table
+    from tasktransfer.io import atomic_write_text
+
+    per_target = pd.read_csv(a.per_target, sep="\t")
+    intervals = pd.read_csv(a.intervals, sep="\t")
+    table = method_noise_table(per_target, intervals, a.level)
+    atomic_write_text(a.out, table.to_csv(sep="\t", index=False, float_format="%.3f"))
+    print(table.round(2).to_string(index=False))
+
+
+def cmd_signal(a: argparse.Namespace) -> None:
+    """Two-way variance shares of the gains, the seed-noise verdict, and per-target spreads."""
+    import pandas as pd
+
+    from tasktransfer.analysis.report_tables import read_table, write_html
+    from tasktransfer.analysis.signal import per_target_spread, share_table, verdict
+    from tasktransfer.io import atomic_write_text
+
+    gains = pd.concat([read_table(g, "gains table") for g in a.gains], ignore_index=True)
+    # the control init is a yardstick, not a source one could pick
+    gains = gains[~gains["source"].astype(str).str.startswith("_")]
+    no_transfer = read_table(a.no_transfer, "no-transfer table") if a.no_transfer else None
+    found = verdict(gains)
+    shares = share_table(found.shares)
+    targets = per_target_spread(gains, no_transfer)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "signal.tsv", shares.to_csv(sep="\t", index=False, float_format="%.4f"))
+    atomic_write_text(out / "signal_targets.tsv", targets.to_csv(sep="\t", index=False, float_format="%.4f"))
+    atomic_write_text(out / "signal.txt", found.sentence() + "\n")
+    write_html(
+        out / "signal.html",
+        targets,
+        "Does the source matter more than seed noise?",
+        found.sentence()
+        + " Per target: the spread (SD) of its sources' mean gains against the seed spread (SD) of its "
+        "no-transfer score r1; the source choice is visible where the first is the larger.",
+    )
+    from tasktransfer.analysis.plots import signal_figure
+
+    signal_figure(found.shares, gains, targets, Path(a.figure) if a.figure else out / "signal.png")
+    print(shares.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    print(found.sentence())
+
+
+def cmd_figures(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from tasktransfer.analysis.plots import make_figures
+    from tasktransfer.analysis.report_tables import read_table
+    from tasktransfer.prompting.prompt_files import load_prompt
+
+    gains = pd.concat([read_table(g, "gains table") for g in a.gains], ignore_index=True)
+    intervals = read_table(a.intervals, "intervals table") if a.intervals else None
+    # a task's embedding is named by the task its prompt file records
+    prompts = {str(load_prompt(f).metadata.get("task") or Path(f).parent.parent.name): Path(f) for f in a.prompt_files}
+    make_figures(
+        Path(a.out),
+        gains=gains,
+        tasks=read_table(a.tasks, "task table"),
+        summary=read_table(a.summary, "summary table"),
+        scorer_metrics=json.loads(Path(a.scorer_metrics).read_text()),
+        intervals=intervals,
+        prompts=prompts or None,
+    )
+    log(f"figures written to {a.out}")
+
+
+def cmd_novel_table(a: argparse.Namespace) -> None:
+    import pandas as pd
+
+    from tasktransfer.analysis.gather import gather_gains
+    from tasktransfer.analysis.report_tables import novel_table
+    from tasktransfer.io import atomic_write_text
+
+    rankings = pd.concat([pd.read_csv(f, sep="\t") for f in a.rankings], ignore_index=True)
+    selected = pd.concat([pd.read_csv(f, sep="\t") for f in a.selected], ignore_index=True)
+    table = novel_table(rankings, selected, gather_gains(a.transfer_metrics))
+    atomic_write_text(a.out, table.to_csv(sep="\t", index=False, float_format="%.4f"))
+    if a.out_html:
+        from tasktransfer.analysis.report_tables import NOVEL_NOTE, write_html
+
+        write_html(Path(a.out_html), table, "Novel targets: the pool ranked by the scorer", NOVEL_NOTE)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-"))
+
+
+def add_commands(sub) -> None:
+    """Register this family's subcommands: evaluate, evaluate-run, task-table, noise, signal, figures, novel-table."""
+    s = sub.add_parser("evaluate", help="score selections against brute force, from plain tables")
+    s.add_argument("--transfer", required=True, help="TSV: source, target, score")
+    s.add_argument("--no-transfer", required=True, help="TSV: target, score")
+    s.add_argument("--selections", help="TSV: method, target, source (best first)")
+    s.add_argument("--rankings", nargs="*", default=[], help="TSVs: method, target, source, score")
+    s.add_argument("--ks", type=list_arg, default=["1", "3"])
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("evaluate-run", help="evaluate a workflow run (its gains, no-transfer scores, rankings)")
+    s.add_argument("--gains", required=True)
+    s.add_argument("--no-transfer", required=True)
+    s.add_argument("--rankings", nargs="*", default=[])
+    s.add_argument("--targets", type=list_arg, required=True, help="the targets to judge")
+    s.add_argument("--ks", type=list_arg, default=["1", "3"])
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_evaluate_run)
+
+    s = sub.add_parser("task-table", help="one row per task: type, sizes, metric, pool score and no-transfer score")
+    s.add_argument("--meta", nargs="+", required=True)
+    s.add_argument("--no-transfer", required=True, help="target-role r1 per task and seed")
+    s.add_argument("--pool-scores", help="pool prompts' dev scores per task and seed")
+    s.add_argument("--types", type=json_arg, default={}, help="JSON task -> type (from the registry)")
+    s.add_argument("--target-train", type=int, default=0, help="data.target_train of the run (0: no cap)")
+    s.add_argument("--sources", type=list_arg, default=[])
+    s.add_argument("--targets", type=list_arg, default=[])
+    s.add_argument("--novel", type=list_arg, default=[], help="novel targets (role 'novel')")
+    s.add_argument("--out", required=True)
+    s.add_argument("--out-html", help="the same table as a web page (report view)")
+    s.set_defaults(func=cmd_task_table)
+
+    s = sub.add_parser("noise", help="each method's mean gain with intervals, over no transfer and over the control")
+    s.add_argument("--per-target", required=True, help="per_target.tsv of an evaluation")
+    s.add_argument("--intervals", required=True, help="gain_intervals.tsv of the gains step")
+    s.add_argument("--level", type=float, default=0.95)
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_noise)
+
+    s = sub.add_parser("signal", help="how much of the gains' variance the source explains, against seed noise")
+    s.add_argument("--gains", nargs="+", required=True, help="long TSVs: source, target, seed, gain (more columns allowed)")
+    s.add_argument("--no-transfer", help="TSV: task, seed, score (r1 per seed), for per-target seed spreads")
+    s.add_argument("--out", required=True, help="folder for signal.tsv, signal_targets.tsv, signal.txt, signal.html")
+    s.add_argument("--figure", help="PNG of the shares and per-target spreads (default: OUT/signal.png)")
+    s.set_defaults(func=cmd_signal)
+
+    s = sub.add_parser("figures", help="draw the report's figures from a finished run")
+    s.add_argument("--gains", nargs="+", required=True, help="long gains TSVs (source, target, seed, gain, ...)")
+    s.add_argument("--intervals", help="gain_intervals.tsv: marks gains inside noise on the heatmap")
+    s.add_argument("--tasks", required=True, help="the task table (results/eval/tasks.tsv)")
+    s.add_argument("--summary", required=True, help="results/eval/summary.tsv")
+    s.add_argument("--scorer-metrics", required=True, help="results/scorer/metrics.json")
+    s.add_argument("--prompt-files", nargs="*", default=[], help="prompt files of the embedding map")
+    s.add_argument("--out", required=True)
+    s.set_defaults(func=cmd_figures)
+
+    s = sub.add_parser("novel-table", help="per novel target: the pool ranked by the scorer and the top-k's results")
+    s.add_argument("--rankings", nargs="+", required=True, help="rank TSVs of the novel targets (scorer and baselines)")
+    s.add_argument("--selected", nargs="+", required=True, help="selected.tsv of each novel target")
+    s.add_argument("--transfer-metrics", nargs="*", default=[])
+    s.add_argument("--out", required=True)
+    s.add_argument("--out-html", help="the same table as a web page (report view)")
+    s.set_defaults(func=cmd_novel_table)

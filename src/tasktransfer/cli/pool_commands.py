@@ -1,0 +1,186 @@
+"""Command line of shared pools: ``tasktransfer pool export|verify`` and ``tasktransfer rank --pool``.
+
+``rank --pool POOL --task FILE.csv`` ranks a new task in one command: prepare the task (with the
+pool's data caps), tune its prompt (the pool's backbone and prompt spec, the same code as
+``prompt-tune``), score every pool source by the pool's scorer and the six similarity baselines,
+print and write the ranking, and say how long each phase took.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from tasktransfer.errors import TaskTransferError
+from tasktransfer.runtime import log
+
+
+# --------------------------------------------------------------------------- pool export / verify
+def cmd_pool_export(a: argparse.Namespace) -> None:
+    import yaml
+
+    from tasktransfer.pool.export import export_pool
+
+    config, config_name = None, None
+    config_path = Path(a.config) if a.config else Path("config/config.yaml")
+    if a.config or config_path.exists():
+        if not config_path.exists():
+            raise TaskTransferError(f"config {config_path} does not exist; pass the run's config with --config")
+        config, config_name = yaml.safe_load(config_path.read_text()) or {}, str(config_path)
+        log(f"data caps and roles from {config_path}")
+    else:
+        log("no config given (and no config/config.yaml here): the pool records no data caps")
+    registry = a.registry
+    if registry is None:
+        default = (config or {}).get("tasks_registry", "config/tasks.yaml")
+        registry = default if Path(default).exists() else None
+        if registry is None:
+            log(f"note: registry {default} not found; data sources are recorded as null (pass --registry)")
+    export_pool(
+        a.results,
+        a.out,
+        registry=registry,
+        config=config,
+        config_name=config_name,
+        tasks=a.tasks or None,
+        force=a.force,
+        log=log,
+    )
+
+
+def cmd_pool_verify(a: argparse.Namespace) -> None:
+    from tasktransfer.pool.manifest import describe, load_manifest, verify_pool
+
+    manifest = verify_pool(a.pool, load_manifest(a.pool))
+    print(f"OK: {a.pool}: every file matches its sha256 in the manifest")
+    print(describe(manifest))
+
+
+def cmd_pool_install_prompt(a: argparse.Namespace) -> None:
+    from tasktransfer.pool.install import install_pool_prompt
+
+    install_pool_prompt(a.pool, a.task, a.seed, a.out_prompt, a.out_metrics, out_meta=a.out_meta)
+    log(f"{a.task} seed {a.seed} installed from pool {a.pool} as {a.out_prompt}")
+
+
+def cmd_pool_install_scorer(a: argparse.Namespace) -> None:
+    from tasktransfer.pool.install import install_pool_scorer
+
+    install_pool_scorer(a.pool, a.out_model, a.out_metrics)
+    log(f"scorer installed from pool {a.pool} as {a.out_model}")
+
+
+def cmd_pool_install_meta(a: argparse.Namespace) -> None:
+    from tasktransfer.pool.import_plan import install_pool_meta
+
+    install_pool_meta(a.pool, a.task, a.out_meta)
+    log(f"{a.task}: data meta installed from pool {a.pool} as {a.out_meta}")
+
+
+def add_commands(sub) -> None:
+    """The ``pool`` subcommand group (export, verify)."""
+    s = sub.add_parser("pool", help="share a finished run's prompt pool: export it, verify a copy")
+    pool_sub = s.add_subparsers(dest="pool_command", required=True)
+
+    e = pool_sub.add_parser("export", help="write results/ prompts and scorer as a self-describing pool folder")
+    e.add_argument("--results", default="results", help="the finished run's results folder")
+    e.add_argument("--out", required=True, help="pool folder to write (must not exist or be empty, unless --force)")
+    e.add_argument(
+        "--registry", help="task registry of the run (default: the config's tasks_registry, else config/tasks.yaml)"
+    )
+    e.add_argument(
+        "--config", help="the run's config: data caps and task roles (default: config/config.yaml if present)"
+    )
+    e.add_argument(
+        "--tasks",
+        type=lambda t: [x for x in t.split(",") if x],
+        default=[],
+        help="export only these tasks (comma-separated; default: every task under results/prompts)",
+    )
+    e.add_argument("--force", action="store_true", help="replace a non-empty --out")
+    e.set_defaults(func=cmd_pool_export)
+
+    v = pool_sub.add_parser(
+        "verify", help="check every file of a pool against its manifest's sha256; print OK or the error"
+    )
+    v.add_argument("pool")
+    v.set_defaults(func=cmd_pool_verify)
+
+    i = pool_sub.add_parser("install-prompt", help="copy one pool prompt (hash-checked) to where a run keeps its own")
+    i.add_argument("--pool", required=True)
+    i.add_argument("--task", required=True)
+    i.add_argument("--seed", type=int, required=True)
+    i.add_argument("--out-prompt", required=True, help="results/prompts/{task}/seed{s}/prompt.safetensors")
+    i.add_argument("--out-metrics", required=True, help="results/prompts/{task}/seed{s}/metrics.json")
+    i.add_argument("--out-meta", help="also write the task's data meta (results/data/{task}/meta.json)")
+    i.set_defaults(func=cmd_pool_install_prompt)
+
+    i = pool_sub.add_parser("install-meta", help="write a pool task's data meta (sizes, labels) where a run keeps it")
+    i.add_argument("--pool", required=True)
+    i.add_argument("--task", required=True)
+    i.add_argument("--out-meta", required=True, help="results/data/{task}/meta.json")
+    i.set_defaults(func=cmd_pool_install_meta)
+
+    i = pool_sub.add_parser("install-scorer", help="copy the pool's scorer (hash-checked) to where a run keeps its own")
+    i.add_argument("--pool", required=True)
+    i.add_argument("--out-model", required=True, help="results/scorer/model.safetensors")
+    i.add_argument("--out-metrics", required=True, help="results/scorer/metrics.json")
+    i.set_defaults(func=cmd_pool_install_scorer)
+
+
+# --------------------------------------------------------------------------- rank --pool
+def add_rank_pool_args(s) -> None:
+    """Flags of ``rank`` that rank a new task against a shared pool (``--pool``)."""
+    g = s.add_argument_group("a new task against a shared pool (--pool)")
+    g.add_argument(
+        "--pool", help="shared pool folder (`tasktransfer pool export`): tune --task and rank the pool for it"
+    )
+    g.add_argument("--task", help="the new task: a CSV/TSV/JSONL file, or a registry entry's name (with --registry)")
+    g.add_argument("--text-column", default="text", help="column of the input text (file tasks)")
+    g.add_argument("--text-pair-column", help="column of a second text (sentence pairs; file tasks)")
+    g.add_argument("--label-column", default="label", help="column of the label (file tasks)")
+    g.add_argument(
+        "--format",
+        dest="task_format",
+        default="classification",
+        choices=["classification", "regression"],
+        help="the file task's format",
+    )
+    g.add_argument("--metric", help="the file task's metric (default: its format's)")
+    g.add_argument("--name", help="the new task's name (default: the file's stem)")
+    g.add_argument("--registry", help="task registry, when --task names an entry")
+    g.add_argument("--resources", default="resources", help="resources folder of registry tasks (data packages)")
+    g.add_argument("--work", help="folder for the task's data, prompt and ranking (default: tasktransfer-rank/<name>)")
+
+
+def cmd_rank_pool(a: argparse.Namespace) -> None:
+    """Rank a shared pool's sources for a new task (``rank --pool``)."""
+    from tasktransfer.pool.rank_new_task import FileTask, RankRequest, new_task_spec, rank_new_task
+
+    if not a.task:
+        raise TaskTransferError("rank --pool needs the new task: --task FILE.csv (or a registry entry with --registry)")
+    file_task = FileTask(
+        path=Path(a.task),
+        text_column=a.text_column,
+        label_column=a.label_column,
+        text_pair_column=a.text_pair_column,
+        task_format=a.task_format,
+        metric=a.metric,
+        name=a.name,
+    )
+    spec = new_task_spec(a.task, file_task, a.registry)
+    rank_new_task(
+        RankRequest(
+            pool=Path(a.pool),
+            spec=spec,
+            backbone=a.backbone,
+            embedding_seed=a.embedding_seed,
+            methods=tuple(m for m in (a.method or "").split(",") if m),
+            seed=a.seed,
+            threads=a.threads,
+            resources=Path(a.resources),
+            work=Path(a.work) if a.work else None,
+            out=Path(a.out) if a.out else None,
+            quiet=a.quiet,
+        )
+    )

@@ -1,0 +1,104 @@
+"""Commands that tune prompts: a task's own prompt (r1), a transfer (r2, gain), the control init."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from tasktransfer.cli.common import add_tune_args, json_arg
+from tasktransfer.errors import TaskTransferError
+from tasktransfer.prompting.tune_run import TuneRequest, run_record, tune_and_save_prompt, tune_run
+from tasktransfer.runtime import job_info, log
+
+
+def _request(a: argparse.Namespace, init_prompt: str | None = None) -> TuneRequest:
+    return TuneRequest(
+        data=Path(a.data),
+        backbone=a.backbone,
+        spec=a.spec,
+        seed=a.seed,
+        max_train=getattr(a, "max_train", 0),
+        threads=a.threads,
+        init_prompt=init_prompt,
+    )
+
+
+def cmd_prompt_tune(a: argparse.Namespace) -> None:
+    tune_and_save_prompt(_request(a), a.out_prompt, a.out_metrics)
+
+
+def cmd_transfer(a: argparse.Namespace) -> None:
+    from tasktransfer.io import atomic_write_json
+
+    r1 = json.loads(Path(a.target_metrics).read_text())["score"]
+    run = tune_run(_request(a, a.source_prompt))
+    score = run.result.score
+    atomic_write_json(
+        a.out_metrics,
+        {
+            "source": a.source,
+            "target": run.meta.name,
+            "seed": a.seed,
+            "metric": run.meta.metric,
+            "r1": r1,
+            "r2": score,
+            "gain": score - r1,
+            **run_record(run),
+        },
+    )
+    log(f"done: {a.source} -> {run.meta.name}: r2 = {score:.2f}, gain {score - r1:+.2f}")
+
+
+def cmd_control_prompt(a: argparse.Namespace) -> None:
+    from tasktransfer.io import atomic_write_json
+    from tasktransfer.prompting.control import mean_control, shuffle_labels
+    from tasktransfer.prompting.prompt_files import save_prompt
+    from tasktransfer.prompting.tune_run import prompt_metadata
+
+    if a.mode == "mean":
+        if not a.prompts:
+            raise TaskTransferError("a mean control needs --prompts (the pool's prompt files)")
+        state, embedding, meta = mean_control(a.prompts)
+        save_prompt(a.out_prompt, state, {}, embedding, meta)
+        atomic_write_json(a.out_metrics, {"task": "_control", "control": "mean", "sources": meta["sources"], "seed": a.seed})
+        log(f"control prompt = mean of {len(a.prompts)} prompt encoders")
+        return
+    if not a.data:
+        raise TaskTransferError("a shuffled control needs --data (the prepared folder of a pool task)")
+    request = _request(a)
+    run = tune_run(request, transform=lambda rows, task: shuffle_labels(rows, task, a.seed))
+    metadata = prompt_metadata(run, request)
+    metadata = {"task": "_control", "control": "shuffled", "shuffled_task": run.meta.name,
+                **{k: v for k, v in metadata.items() if k != "task"}}
+    save_prompt(a.out_prompt, run.result.prompt_state, {}, run.result.embedding, metadata)
+    atomic_write_json(a.out_metrics, {"task": "_control", "control": "shuffled", "shuffled_task": run.meta.name,
+                                      "seed": a.seed, "score": run.result.score, **job_info()})
+    log(f"control prompt tuned on {run.meta.name} with shuffled labels (dev {run.result.score:.2f}, chance level expected)")
+
+
+def add_commands(sub) -> None:
+    """Register this family's subcommands: prompt-tune, transfer, control-prompt."""
+    s = sub.add_parser("prompt-tune", help="tune a task's prompt from scratch (r1)")
+    add_tune_args(s)
+    s.add_argument("--out-prompt", required=True)
+    s.set_defaults(func=cmd_prompt_tune)
+
+    s = sub.add_parser("transfer", help="tune a target's prompt from a source prompt (r2, gain)")
+    add_tune_args(s)
+    s.add_argument("--source", required=True)
+    s.add_argument("--source-prompt", required=True)
+    s.add_argument("--target-metrics", required=True, help="the target's prompt-tune metrics.json (r1)")
+    s.set_defaults(func=cmd_transfer)
+
+    s = sub.add_parser("control-prompt", help="the control init: mean of pool prompts, or shuffled-label tuning")
+    s.add_argument("--mode", choices=["mean", "shuffled"], required=True)
+    s.add_argument("--prompts", nargs="*", default=[], help="pool prompt files (mode mean)")
+    s.add_argument("--data", help="prepared task folder whose labels are shuffled (mode shuffled)")
+    s.add_argument("--backbone", default="")
+    s.add_argument("--spec", type=json_arg, default={})
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--threads", type=int, default=0)
+    s.add_argument("--out-prompt", required=True)
+    s.add_argument("--out-metrics", required=True)
+    s.set_defaults(func=cmd_control_prompt)

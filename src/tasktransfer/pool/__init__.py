@@ -1,0 +1,10 @@
+"""Shared prompt pools: a finished run's prompts and scorer as a folder other people can use.
+
+- :mod:`~tasktransfer.pool.manifest`: the manifest, hashes, verification, compatibility checks
+- :mod:`~tasktransfer.pool.export`: export a run's pool
+- :mod:`~tasktransfer.pool.install`: read a pool's prompts and scorer, install them into a run
+- :mod:`~tasktransfer.pool.import_plan`: plan a run that builds on a pool (config ``pool``)
+- :mod:`~tasktransfer.pool.rank_new_task`: rank a pool's sources for a new task in one call
+"""
+
+__all__ = ["export", "import_plan", "install", "manifest", "rank_new_task"]

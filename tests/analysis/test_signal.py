@@ -1,0 +1,148 @@
+"""Gains that carry signal: seed-averaged gains, the low-resource target cap, the variance shares."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasktransfer.cli.main import main
+from tasktransfer.data.prepare import DataSpec, prepare_task, read_jsonl, rows_digest, training_subset
+from tasktransfer.analysis.signal import per_target_spread, variance_shares, verdict
+from tasktransfer.analysis.gather import mean_gains
+from tasktransfer.data.registry import parse_task
+
+SOURCES = [f"s{i}" for i in range(6)]
+TARGETS = [f"t{j}" for j in range(4)]
+SOURCE_EFFECT = dict(zip(SOURCES, [5.0, -3.0, 2.0, 0.0, -4.0, 1.0]))
+TARGET_EFFECT = dict(zip(TARGETS, [3.0, -2.0, 0.0, 6.0]))
+
+
+def table(effect, seeds=3, noise=0.05, seed=0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        [
+            {"source": s, "target": t, "seed": k, "gain": effect(s, t) + rng.normal(0, noise)}
+            for s, t, k in itertools.product(SOURCES, TARGETS, range(seeds))
+        ]
+    )
+
+
+# --- averaging -------------------------------------------------------------------------------------
+def test_a_lucky_no_transfer_seed_no_longer_flips_a_gain():
+    # seed 1's r1 is lucky (76 against 60): alone it makes a helpful source look harmful (-6)
+    r1 = {0: 60.0, 1: 76.0, 2: 60.0}
+    r2 = {0: 66.0, 1: 70.0, 2: 66.0}
+    runs = pd.DataFrame(
+        [{"source": "s", "target": "t", "seed": k, "r1": r1[k], "r2": r2[k], "gain": r2[k] - r1[k]} for k in r1]
+    )
+    assert runs.loc[runs.seed == 1, "gain"].item() == pytest.approx(-6.0)
+    mean = mean_gains(runs).iloc[0]
+    # mean r2 - mean r1 over the same seeds: 67.33 - 65.33
+    assert mean.gain == pytest.approx(np.mean(list(r2.values())) - np.mean(list(r1.values())))
+    assert mean.gain == pytest.approx(2.0) and mean.seeds == 3
+
+
+# --- the target cap --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cap")
+    spec = parse_task(
+        "colour",
+        {"type": "colour", "format": "classification",
+         "source": {"kind": "synthetic", "generator": "keyword_classification", "family": "colour", "size": 200, "seed": 1}},
+    )
+    prepare_task(spec, DataSpec(max_train=120, max_dev=40), out, out / "colour")
+    return out / "colour"
+
+
+def test_target_subset_is_a_prefix_and_dev_stays_whole(prepared):
+    train = read_jsonl(prepared / "train.jsonl")
+    assert training_subset(train, 24) == train[:24]
+    assert training_subset(train, 0) == train
+    assert len(read_jsonl(prepared / "dev.jsonl")) == 40
+    with pytest.raises(ValueError):
+        training_subset(train, -1)
+
+
+def test_r1_and_r2_train_on_the_same_subset(prepared, tiny_backbone, tmp_path):
+    """The no-transfer run and a transfer into the target, both capped at 24, record the digest of
+    the same 24 examples (not the whole training set): a transfer reading another subset than
+    its r1 would make the gain compare different data."""
+    spec = json.dumps({"length": 4, "epochs": 1, "lrs": [0.03], "batch_size": 8, "max_length": 24})
+    common = ["--data", str(prepared), "--backbone", str(tiny_backbone), "--spec", spec, "--seed", "0", "--max-train", "24"]
+    assert main(["prompt-tune", *common, "--out-prompt", str(tmp_path / "p.safetensors"), "--out-metrics", str(tmp_path / "r1.json")]) == 0
+    assert main(["transfer", *common, "--source", "colour", "--source-prompt", str(tmp_path / "p.safetensors"),
+                 "--target-metrics", str(tmp_path / "r1.json"), "--out-metrics", str(tmp_path / "r2.json")]) == 0
+    r1, r2 = (json.loads((tmp_path / f).read_text()) for f in ("r1.json", "r2.json"))
+    train = read_jsonl(prepared / "train.jsonl")
+    assert r1["train_size"] == r2["train_size"] == 24
+    assert r1["train_digest"] == r2["train_digest"] == rows_digest(train[:24]) != rows_digest(train)
+    assert len(r1["dev_predictions"]) == len(r2["dev_predictions"]) == 40
+
+
+# --- variance shares -------------------------------------------------------------------------------
+def test_a_pure_source_effect_gives_source_share_near_one():
+    shares = verdict(table(lambda s, t: SOURCE_EFFECT[s])).shares
+    assert shares["source"] > 0.99 and shares["target"] < 0.01
+    assert sum(shares.values()) == pytest.approx(1.0)
+
+
+def test_a_pure_target_effect_gives_target_share_near_one():
+    shares = verdict(table(lambda s, t: TARGET_EFFECT[t])).shares
+    assert shares["target"] > 0.99 and shares["source"] < 0.01
+
+
+def test_shares_are_the_two_way_anova_on_a_complete_table_and_cope_with_gaps():
+    gains = table(lambda s, t: SOURCE_EFFECT[s] + TARGET_EFFECT[t], seeds=1, noise=1.0, seed=3)
+    y = gains.gain
+    total = ((y - y.mean()) ** 2).sum()
+    ss_source = len(TARGETS) * ((gains.groupby("source").gain.mean() - y.mean()) ** 2).sum()
+    ss_target = len(SOURCES) * ((gains.groupby("target").gain.mean() - y.mean()) ** 2).sum()
+    shares = variance_shares(gains)
+    assert shares["source"] == pytest.approx(ss_source / total)
+    assert shares["target"] == pytest.approx(ss_target / total)
+    # an unbalanced table (pairs missing) still splits into shares that sum to 1, order-free
+    gappy = gains.drop(index=[0, 5, 11])
+    split = variance_shares(gappy)
+    swapped = variance_shares(gappy.rename(columns={"source": "target", "target": "source"}))
+    assert sum(split.values()) == pytest.approx(1.0)
+    assert split["source"] == pytest.approx(swapped["target"])
+
+
+def test_verdict_compares_source_spread_with_seed_noise():
+    clear = verdict(table(lambda s, t: SOURCE_EFFECT[s], noise=0.5))
+    assert clear.source_beats_noise is True and "more than seed noise" in clear.sentence()
+    noisy = verdict(table(lambda s, t: 0.1 * SOURCE_EFFECT[s], noise=5.0))
+    assert noisy.source_beats_noise is False and "less than seed noise" in noisy.sentence()
+    one_seed = verdict(table(lambda s, t: SOURCE_EFFECT[s], seeds=1))
+    assert one_seed.source_beats_noise is None and "unknown" in one_seed.sentence()
+
+
+def test_per_target_spread_sets_source_spread_against_r1_seed_spread():
+    gains = table(lambda s, t: SOURCE_EFFECT[s] if t == "t0" else 0.0, seeds=2, noise=0.0)
+    r1 = pd.DataFrame([{"task": t, "seed": k, "score": 60 + (k * 2 if t == "t0" else k * 8)} for t in TARGETS for k in (0, 1)])
+    spread = per_target_spread(gains, r1).set_index("target")
+    assert spread.loc["t0", "best_source"] == "s0"
+    assert spread.loc["t0", "gain_sd_across_sources"] == pytest.approx(np.std(list(SOURCE_EFFECT.values()), ddof=1))
+    assert bool(spread.loc["t0", "sources_beyond_r1_noise"])
+    assert spread.loc["t1", "r1_seed_sd"] == pytest.approx(np.std([60, 68], ddof=1))
+    assert not spread.loc["t1", "sources_beyond_r1_noise"]
+
+
+def test_signal_command_writes_shares_and_refuses_a_table_without_seeds(tmp_path, capsys):
+    gains = table(lambda s, t: SOURCE_EFFECT[s] + 0.3 * TARGET_EFFECT[t])
+    gains["metric"] = "accuracy"  # more columns are allowed
+    gains.to_csv(tmp_path / "g.tsv", sep="\t", index=False)
+    assert main(["signal", "--gains", str(tmp_path / "g.tsv"), "--out", str(tmp_path / "out")]) == 0
+    shares = pd.read_csv(tmp_path / "out" / "signal.tsv", sep="\t")
+    assert list(shares.factor) == ["source", "target", "residual"]
+    assert shares.share.sum() == pytest.approx(1.0, abs=1e-3) and shares.share.iloc[0] > 0.8
+    assert "source" in capsys.readouterr().out
+    assert (tmp_path / "out" / "signal.html").read_text().count("seed noise") >= 1
+    gains.drop(columns="seed").to_csv(tmp_path / "bad.tsv", sep="\t", index=False)
+    assert main(["signal", "--gains", str(tmp_path / "bad.tsv"), "--out", str(tmp_path / "bad")]) == 2
+    assert "seed" in capsys.readouterr().err and not (tmp_path / "bad" / "signal.tsv").exists()

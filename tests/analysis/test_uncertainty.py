@@ -1,0 +1,119 @@
+"""Seeds, intervals and the control init (issue: tell real transfer from noise and warm start)."""
+
+import math
+
+import pandas as pd
+import pytest
+import torch
+
+from tasktransfer.prompting.control import mean_control, shuffle_labels
+from tasktransfer.errors import TaskError
+from tasktransfer.prompting.prompt_encoder import PromptEncoder
+from tasktransfer.prompting.prompt_files import save_prompt
+from tasktransfer.analysis.uncertainty import mean_interval, method_noise_table, paired_bootstrap
+
+
+def accuracy(preds, rows):
+    return 100.0 * sum(p == r["label"] for p, r in zip(preds, rows)) / len(rows)
+
+
+ROWS = [{"label": i % 2} for i in range(40)]
+
+
+def test_identical_runs_have_a_zero_width_interval():
+    preds = [r["label"] for r in ROWS]
+    iv = paired_bootstrap(accuracy, ROWS, [preds], [preds], n_boot=200)
+    assert (iv.mean, iv.lo, iv.hi, iv.se) == (0.0, 0.0, 0.0, 0.0)
+    assert iv.inside_noise
+
+
+def test_a_clear_gain_is_outside_noise_and_a_tiny_one_inside():
+    gold = [r["label"] for r in ROWS]
+    wrong = [1 - g for g in gold]
+    half = gold[:20] + wrong[20:]
+    clear = paired_bootstrap(accuracy, ROWS, [gold], [half], n_boot=300)
+    assert clear.mean == pytest.approx(50.0)
+    assert clear.lo > 0 and not clear.inside_noise
+    one_more = gold[:21] + wrong[21:]  # one example better: 2.5 points
+    tiny = paired_bootstrap(accuracy, ROWS, [one_more], [half], n_boot=300)
+    assert tiny.mean == pytest.approx(2.5)
+    assert tiny.inside_noise
+
+
+def test_seed_spread_widens_the_interval():
+    gold = [r["label"] for r in ROWS]
+    wrong = [1 - g for g in gold]
+    base = gold[:20] + wrong[20:]
+    # seed 0 gains 10 points, seed 1 loses 10: mean 0, but the seed draw spreads it
+    up = gold[:24] + wrong[24:]
+    down = gold[:16] + wrong[16:]
+    spread = paired_bootstrap(accuracy, ROWS, [up, down], [base, base], n_boot=400, seed=1)
+    same = paired_bootstrap(accuracy, ROWS, [up, up], [base, base], n_boot=400, seed=1)
+    assert spread.mean == pytest.approx(0.0)
+    assert spread.hi - spread.lo > same.hi - same.lo
+
+
+def test_mean_interval_by_hand():
+    iv = mean_interval([2.0, 4.0], [3.0, 4.0], level=0.95)
+    se = math.sqrt(9 + 16) / 2  # 2.5
+    assert iv.mean == 3.0 and iv.se == pytest.approx(se)
+    assert iv.lo == pytest.approx(3.0 - 1.959964 * se, abs=1e-4)
+    assert iv.inside_noise
+
+
+def test_method_noise_table_counts_targets_beyond_noise():
+    per_target = pd.DataFrame(
+        {"method": ["m", "m"], "k": [1, 1], "target": ["t1", "t2"], "chosen": ["a", "b"]}
+    )
+    intervals = pd.DataFrame(
+        {
+            "source": ["a", "b"], "target": ["t1", "t2"],
+            "gain": [5.0, 1.0], "gain_se": [1.0, 1.0], "gain_lo": [3.0, -1.0], "gain_hi": [7.0, 3.0],
+            "gain_vs_control": [2.0, 0.0], "gain_vs_control_se": [1.0, 1.0],
+            "gain_vs_control_lo": [0.5, -2.0], "gain_vs_control_hi": [3.5, 2.0],
+        }
+    )
+    table = method_noise_table(per_target, intervals).iloc[0]
+    assert table.gain == 3.0 and table.beyond_noise == 1
+    assert table.gain_vs_control == 1.0 and table.beyond_control_noise == 1
+    assert table.gain_hi - table.gain == pytest.approx(1.959964 * math.sqrt(2) / 2, abs=1e-4)
+
+
+def test_mean_control_averages_prompt_encoders(tmp_path):
+    paths = []
+    for i in range(2):
+        torch.manual_seed(i)
+        enc = PromptEncoder(3, 8, 5)
+        meta = {"task": f"t{i}", "backbone": "b", "length": 3, "hidden_size": 8, "mlp_hidden": 5}
+        paths.append(tmp_path / f"{i}.safetensors")
+        save_prompt(paths[-1], enc.state_dict(), {}, enc().detach(), meta)
+    state, embedding, meta = mean_control(paths)
+    from tasktransfer.prompting.prompt_files import load_prompt
+
+    a, b = (load_prompt(p).prompt_state for p in paths)
+    assert torch.allclose(state["tokens"], (a["tokens"] + b["tokens"]) / 2)
+    assert embedding.shape == (3, 8) and meta["sources"] == ["t0", "t1"] and meta["backbone"] == "b"
+
+
+def test_shuffled_labels_keep_inputs_and_label_counts():
+    rows = [{"text": f"x{i}", "label": "a" if i < 30 else "b"} for i in range(40)]
+    shuffled = shuffle_labels(rows, "t", seed=0)
+    assert [r["text"] for r in shuffled] == [r["text"] for r in rows]
+    assert sorted(r["label"] for r in shuffled) == sorted(r["label"] for r in rows)
+    assert [r["label"] for r in shuffled] != [r["label"] for r in rows]
+    with pytest.raises(TaskError, match="control.task"):
+        shuffle_labels([{"tokens": ["a"], "tags": ["O"]}], "t", 0)
+
+
+def test_heatmap_marks_gains_inside_noise(tmp_path):
+    from tasktransfer.analysis.plots import gain_heatmap
+
+    gains = pd.DataFrame(
+        {"source": ["a", "b"], "target": ["t", "t"], "seed": [0, 0], "metric": ["accuracy"] * 2,
+         "r1": [50.0, 50.0], "r2": [55.0, 50.5], "gain": [5.0, 0.5]}
+    )
+    tasks = pd.DataFrame({"task": ["a", "b", "t"], "role": ["source", "source", "target"]})
+    intervals = pd.DataFrame({"source": ["a", "b"], "target": ["t", "t"], "inside_noise": [False, True]})
+    drawn = gain_heatmap(gains, tasks, tmp_path / "h.png", intervals)
+    assert drawn == {("a", "t"): "+5.0", ("b", "t"): "(+0.5)"}
+    assert (tmp_path / "h.png").stat().st_size > 1000
