@@ -176,8 +176,13 @@ def transfer_metrics(source, target, seed, size=SIZE):
     return f"results/transfer/n{size}/{source}/{target}/seed{seed}/metrics.json"
 
 
+def data_dir(task):
+    """A prepared task's folder (train.jsonl, dev.jsonl, meta.json)."""
+    return f"results/data/{task}"
+
+
 def meta_file(task):
-    return f"results/data/{task}/meta.json"
+    return f"{data_dir(task)}/meta.json"
 
 
 # --- what the gathering rules read (through file lists: see rule file_list) -----------------------

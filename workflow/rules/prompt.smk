@@ -5,10 +5,10 @@
 
 rule prompt_tune:
     input:
-        meta="results/data/{task}/meta.json",
+        meta=meta_file("{task}"),
     output:
-        prompt="results/prompts/{task}/seed{seed}/prompt.safetensors",
-        metrics="results/prompts/{task}/seed{seed}/metrics.json",
+        prompt=prompt_file("{task}", "{seed}"),
+        metrics=prompt_metrics("{task}", "{seed}"),
     log:
         "logs/prompt_tune/{task}/seed{seed}.log",
     benchmark:
@@ -21,40 +21,34 @@ rule prompt_tune:
         mem_mb=lambda wc, attempt: 4000 * attempt,
         runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
     params:
+        data=lambda wc: data_dir(wc.task),
         backbone=config["backbone"],
         spec=lambda wc: as_json(prompt_spec(wc.task)),
+        # a pool prompt trains on the task's whole training set
+        max_train="all",
         code=CODE["tune"],
     shell:
-        "tasktransfer prompt-tune --data results/data/{wildcards.task} "
-        "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} "
-        "--threads {threads} --out-prompt {output.prompt} --out-metrics {output.metrics} > {log} 2>&1"
+        "tasktransfer prompt-tune --data {params.data:q} "
+        "--backbone {params.backbone:q} --spec {params.spec:q} --seed {wildcards.seed:q} "
+        "--max-train {params.max_train:q} --threads {threads} "
+        "--out-prompt {output.prompt:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"
 
 
-rule target_tune:
-    input:
-        meta="results/data/{task}/meta.json",
+# the target role: the same job on the first data.target_train examples, with the target spec
+use rule prompt_tune as target_tune with:
     output:
-        prompt="results/targets/n{size}/{task}/seed{seed}/prompt.safetensors",
-        metrics="results/targets/n{size}/{task}/seed{seed}/metrics.json",
+        prompt=target_prompt_file("{task}", "{seed}", "{size}"),
+        metrics=target_metrics("{task}", "{seed}", "{size}"),
     log:
         "logs/target_tune/n{size}/{task}/seed{seed}.log",
     benchmark:
         "benchmarks/target_tune/n{size}/{task}/seed{seed}.tsv"
-    conda:
-        "../../envs/tasktransfer.yaml"
-    threads: config["threads"]
-    resources:
-        **gpu_request(),
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
     params:
+        data=lambda wc: data_dir(wc.task),
         backbone=config["backbone"],
         spec=lambda wc: as_json(target_spec(wc.task)),
+        max_train=lambda wc: wc.size,
         code=CODE["tune"],
-    shell:
-        "tasktransfer prompt-tune --data results/data/{wildcards.task} "
-        "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} --max-train {wildcards.size} "
-        "--threads {threads} --out-prompt {output.prompt} --out-metrics {output.metrics} > {log} 2>&1"
 
 
 rule control_prompt:

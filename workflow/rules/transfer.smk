@@ -6,11 +6,11 @@
 rule transfer:
     input:
         source_prompt=TRANSFER_SOURCE_PROMPT,
-        target_metrics="results/targets/n{size}/{target}/seed{seed}/metrics.json",
+        target_metrics=target_metrics("{target}", "{seed}", "{size}"),
         # train.jsonl and dev.jsonl are written by the same job, before it
-        meta="results/data/{target}/meta.json",
+        meta=meta_file("{target}"),
     output:
-        metrics="results/transfer/n{size}/{source}/{target}/seed{seed}/metrics.json",
+        metrics=transfer_metrics("{source}", "{target}", "{seed}", "{size}"),
     log:
         "logs/transfer/n{size}/{source}/{target}/seed{seed}.log",
     benchmark:
@@ -24,14 +24,15 @@ rule transfer:
         # the same tuning as a target-role run, from another start
         runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
     params:
+        data=lambda wc: data_dir(wc.target),
         backbone=config["backbone"],
         spec=lambda wc: as_json(target_spec(wc.target)),
         code=CODE["tune"],
     shell:
-        "tasktransfer transfer --source {wildcards.source} --source-prompt {input.source_prompt} "
-        "--target-metrics {input.target_metrics} --data results/data/{wildcards.target} "
-        "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} --max-train {wildcards.size} "
-        "--threads {threads} --out-metrics {output.metrics} > {log} 2>&1"
+        "tasktransfer transfer --source {wildcards.source:q} --source-prompt {input.source_prompt:q} "
+        "--target-metrics {input.target_metrics:q} --data {params.data:q} "
+        "--backbone {params.backbone:q} --spec {params.spec:q} --seed {wildcards.seed:q} "
+        "--max-train {wildcards.size:q} --threads {threads} --out-metrics {output.metrics:q} > {log:q} 2>&1"
 
 
 rule file_list:
