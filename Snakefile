@@ -1,4 +1,4 @@
-# Predict task transferability from soft prompts: see README.md and ../DESIGN of the project.
+# Predict task transferability from soft prompts: see README.md and docs/architecture.md.
 import os
 
 from snakemake.utils import min_version, validate
