@@ -47,7 +47,8 @@ STAGES: dict[str, tuple[str, ...]] = {
     ),
     "evaluate": (
         "analysis.evaluation", "analysis.report_tables", "analysis.gather", "analysis.uncertainty", "analysis.signal",
-        "analysis.plots", "metrics", "cli.analysis_commands",
+        "analysis.signal_null", "analysis.oracle", "analysis.versus_baseline", "analysis.plots", "metrics",
+        "cli.analysis_commands",
     ),
     # the paper's analyses (workflow/rules/ablations.smk): their tables and full fine-tuning
     "ablations": (

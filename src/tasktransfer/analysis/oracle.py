@@ -41,7 +41,7 @@ def _gains(gains_long: pd.DataFrame, no_transfer: pd.DataFrame | None) -> pd.Dat
     if missing:
         raise TaskTransferError(
             f"the gains table lacks columns {missing}; it needs {needed} (one row per source, target and seed, "
-            "as results.gather_gains writes it)"
+            "as analysis.gather.gather_gains writes it)"
         )
     if gains_long.empty:
         raise TaskTransferError("the gains table has no rows; finish some transfer jobs first")

@@ -217,36 +217,49 @@ def make_figures(
         embedding_map(emb, tasks, out / "embeddings.png")
 
 
-def signal_figure(shares: dict[str, float], gains: pd.DataFrame, targets: pd.DataFrame, path: Path) -> None:
-    """Left: the shares of gain variance. Right: per target, every source's mean gain (dots) against
-    the target's r1 seed spread (grey band of +-1 SD around 0): dots spread beyond the band are a
-    source choice that matters more than the luck of the target's own runs."""
+def signal_figure(
+    shares: dict[str, float],
+    gains: pd.DataFrame,
+    targets: pd.DataFrame,
+    path: Path,
+    adjusted: dict[str, float] | None = None,
+) -> None:
+    """Left: the shares of gain variance, raw and (``adjusted``) beyond what noise gives on the
+    same design. Right: per target, every source's mean gain (dots) against the seed noise of such
+    a mean (grey band of +-1 noise_se around the target's mean gain): dots spread well beyond the
+    band are a source choice that matters more than seed noise."""
     means = gains.groupby(["target", "source"], sort=True)["gain"].mean().reset_index()
     order = list(targets["target"]) if len(targets) else sorted(means["target"].unique())
     fig, (left, right) = plt.subplots(
-        1, 2, figsize=(3.5 + 0.9 * max(3, len(order)), 3.8), gridspec_kw={"width_ratios": [1, max(3, len(order))]}
+        1, 2, figsize=(4.5 + 0.9 * max(3, len(order)), 3.8), gridspec_kw={"width_ratios": [1.4, max(3, len(order))]}
     )
-    bottom = 0.0
     colours = {"source": "tab:blue", "target": "tab:orange", "residual": "lightgrey"}
-    for factor in ("source", "target", "residual"):
-        value = shares.get(factor, float("nan"))
-        if np.isfinite(value):
-            left.bar(0, value, bottom=bottom, color=colours[factor], label=f"{factor} {100 * value:.0f} %")
-            bottom += value
-    left.set_xticks([])
+    bars = [("raw", shares)] + ([("beyond\nnoise", adjusted)] if adjusted else [])
+    for x, (name, values) in enumerate(bars):
+        bottom = 0.0
+        for factor in ("source", "target", "residual"):
+            # an adjusted share can fall below 0 (less than noise gives): drawn as 0, named in the legend
+            value = values.get(factor, float("nan"))
+            if np.isfinite(value):
+                label = f"{factor} {100 * value:.0f} %" if x == 0 else f"{factor} beyond noise {100 * value:.0f} %"
+                left.bar(x, max(0.0, value), bottom=bottom, color=colours[factor], label=label,
+                         hatch="//" if x else None, edgecolor="white")
+                bottom += max(0.0, value)
+    left.set_xticks(range(len(bars)), [name for name, _ in bars], fontsize=8)
     left.set_ylim(0, 1)
     left.set_ylabel("share of the variance of mean gains")
-    left.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.02))
-    spread = targets.set_index("target")["r1_seed_sd"] if "r1_seed_sd" in targets else pd.Series(dtype=float)
+    left.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12))
+    spread = targets.set_index("target")["noise_se"] if "noise_se" in targets else pd.Series(dtype=float)
+    centre = targets.set_index("target")["gain_mean"] if "gain_mean" in targets else pd.Series(dtype=float)
     for x, target in enumerate(order):
-        sd = float(spread.get(target, np.nan))
+        sd, mid = float(spread.get(target, np.nan)), float(centre.get(target, 0.0))
         if np.isfinite(sd):
-            right.add_patch(plt.Rectangle((x - 0.35, -sd), 0.7, 2 * sd, color="lightgrey", alpha=0.6, lw=0))
+            right.add_patch(plt.Rectangle((x - 0.35, mid - sd), 0.7, 2 * sd, color="lightgrey", alpha=0.6, lw=0))
         ys = means[means.target == target]["gain"].to_numpy()
         right.scatter(np.full(len(ys), x) + np.linspace(-0.2, 0.2, len(ys)) if len(ys) > 1 else [x] * len(ys), ys, s=14)
     right.axhline(0, color="black", lw=0.8)
     right.set_xticks(range(len(order)), order, rotation=30, ha="right")
     right.set_ylabel("mean gain over seeds (points)")
-    right.set_title("sources per target (dots) against the r1 seed spread (grey: +-1 SD)", fontsize=9)
-    fig.subplots_adjust(wspace=0.35)
+    right.set_title("sources per target (dots) against the seed noise of a mean (grey: +-1 SE of r2)", fontsize=9)
+    fig.subplots_adjust(wspace=0.35, bottom=0.3)
     save_figure(fig, path)

@@ -9,7 +9,7 @@ Definitions (pair mean gains ``g(s, t)``, one row per source s and target t):
 - **share**: the LMG (Lindeman-Merenda-Gold) share of the variance of ``g`` for the additive
   least-squares model ``g ~ source + target``; each factor gets the mean, over both orders of
   entry, of the R^2 it adds, the residual gets ``1 - R^2`` (the same figures as
-  ``tasktransfer.gain_signal.variance_shares``; on a complete table they are the two-way ANOVA
+  ``tasktransfer.analysis.signal.variance_shares``; on a complete table they are the two-way ANOVA
   sums of squares over the total).
 - **share_null**: the mean share under a seeded permutation null. For the source factor the gains
   are permuted among the sources *within each target* (the target structure is kept, any source
@@ -62,7 +62,7 @@ def _require(df: pd.DataFrame, columns: tuple[str, ...], what: str) -> None:
     if missing:
         raise TaskTransferError(
             f"{what} lacks columns {missing}; it needs {list(columns)} (has {list(df.columns)}). "
-            "Pass the gains table of a run (results.gather_gains) or its pair means (results.mean_gains)"
+            "Pass the gains table of a run (analysis.gather.gather_gains) or its pair means (analysis.gather.mean_gains)"
         )
     if df.empty:
         raise TaskTransferError(f"{what} has no rows; finish some transfer jobs first")
@@ -91,7 +91,7 @@ def _r2_many(y: np.ndarray, basis: np.ndarray) -> np.ndarray:
     """R^2 of the least-squares fit on ``basis`` for every column of y (n x m); y must vary.
 
     The fitted values are the projection onto the column space, the same fit ``lstsq`` gives, so
-    this is the R^2 helper of gain_signal, vectorised over the permuted copies of y.
+    this is the R^2 helper of analysis.signal, vectorised over the permuted copies of y.
     """
     fitted = basis @ (basis.T @ y)
     residual = ((y - fitted) ** 2).sum(axis=0)

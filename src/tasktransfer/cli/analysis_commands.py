@@ -104,7 +104,8 @@ def cmd_noise(a: argparse.Namespace) -> None:
 
 
 def cmd_signal(a: argparse.Namespace) -> None:
-    """Two-way variance shares of the gains, the seed-noise verdict, and per-target spreads."""
+    """Two-way variance shares of the gains beside their permutation null, the like-with-like
+    seed-noise verdict, and per-target spreads against the noise of a mean."""
     import pandas as pd
 
     from tasktransfer.analysis.report_tables import read_table, write_html
@@ -115,8 +116,8 @@ def cmd_signal(a: argparse.Namespace) -> None:
     # the control init is a yardstick, not a source one could pick
     gains = gains[~gains["source"].astype(str).str.startswith("_")]
     no_transfer = read_table(a.no_transfer, "no-transfer table") if a.no_transfer else None
-    found = verdict(gains)
-    shares = share_table(found.shares)
+    found = verdict(gains, n_perm=a.permutations, seed=a.seed)
+    shares = share_table(found.shares, found)
     targets = per_target_spread(gains, no_transfer)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -128,12 +129,16 @@ def cmd_signal(a: argparse.Namespace) -> None:
         targets,
         "Does the source matter more than seed noise?",
         found.sentence()
-        + " Per target: the spread (SD) of its sources' mean gains against the seed spread (SD) of its "
-        "no-transfer score r1; the source choice is visible where the first is the larger.",
+        + " Per target: the spread (SD) of its sources' mean gains against noise_se, the seed noise of "
+        "such a mean (the target's within-pair SD of r2 over the square root of the seeds; r1 is shared "
+        "by the target's sources and cancels); sd_ratio is their ratio (about 1 when sources do not "
+        "matter), p_value the F test of 'all sources equal'. r1_seed_sd, the spread of the target's own "
+        "no-transfer score, moves all its sources together and is shown for information only.",
+        digits=3,
     )
     from tasktransfer.analysis.plots import signal_figure
 
-    signal_figure(found.shares, gains, targets, Path(a.figure) if a.figure else out / "signal.png")
+    signal_figure(found.shares, gains, targets, Path(a.figure) if a.figure else out / "signal.png", found.adjusted)
     print(shares.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(found.sentence())
 
@@ -224,6 +229,8 @@ def add_commands(sub) -> None:
     s.add_argument("--no-transfer", help="TSV: task, seed, score (r1 per seed), for per-target seed spreads")
     s.add_argument("--out", required=True, help="folder for signal.tsv, signal_targets.tsv, signal.txt, signal.html")
     s.add_argument("--figure", help="PNG of the shares and per-target spreads (default: OUT/signal.png)")
+    s.add_argument("--permutations", type=int, default=999, help="draws of the permutation null of the shares")
+    s.add_argument("--seed", type=int, default=0, help="seed of the permutation null")
     s.set_defaults(func=cmd_signal)
 
     s = sub.add_parser("figures", help="draw the report's figures from a finished run")
