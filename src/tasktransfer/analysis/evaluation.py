@@ -10,7 +10,18 @@ Definitions (t a target, S_t the sources with a transfer result for t, T(s, t) i
   score_k(t) = max over the top-k of T(s, t); gain_k(t) = score_k(t) - N(t);
 - Regret@k(t) = 100 * (max_{s in S_t} T(s, t) - score_k(t)) / max_{s in S_t} T(s, t)
   (in %; 0 when the method's top-k holds the best source);
-- brute force: the best source in hindsight, max_{s in S_t} T(s, t) (always included; regret 0);
+- brute force: the best source in hindsight, max_{s in S_t} T(s, t) (always included; regret 0),
+  picked and scored on the same seeds, so its gain carries the winner's curse (biased upwards);
+- brute force (cross-fitted), ``brute_force_xfit``, when per-seed gains with two or more seeds are
+  given: picked on one half of a target's seeds and scored on the other, both ways, averaged
+  (:mod:`tasktransfer.analysis.oracle`); its score is N(t) plus that cross-fitted gain. Like
+  brute force it is one pick per target, the same at every k;
+- Regret@k is always taken against the in-sample brute force (the ranking-quality definition);
+  ``regret_xfit`` (top-1 rows only) against the cross-fitted one:
+  100 * (S_x(t) - S(t, pick)) / S_x(t), where S_x(t) = N(t) + the cross-fitted gain and
+  S(t, pick) = N(t) + the pick's gain on the cross-fit's footing (the mean of its two half-means;
+  :func:`tasktransfer.analysis.oracle.cross_fitted_oracle_gains`). It can be negative: a method
+  may beat an oracle that sees half the seeds; for in-sample brute force it is minus its curse;
 - random_expected: the expectation of best-of-top-k over a uniformly random k-subset of S_t,
   computed exactly (the i-th smallest of n scores is the best of the subset with probability
   C(i-1, k-1) / C(n, k)), where S_t holds at least k sources;
@@ -32,9 +43,13 @@ import numpy as np
 import pandas as pd
 
 from tasktransfer import metrics
+from tasktransfer.analysis.oracle import cross_fitted_brute_force, cross_fitted_oracle_gains
 from tasktransfer.errors import TaskTransferError
 
 BRUTE_FORCE = "brute_force"
+BRUTE_FORCE_XFIT = "brute_force_xfit"
+#: how the tables' HTML views name a method where its key would mislead
+DISPLAY = {BRUTE_FORCE_XFIT: "brute force (cross-fitted)"}
 RANDOM_EXPECTED = "random_expected"
 # the order of the paper's tables: baselines first, the scorer, then the upper bound
 METHOD_ORDER = (
@@ -47,6 +62,7 @@ METHOD_ORDER = (
     "euclidean_tokens",
     "manhattan_tokens",
     "scorer",
+    BRUTE_FORCE_XFIT,
     BRUTE_FORCE,
 )
 
@@ -55,7 +71,8 @@ def method_order(methods) -> list[str]:
     """Methods in table order; unknown ones (from a user's selections) before the scorer, by name."""
     known = [m for m in METHOD_ORDER if m in set(methods)]
     other = sorted(set(methods) - set(METHOD_ORDER))
-    at = known.index("scorer") if "scorer" in known else (known.index(BRUTE_FORCE) if BRUTE_FORCE in known else len(known))
+    last = [m for m in ("scorer", BRUTE_FORCE_XFIT, BRUTE_FORCE) if m in known]
+    at = known.index(last[0]) if last else len(known)
     return known[:at] + other + known[at:]
 
 
@@ -106,13 +123,16 @@ def evaluate_selections(
     no_transfer: pd.DataFrame,
     selections: pd.DataFrame | None,
     ks: list[int],
+    per_seed: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """One row per (method, k, target): proposed sources, chosen source, its score, gain and Regret@k.
 
     Brute force (the best source in hindsight) is always included, and so is the random
     expectation at each k the targets' sources allow. A method is judged at the ks its
     selections support (see the module docstring), so asking for k = 3 of a method that gives
-    two sources per target is not an error.
+    two sources per target is not an error. ``per_seed`` (source, target, seed, gain: one row
+    per transfer run) adds the cross-fitted brute force and ``regret_xfit`` for the targets with
+    two or more seeds.
     """
     _require(transfer, ["source", "target", "score"], "the transfer table")
     _require(no_transfer, ["target", "score"], "the no-transfer table")
@@ -168,6 +188,10 @@ def evaluate_selections(
                         "regret": max(0.0, 100.0 * (top - expected) / top) if top else 0.0,
                     }
                 )
+    footing: dict[str, dict[str, float]] = {}
+    if per_seed is not None and len(per_seed):
+        oracle_rows, footing = _cross_fitted_rows(per_seed, matrix, base, sorted(used_ks))
+        rows += oracle_rows
     table = pd.DataFrame(rows)
     if table.empty:
         return table
@@ -177,7 +201,65 @@ def evaluate_selections(
             f"the no-transfer table has no score for targets {missing_base}; add a row (target, score) for each"
         )
     table["gain"] = table["score"] - table["no_transfer"]
+    if footing:
+        table["regret_xfit"] = _regret_xfit(table, footing)
     return table.sort_values(["method", "k", "target"]).reset_index(drop=True)
+
+
+def _cross_fitted_rows(
+    per_seed: pd.DataFrame, matrix: dict[str, dict[str, float]], base: dict[str, float], ks: list[int]
+) -> tuple[list[dict], dict[str, dict[str, float]]]:
+    """The cross-fitted brute force's rows (one pick per target, repeated at every k), and each
+    candidate's gain on the cross-fit's footing, for the targets that can be cross-fitted."""
+    candidates = {(t, s) for t, known in matrix.items() for s in known}
+    keys = zip(per_seed["target"].astype(str), per_seed["source"].astype(str))
+    per_seed = per_seed[[key in candidates for key in keys]].assign(
+        source=lambda d: d["source"].astype(str), target=lambda d: d["target"].astype(str)
+    )
+    if per_seed.empty:
+        return [], {}
+    oracle = cross_fitted_brute_force(per_seed)
+    footing = cross_fitted_oracle_gains(per_seed)
+    rows = []
+    for r in oracle[oracle["gain_cross_fitted"].notna()].itertuples(index=False):
+        target, top = str(r.target), max(matrix[str(r.target)].values())
+        score = base.get(target, np.nan) + float(r.gain_cross_fitted)
+        for k in ks:
+            rows.append(
+                {
+                    "method": BRUTE_FORCE_XFIT,
+                    "k": k,
+                    "target": target,
+                    # the two halves' picks: never one pair, so no pair's interval stands for it
+                    "sources": f"{r.pick_first_half} | {r.pick_second_half}",
+                    "chosen": f"{r.pick_first_half} | {r.pick_second_half}",
+                    "score": score,
+                    "no_transfer": base.get(target, np.nan),
+                    "regret": 100.0 * (top - score) / top if top else 0.0,
+                }
+            )
+    xfit = {str(r.target): float(r.gain_cross_fitted) for r in oracle.itertuples(index=False)}
+    footing = {t: {**gains, BRUTE_FORCE_XFIT: xfit[t]} for t, gains in footing.items() if not math.isnan(xfit.get(t, math.nan))}
+    return rows, footing
+
+
+def _regret_xfit(table: pd.DataFrame, footing: dict[str, dict[str, float]]) -> list[float]:
+    """Regret of each top-1 row against the cross-fitted brute force, in % of its score (NaN elsewhere)."""
+    out = []
+    for row in table.itertuples(index=False):
+        gains = footing.get(str(row.target))
+        if row.k != 1 or gains is None:
+            out.append(math.nan)
+            continue
+        if row.method == BRUTE_FORCE_XFIT:
+            pick = gains[BRUTE_FORCE_XFIT]
+        elif row.method == RANDOM_EXPECTED:
+            pick = float(np.mean([v for s, v in gains.items() if s != BRUTE_FORCE_XFIT]))
+        else:
+            pick = gains.get(str(row.chosen), math.nan)
+        best = row.no_transfer + gains[BRUTE_FORCE_XFIT]
+        out.append(100.0 * (best - (row.no_transfer + pick)) / best if best else math.nan)
+    return out
 
 
 def _regret(known: dict[str, float], chosen: str) -> float:
@@ -211,6 +293,8 @@ def summarise(per_target: pd.DataFrame) -> pd.DataFrame:
         mean_regret=("regret", "mean"),
         beats_no_transfer=("gain", lambda g: int((g > 0).sum())),
     )
+    if "regret_xfit" in per_target.columns:
+        out["mean_regret_xfit"] = grouped["regret_xfit"].mean()
     return out.reset_index()
 
 

@@ -8,9 +8,12 @@
   where the method scores every source) and Regret@k for each k;
 - ``ranking.tsv`` / ``ranking_summary.tsv``: Spearman, Pearson, NDCG, Regret@k per method and
   target, and their means, when rankings with scores are given;
-- ``novel.tsv``: for novel targets, the pool ranked by the scorer and the result of the top-k.
+- ``novel.tsv``: for novel targets, the pool ranked by the scorer and the result of the top-k;
+- ``versus_cosine.tsv``: every method against ``cosine_mean``, per metric, the mean per-target
+  difference with a bootstrap interval over targets (:mod:`tasktransfer.analysis.versus_baseline`);
+  ``headline.txt`` / ``headline.html``: one sentence, does a learned method beat it.
 
-Definitions are in :mod:`tasktransfer.evaluation`.
+Definitions are in :mod:`tasktransfer.analysis.evaluation`.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ import pandas as pd
 
 from tasktransfer.analysis.evaluation import (
     BRUTE_FORCE,
+    BRUTE_FORCE_XFIT,
+    DISPLAY,
     evaluate_selections,
     method_order,
     ranking_quality,
@@ -28,6 +33,7 @@ from tasktransfer.analysis.evaluation import (
     summarise,
 )
 from tasktransfer.analysis.gather import mean_gains, mean_no_transfer
+from tasktransfer.analysis.versus_baseline import compare_to_baseline, headline, learned_methods
 from tasktransfer.errors import TaskTransferError
 from tasktransfer.io import atomic_write_text
 
@@ -50,7 +56,9 @@ def run_tables(gains_path: str | Path, no_transfer_path: str | Path) -> tuple[pd
 
 
 def _label(method: str, k: int) -> str:
-    return method if method == BRUTE_FORCE else f"{method} (top-{k})"
+    if method in (BRUTE_FORCE, BRUTE_FORCE_XFIT):
+        return DISPLAY.get(method, method)
+    return f"{method} (top-{k})"
 
 
 CONTROL_PREFIX = "_"
@@ -85,7 +93,7 @@ def table1(per_target: pd.DataFrame, no_transfer: pd.DataFrame, controls: pd.Dat
     for method in method_order(per_target.method.unique()):
         part = per_target[per_target.method == method]
         for k in sorted(part.k.unique()):
-            if method == BRUTE_FORCE and k != part.k.min():
+            if method in (BRUTE_FORCE, BRUTE_FORCE_XFIT) and k != part.k.min():
                 continue
             at = part[part.k == k].set_index("target")
             row = {"method": _label(method, int(k)), "k": int(k)}
@@ -111,8 +119,46 @@ def table2(summary: pd.DataFrame, ranking_means: pd.DataFrame | None, ks: list[i
         part = summary[summary.method == method].set_index("k")
         for k in sorted({int(k) for k in ks} | {1}):
             row[f"regret@{k}"] = float(part.loc[k, "mean_regret"]) if k in part.index else None
+        if "mean_regret_xfit" in summary.columns:
+            row["regret_xfit@1"] = float(part.loc[1, "mean_regret_xfit"]) if 1 in part.index else None
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+BASELINE = "cosine_mean"
+VERSUS_METRICS = ("spearman", "ndcg", "regret@1", "top1_gain")
+
+
+def versus_baseline_inputs(per_target: pd.DataFrame, quality: pd.DataFrame | None) -> pd.DataFrame:
+    """One row per method and target: spearman, ndcg (from the rankings), regret@1 and top1_gain
+    (the top-1 pick's regret against in-sample brute force, in %, and its gain over no transfer)."""
+    top1 = per_target[per_target["k"] == 1][["method", "target", "regret", "gain"]]
+    table = top1.rename(columns={"regret": "regret@1", "gain": "top1_gain"})
+    if quality is not None and len(quality):
+        table = table.merge(quality[["method", "target", "spearman", "ndcg"]], on=["method", "target"], how="outer")
+    else:
+        table = table.assign(spearman=float("nan"), ndcg=float("nan"))
+    return table[["method", "target", *VERSUS_METRICS]]
+
+
+def versus_cosine(per_target: pd.DataFrame, quality: pd.DataFrame | None, level: float = 0.95) -> tuple[pd.DataFrame, str]:
+    """Every method against cosine_mean: method, metric, diff, low, high, targets, beats_baseline
+    (rows resting on no target left out), and the headline sentence on the learned methods."""
+    columns = ["method", "metric", "diff", "low", "high", "targets", "beats_baseline"]
+    inputs = versus_baseline_inputs(per_target, quality)
+    if BASELINE not in set(inputs["method"]):
+        return pd.DataFrame(columns=columns), f"{BASELINE} is not among this run's methods: no method was compared with it."
+    table = compare_to_baseline(inputs, baseline=BASELINE, metrics=VERSUS_METRICS, level=level)
+    table = table[table["targets"] > 0]
+    order = {m: i for i, m in enumerate(method_order(table["method"].unique()))}
+    table = table.sort_values("method", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+    sentence = headline(table, learned_methods(inputs["method"].unique()))
+    return table[columns], sentence
+
+
+def _display(table: pd.DataFrame) -> pd.DataFrame:
+    """The HTML view's method names (brute_force_xfit as 'brute force (cross-fitted)')."""
+    return table.assign(method=table["method"].map(lambda m: DISPLAY.get(m, m))) if "method" in table else table
 
 
 def _write(path: Path, table: pd.DataFrame, digits: int = 4) -> None:
@@ -157,7 +203,10 @@ def write_html(path: Path, table: pd.DataFrame, title: str, note: str = "", digi
 
 TABLE1_NOTE = (
     "Target score after transfer (metric x100, mean over seeds) of each method's best-of-top-k pick; "
-    "mean_gain is the mean over targets of the gain over no transfer."
+    "mean_gain is the mean over targets of the gain over no transfer. brute_force is the best source in "
+    "hindsight, picked and scored on the same seeds: the maximum of noisy means, biased upwards (winner's "
+    "curse). brute force (cross-fitted) picks on one half of the seeds and is scored on the other (both ways, "
+    "averaged): the unbiased upper bound (no transfer plus its cross-fitted gain; shown with two or more seeds)."
 )
 NOVEL_NOTE = (
     "Each novel target is ranked against the pool by the scorer (predicted_gain) and transferred only from "
@@ -166,7 +215,18 @@ NOVEL_NOTE = (
 )
 TABLE2_NOTE = (
     "Ranking quality against brute force, mean over targets: Spearman and Pearson correlation of the "
-    "method's scores with the true gains, NDCG (relevance = gain clipped at 0), Regret@k in %."
+    "method's scores with the true gains, NDCG (relevance = gain clipped at 0), Regret@k in % against the "
+    "in-sample brute force (all seeds: the ranking-quality definition). regret_xfit@1, with two or more "
+    "seeds: the top-1 pick's regret in % against the cross-fitted brute force, both scored on the same "
+    "half-seed footing; the honest shortfall from an oracle, since the in-sample best carries the "
+    "winner's curse (negative for brute_force: minus its curse)."
+)
+VERSUS_NOTE = (
+    "Each method against cosine_mean: diff is the mean over targets of the per-target difference "
+    "(method - cosine_mean) in Spearman, NDCG, regret@1 (in %, against the in-sample brute force; lower "
+    "is better) and top1_gain (the top-1 pick's gain over no transfer, points); low and high: the "
+    "{level:.0%} percentile bootstrap interval over targets (seeded; none with one target, and too "
+    "narrow with a handful); beats_baseline: the interval clears 0 on the good side."
 )
 
 
@@ -177,8 +237,14 @@ def run_evaluation(
     rankings: list[str | Path] | None,
     ks: list[int],
     out_dir: Path,
+    per_seed: pd.DataFrame | None = None,
+    level: float = 0.95,
 ) -> str:
-    """Evaluate and write the tables; returns a text rendering for the terminal."""
+    """Evaluate and write the tables; returns a text rendering for the terminal.
+
+    ``per_seed`` (source, target, seed, gain) adds the cross-fitted brute force; ``level`` is the
+    bootstrap interval's of the comparison with cosine_mean.
+    """
     t = transfer if isinstance(transfer, pd.DataFrame) else read_table(transfer, "transfer table")
     if "source" in t.columns:
         t, controls = split_controls(t)
@@ -192,14 +258,16 @@ def run_evaluation(
     if selections:
         chosen.append(read_table(selections, "selections table"))
     sel = pd.concat(chosen, ignore_index=True) if chosen else None
-    per_target = evaluate_selections(t, n, sel, ks)
+    if per_seed is not None and "source" in per_seed.columns:
+        per_seed, _ = split_controls(per_seed)
+    per_target = evaluate_selections(t, n, sel, ks, per_seed)
     if per_target.empty:
         raise TaskTransferError("nothing to evaluate: the transfer table has no rows")
     summary = summarise(per_target)
     out_dir.mkdir(parents=True, exist_ok=True)
     _write(out_dir / "per_target.tsv", per_target)
     _write(out_dir / "summary.tsv", summary)
-    mean = None
+    mean = quality = None
     if ranks is not None and len(ranks):
         quality = ranking_quality(ranks, t, n, ks)
         _write(out_dir / "ranking.tsv", quality)
@@ -213,13 +281,23 @@ def run_evaluation(
     _write(out_dir / "table1.tsv", first, digits=2)
     _write(out_dir / "table2.tsv", second, digits=3)
     write_html(out_dir / "table1.html", first.drop(columns=["k"]), "Table 1: target score by method", TABLE1_NOTE)
-    write_html(out_dir / "table2.html", second, "Table 2: ranking quality", TABLE2_NOTE, digits=3)
+    write_html(out_dir / "table2.html", _display(second), "Table 2: ranking quality", TABLE2_NOTE, digits=3)
+    versus, sentence = versus_cosine(per_target, quality, level)
+    _write(out_dir / "versus_cosine.tsv", versus)
+    note = sentence + " " + VERSUS_NOTE.format(level=level)
+    write_html(out_dir / "versus_cosine.html", _display(versus), f"Every method against {BASELINE}", note, digits=3)
+    atomic_write_text(out_dir / "headline.txt", sentence + "\n")
+    learned = versus[versus["method"].isin(learned_methods(versus["method"].unique()))]
+    write_html(out_dir / "headline.html", learned, f"Do the learned methods beat {BASELINE}?", note, digits=3)
     text = [
         "Table 1: target score after transfer (metric x100) of each method's best-of-top-k pick, "
         "and the mean gain over no transfer:",
         first.drop(columns=["k"]).round(2).to_string(index=False, na_rep="-"),
         "\nTable 2: ranking quality against brute force, mean over targets (regret in %):",
         second.round(3).to_string(index=False, na_rep="-"),
+        f"\nAgainst {BASELINE} (mean per-target difference, {level:.0%} bootstrap interval over targets):",
+        versus.round(3).to_string(index=False, na_rep="-") if len(versus) else "(none)",
+        "\n" + sentence,
     ]
     return "\n".join(text)
 

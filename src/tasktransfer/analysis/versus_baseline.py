@@ -9,10 +9,11 @@ each metric:
 - ``diff`` = mean_t d_t;
 - ``low`` / ``high``: the percentile bootstrap interval (``level``) of that mean, resampling the
   targets with replacement (seeded; the targets are the unit of replication: a study of other
-  targets would give another mean);
+  targets would give another mean); NaN on one target. With a handful of targets the percentile
+  interval is too narrow (it ignores that the spread itself is estimated): read it as a floor;
 - ``targets``: how many targets the difference rests on;
 - ``beats_baseline``: the interval lies entirely on the good side of 0 (above 0 for Spearman,
-  NDCG, gains; below 0 for regret, where lower is better); None without targets.
+  NDCG, gains; below 0 for regret, where lower is better); None without an interval.
 
 Pairing by target matters: targets differ far more from each other than methods do, and the
 paired difference removes that shared part.
@@ -36,10 +37,23 @@ def lower_is_better(metric: str) -> bool:
     return metric.startswith("regret")
 
 
+#: the methods that learn from transfer results (the headline's subject); ``*_loto`` variants too
+LEARNED = ("scorer", "feature_ranker")
+
+
+def learned_methods(methods) -> list[str]:
+    """The learned methods among ``methods``: scorer, feature_ranker and any ``*_loto`` variant, by name."""
+    return sorted(str(m) for m in set(methods) if str(m) in LEARNED or str(m).endswith("_loto"))
+
+
 def _bootstrap_mean(d: np.ndarray, n_boot: int, rng: np.random.Generator, level: float) -> tuple[float, float]:
-    """Percentile interval of the mean of d, resampling its entries with replacement."""
+    """Percentile interval of the mean of d, resampling its entries with replacement.
+
+    NaN with one entry: one target has no spread to resample, and a zero-width interval would
+    claim a certainty it does not have.
+    """
     if len(d) == 1:
-        return float(d[0]), float(d[0])
+        return math.nan, math.nan
     draws = d[rng.integers(0, len(d), size=(n_boot, len(d)))].mean(axis=1)
     alpha = (1.0 - level) / 2.0
     low, high = np.quantile(draws, [alpha, 1.0 - alpha])
@@ -104,7 +118,10 @@ def compare_to_baseline(
                 rng = np.random.default_rng(seed)
                 diff = float(d.mean())
                 low, high = _bootstrap_mean(d, n_boot, rng, level)
-                beats = bool(high < 0.0) if lower_is_better(metric) else bool(low > 0.0)
+                if math.isnan(low):
+                    beats = None
+                else:
+                    beats = bool(high < 0.0) if lower_is_better(metric) else bool(low > 0.0)
             rows.append(
                 {
                     "method": method,
@@ -121,7 +138,10 @@ def compare_to_baseline(
 
 
 def _describe(row: pd.Series) -> str:
-    return f"{row['diff']:+.2f} [{row['low']:.2f}, {row['high']:.2f}] over {int(row['targets'])} targets"
+    targets = int(row["targets"])
+    if math.isnan(row["low"]):
+        return f"{row['diff']:+.2f} on {targets} target{'s' if targets != 1 else ''} (no interval)"
+    return f"{row['diff']:+.2f} [{row['low']:.2f}, {row['high']:.2f}] over {targets} targets"
 
 
 def headline(comparison: pd.DataFrame, learned_methods: Sequence[str]) -> str:

@@ -13,6 +13,8 @@ from tasktransfer.runtime import log
 def cmd_evaluate(a: argparse.Namespace) -> None:
     from tasktransfer.analysis.report_tables import run_evaluation
 
+    from tasktransfer.analysis.report_tables import read_table
+
     printed = run_evaluation(
         transfer=a.transfer,
         no_transfer=a.no_transfer,
@@ -20,16 +22,21 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         rankings=a.rankings,
         ks=[int(k) for k in a.ks],
         out_dir=Path(a.out),
+        per_seed=read_table(a.per_seed, "per-seed gains table") if a.per_seed else None,
+        level=a.level,
     )
     print(printed)
 
 
 def cmd_evaluate_run(a: argparse.Namespace) -> None:
     from tasktransfer.analysis.gather import CONTROL
-    from tasktransfer.analysis.report_tables import run_evaluation, run_tables
+    from tasktransfer.analysis.report_tables import read_table, run_evaluation, run_tables
     from tasktransfer.io import atomic_write_text
 
     transfer, no_transfer = run_tables(a.gains, a.no_transfer)
+    # one row per transfer run: the cross-fitted brute force picks on half the seeds
+    per_seed = read_table(a.gains, "gains table")
+    per_seed = per_seed[per_seed.target.isin(a.targets) & (per_seed.source != CONTROL)]
     # the sampled pool pairs train the scorer; only the held-out targets are judged
     # the control init is judged in the noise table, never picked as a source
     transfer = transfer[transfer.target.isin(a.targets) & (transfer.source != CONTROL)]
@@ -39,7 +46,8 @@ def cmd_evaluate_run(a: argparse.Namespace) -> None:
     # the plain tables that `tasktransfer evaluate` takes, so any run can be re-scored by hand
     atomic_write_text(out / "transfer.tsv", transfer.to_csv(sep="\t", index=False))
     atomic_write_text(out / "no_transfer.tsv", no_transfer.to_csv(sep="\t", index=False))
-    print(run_evaluation(transfer, no_transfer, None, a.rankings, [int(k) for k in a.ks], out))
+    atomic_write_text(out / "per_seed.tsv", per_seed[["source", "target", "seed", "gain"]].to_csv(sep="\t", index=False))
+    print(run_evaluation(transfer, no_transfer, None, a.rankings, [int(k) for k in a.ks], out, per_seed, a.level))
 
 
 def cmd_task_table(a: argparse.Namespace) -> None:
@@ -192,6 +200,8 @@ def add_commands(sub) -> None:
     s.add_argument("--selections", help="TSV: method, target, source (best first)")
     s.add_argument("--rankings", nargs="*", default=[], help="TSVs: method, target, source, score")
     s.add_argument("--ks", type=list_arg, default=["1", "3"])
+    s.add_argument("--per-seed", help="TSV: source, target, seed, gain (one row per run): adds the cross-fitted brute force")
+    s.add_argument("--level", type=float, default=0.95, help="bootstrap interval of the comparison with cosine_mean")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_evaluate)
 
@@ -201,6 +211,7 @@ def add_commands(sub) -> None:
     s.add_argument("--rankings", nargs="*", default=[])
     s.add_argument("--targets", type=list_arg, required=True, help="the targets to judge")
     s.add_argument("--ks", type=list_arg, default=["1", "3"])
+    s.add_argument("--level", type=float, default=0.95, help="bootstrap interval of the comparison with cosine_mean")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_evaluate_run)
 

@@ -1,0 +1,139 @@
+"""The evaluation's cross-fitted brute force, its regret, and every method against cosine_mean, by hand.
+
+Two targets, three sources, two seeds, r1 = 50 (t) and 40 (u) on both seeds:
+
+    r2      seed 0  seed 1  mean  gain          t: in-sample best a (gain 5), but a won on seed 0 only:
+    t  a      60      50     55    5               picked on seed 0 (a) and scored on seed 1: 0,
+       b      52      56     54    4               picked on seed 1 (b) and scored on seed 0: 2,
+       c      51      51     51    1               cross-fitted gain (0 + 2) / 2 = 1, score 51.
+    u  a      42      42     42    2            u: b wins on both halves: cross-fitted 5 = in-sample.
+       b      44      46     45    5
+       c      40      40     40    0
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from tasktransfer.analysis.evaluation import evaluate_selections, method_order
+from tasktransfer.analysis.versus_baseline import learned_methods
+from tasktransfer.cli.main import main
+
+R1 = {"t": 50.0, "u": 40.0}
+R2 = {
+    ("a", "t"): (60, 50), ("b", "t"): (52, 56), ("c", "t"): (51, 51),
+    ("a", "u"): (42, 42), ("b", "u"): (44, 46), ("c", "u"): (40, 40),
+}  # fmt: skip
+# cosine: a > b > c on both targets; scorer: c > b > a on t, b > a > c on u
+SCORES = {
+    "cosine_mean": {"t": {"a": 3, "b": 2, "c": 1}, "u": {"a": 3, "b": 2, "c": 1}},
+    "scorer": {"t": {"a": 1, "b": 2, "c": 3}, "u": {"a": 2, "b": 3, "c": 1}},
+}
+
+
+def per_seed() -> pd.DataFrame:
+    return pd.DataFrame(
+        [
+            {"source": s, "target": t, "seed": k, "r1": R1[t], "r2": float(v[k]), "gain": v[k] - R1[t]}
+            for (s, t), v in R2.items()
+            for k in (0, 1)
+        ]
+    )
+
+
+def plain_tables(tmp_path):
+    runs = per_seed()
+    transfer = runs.groupby(["source", "target"], as_index=False).r2.mean().rename(columns={"r2": "score"})
+    no_transfer = pd.DataFrame({"target": list(R1), "score": list(R1.values())})
+    rankings = pd.DataFrame(
+        [{"method": m, "target": t, "source": s, "score": v} for m, by in SCORES.items() for t, row in by.items() for s, v in row.items()]
+    )
+    paths = {}
+    for name, table in [("T", transfer), ("N", no_transfer), ("R", rankings), ("P", runs)]:
+        paths[name] = tmp_path / f"{name}.tsv"
+        table.to_csv(paths[name], sep="\t", index=False)
+    return paths
+
+
+def test_cross_fitted_brute_force_rows_and_regret_by_hand():
+    runs = per_seed()
+    transfer = runs.groupby(["source", "target"], as_index=False).r2.mean().rename(columns={"r2": "score"})
+    no_transfer = pd.DataFrame({"target": list(R1), "score": list(R1.values())})
+    selections = pd.DataFrame([{"method": "cosine_mean", "target": t, "source": "a"} for t in R1])
+    table = evaluate_selections(transfer, no_transfer, selections, [1], per_seed=runs)
+    rows = table[table.k == 1].set_index(["method", "target"])
+    xfit = rows.loc[("brute_force_xfit", "t")]
+    assert xfit["score"] == pytest.approx(51.0) and xfit["gain"] == pytest.approx(1.0)
+    assert xfit["chosen"] == "a | b"  # the two halves' picks
+    assert xfit["regret"] == pytest.approx(100 * (55 - 51) / 55)  # against the in-sample best
+    assert xfit["regret_xfit"] == pytest.approx(0.0)
+    assert rows.loc[("brute_force", "t"), "gain"] == pytest.approx(5.0)
+    # in-sample brute force against the honest oracle: minus its winner's curse
+    assert rows.loc[("brute_force", "t"), "regret_xfit"] == pytest.approx(100 * (51 - 55) / 51)
+    assert rows.loc[("brute_force_xfit", "u"), "gain"] == pytest.approx(5.0)
+    # cosine picks a on u (gain 2) where the honest oracle gets 5
+    assert rows.loc[("cosine_mean", "u"), "regret_xfit"] == pytest.approx(100 * (45 - 42) / 45)
+    # random: the mean footing gain (5 + 4 + 1) / 3 on t
+    assert rows.loc[("random_expected", "t"), "regret_xfit"] == pytest.approx(100 * (51 - (50 + 10 / 3)) / 51)
+    # one seed: nothing to cross-fit, no row
+    one = evaluate_selections(transfer, no_transfer, None, [1], per_seed=runs[runs.seed == 0])
+    assert "brute_force_xfit" not in set(one.method)
+
+
+def test_evaluate_writes_the_oracle_beside_brute_force_and_the_comparison_with_cosine(tmp_path, capsys):
+    paths = plain_tables(tmp_path)
+    out = tmp_path / "eval"
+    args = ["evaluate", "--transfer", str(paths["T"]), "--no-transfer", str(paths["N"]), "--rankings", str(paths["R"]),
+            "--per-seed", str(paths["P"]), "--ks", "1,2", "--out", str(out)]
+    assert main(args) == 0
+    printed = capsys.readouterr().out
+    table1 = pd.read_csv(out / "table1.tsv", sep="\t").set_index("method")
+    assert list(table1.index[-2:]) == ["brute force (cross-fitted)", "brute_force"]
+    assert table1.loc["brute force (cross-fitted)", "t"] == pytest.approx(51.0)
+    assert table1.loc["brute force (cross-fitted)", "mean_gain"] == pytest.approx((1 + 5) / 2)
+    assert table1.loc["brute_force", "mean_gain"] == pytest.approx((5 + 5) / 2)
+    table2 = pd.read_csv(out / "table2.tsv", sep="\t").set_index("method")
+    assert table2.loc["brute_force_xfit", "regret_xfit@1"] == pytest.approx(0.0)
+    assert table2.loc["scorer", "regret_xfit@1"] == pytest.approx(0.0, abs=1e-3)  # c on t (51), b on u (45)
+    assert table2.loc["cosine_mean", "regret_xfit@1"] == pytest.approx((100 * (51 - 55) / 51 + 100 * 3 / 45) / 2, abs=1e-3)
+    assert "brute force (cross-fitted)" in (out / "table2.html").read_text()
+
+    versus = pd.read_csv(out / "versus_cosine.tsv", sep="\t")
+    assert list(versus.columns) == ["method", "metric", "diff", "low", "high", "targets", "beats_baseline"]
+    scorer = versus[versus.method == "scorer"].set_index("metric")
+    assert list(scorer.index) == ["spearman", "ndcg", "regret@1", "top1_gain"]
+    # Spearman: scorer -1 and 1, cosine 1 and 0.5 -> differences -2 and +0.5
+    assert scorer.loc["spearman", "diff"] == pytest.approx(-0.75, abs=1e-4)
+    # two targets: the bootstrap means are -2, -0.75 and 0.5 (chances 1/4, 1/2, 1/4)
+    assert (scorer.loc["spearman", "low"], scorer.loc["spearman", "high"]) == (pytest.approx(-2.0), pytest.approx(0.5))
+    assert scorer.loc["top1_gain", "diff"] == pytest.approx(((1 - 5) + (5 - 2)) / 2)
+    assert scorer.loc["regret@1", "diff"] == pytest.approx((100 * 4 / 55 - 100 * 3 / 45) / 2, abs=1e-4)
+    assert scorer.loc["spearman", "targets"] == 2 and not scorer.loc["spearman", "beats_baseline"]
+    # the oracles are compared too; brute force's regret@1 is 0 by definition
+    assert versus[(versus.method == "brute_force_xfit") & (versus.metric == "top1_gain")]["diff"].item() == pytest.approx(
+        ((1 - 5) + (5 - 2)) / 2
+    )
+    sentence = (out / "headline.txt").read_text().strip()
+    assert sentence == "No learned method beats cosine_mean on Spearman (mean difference, bootstrap interval): " \
+        "scorer -0.75 [-2.00, 0.50] over 2 targets."
+    assert sentence in printed and sentence in (out / "headline.html").read_text()
+
+
+def test_without_cosine_the_comparison_says_so(tmp_path):
+    paths = plain_tables(tmp_path)
+    rankings = pd.read_csv(paths["R"], sep="\t")
+    rankings[rankings.method != "cosine_mean"].to_csv(paths["R"], sep="\t", index=False)
+    assert main(["evaluate", "--transfer", str(paths["T"]), "--no-transfer", str(paths["N"]), "--rankings",
+                 str(paths["R"]), "--out", str(tmp_path / "e")]) == 0
+    assert pd.read_csv(tmp_path / "e" / "versus_cosine.tsv", sep="\t").empty
+    assert "cosine_mean is not among" in (tmp_path / "e" / "headline.txt").read_text()
+
+
+def test_learned_methods_and_table_order_pick_up_new_methods():
+    methods = ["cosine_mean", "scorer", "feature_ranker", "scorer_loto", "logme", "source_prior", "brute_force",
+               "brute_force_xfit", "random"]
+    assert learned_methods(methods) == ["feature_ranker", "scorer", "scorer_loto"]
+    order = method_order(methods)
+    assert order[-3:] == ["scorer", "brute_force_xfit", "brute_force"]
+    assert order.index("logme") < order.index("scorer") and order.index("feature_ranker") < order.index("scorer")
