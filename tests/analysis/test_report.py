@@ -34,9 +34,12 @@ FIGURES = {
     "4. Scorer": ["scorer: predicted vs true gain"],
     "5. Evaluation": ["source choice against seed noise, per target", "mean gain by method"],
 }
-# the evaluation opens with the signal verdict, then the methods against brute force
-SIGNAL, METHODS_VS_BRUTE = "0. Signal", "1. Methods against brute force"
-SUBCATEGORIES = {("5. Evaluation", item): SIGNAL for item in [
+# the evaluation opens with the headline sentence, the signal verdict, then the methods against brute force
+HEADLINE, SIGNAL, METHODS_VS_BRUTE = "0. Headline", "0. Signal", "1. Methods against brute force"
+VERSUS_COSINE = "2. Methods against cosine_mean"
+SUBCATEGORIES = {("5. Evaluation", "do the learned methods beat cosine_mean?"): HEADLINE,
+                 ("5. Evaluation", "every method against cosine_mean"): VERSUS_COSINE} | {
+    ("5. Evaluation", item): SIGNAL for item in [
     "does the source matter more than seed noise?", "source choice against seed noise, per target"]} | {
     ("5. Evaluation", item): METHODS_VS_BRUTE for item in [
     "Table 1: target score by method", "Table 2: ranking quality",
@@ -266,7 +269,15 @@ def test_report_renders_tables_and_figures_in_chromium(tmp_path_factory, tiny_ba
         subcategories = browser.wait_for(
             f"(() => {{ const n = Array.from(document.querySelectorAll('nav a')).map(a => a.textContent.trim());"
             f" return n.includes({json.dumps(SIGNAL)}) ? n : null; }})()")
-        assert subcategories.index(SIGNAL) < subcategories.index(METHODS_VS_BRUTE), subcategories
+        assert subcategories.index(HEADLINE) < subcategories.index(SIGNAL) < subcategories.index(METHODS_VS_BRUTE), subcategories
+        _show(browser, "5. Evaluation", "do the learned methods beat cosine_mean?", "table")
+        context = browser.frame_context("Do the learned methods beat cosine_mean?")
+        sentence = browser.wait_for("(() => { const p = document.querySelector('p'); return p && p.textContent; })()", context=context)
+        assert "cosine_mean on Spearman" in sentence and "scorer" in sentence, sentence
+        _show(browser, "5. Evaluation", "every method against cosine_mean", "table")
+        versus = _table_in_frame(browser, "Every method against cosine_mean")
+        assert versus["head"] == ["method", "metric", "diff", "low", "high", "targets", "beats_baseline"], versus
+        assert {row[0] for row in versus["rows"]} >= {"scorer", "random"}, versus
         _show(browser, "5. Evaluation", "does the source matter more than seed noise?", "table")
         signal = _table_in_frame(browser, "Does the source matter more than seed noise?")
         assert signal["head"][:2] == ["target", "sources"] and {row[0] for row in signal["rows"]} >= {TARGET}, signal

@@ -324,6 +324,9 @@ def report_outputs():
         "signal.tsv",
         "signal.html",
         "signal_targets.tsv",
+        "versus_cosine.tsv",
+        "versus_cosine.html",
+        "headline.html",
     ]
     if NOVEL:
         tables += ["novel.tsv", "novel.html"]

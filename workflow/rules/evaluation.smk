@@ -94,8 +94,32 @@ rule evaluate:
             subcategory="1. Methods against brute force",
             labels={"item": "ranking quality per method", "type": "TSV"},
         ),
+        versus=report(
+            "results/eval/versus_cosine.tsv",
+            caption="../report/versus_cosine.rst",
+            category="5. Evaluation",
+            subcategory="2. Methods against cosine_mean",
+            labels={"item": "every method against cosine_mean", "type": "TSV"},
+        ),
+        versus_html=report(
+            "results/eval/versus_cosine.html",
+            caption="../report/versus_cosine.rst",
+            category="5. Evaluation",
+            subcategory="2. Methods against cosine_mean",
+            labels={"item": "every method against cosine_mean", "type": "table"},
+        ),
+        # the evaluation's first item: one sentence, does a learned method beat cosine_mean
+        headline=report(
+            "results/eval/headline.html",
+            caption="../report/headline.rst",
+            category="5. Evaluation",
+            subcategory="0. Headline",
+            labels={"item": "do the learned methods beat cosine_mean?", "type": "table"},
+        ),
+        headline_text="results/eval/headline.txt",
         transfer="results/eval/transfer.tsv",
         no_transfer_scores="results/eval/no_transfer.tsv",
+        per_seed="results/eval/per_seed.tsv",
     log:
         "logs/evaluate.log",
     localrule: True
@@ -104,11 +128,12 @@ rule evaluate:
     params:
         ks=",".join(str(k) for k in config["selection"]["top_k"]),
         targets=",".join(TARGETS),
+        level=config["uncertainty"]["level"],
         code=CODE["evaluate"],
     shell:
         "tasktransfer evaluate-run --gains {input.gains} --no-transfer {input.no_transfer} "
         "--rankings {input.rankings} --targets {params.targets} --ks {params.ks} "
-        "--out results/eval > {log} 2>&1"
+        "--level {params.level:q} --out results/eval > {log} 2>&1"
 
 
 rule figures:
