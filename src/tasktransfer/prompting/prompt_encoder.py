@@ -38,21 +38,45 @@ class PromptedEncoder(nn.Module):
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, **extra) -> tuple[torch.Tensor, torch.Tensor]:
         batch = input_ids.shape[0]
-        words = self.backbone.get_input_embeddings()(input_ids)
-        prompt = self.prompt().unsqueeze(0).expand(batch, -1, -1).to(words.dtype)
-        embeds = torch.cat([prompt, words], dim=1)
-        mask = torch.cat([attention_mask.new_ones(batch, self.prompt.length), attention_mask], dim=1)
-        kwargs = {}
-        if "token_type_ids" in extra and getattr(self.backbone.config, "type_vocab_size", 1) > 1:
-            tt = extra["token_type_ids"]
-            kwargs["token_type_ids"] = torch.cat([tt.new_zeros(batch, self.prompt.length), tt], dim=1)
-        states = self.backbone(inputs_embeds=embeds, attention_mask=mask, **kwargs).last_hidden_state
-        tokens = states[:, self.prompt.length :]
-        if self.pooling == "prompt":
-            pooled = states[:, 0]
-        elif self.pooling == "cls":
-            pooled = tokens[:, 0]
-        else:
-            m = attention_mask.unsqueeze(-1).to(tokens.dtype)
-            pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1.0)
-        return tokens, pooled
+        prompt = self.prompt().unsqueeze(0).expand(batch, -1, -1)
+        states = prompted_states(self.backbone, prompt, input_ids, attention_mask, extra.get("token_type_ids"))
+        return pool_states(states, self.prompt.length, attention_mask, self.pooling)
+
+
+def prompted_states(
+    backbone: nn.Module,
+    prompt_rows: torch.Tensor,
+    input_ids: torch.Tensor,
+    attention_mask: torch.Tensor,
+    token_type_ids: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The backbone's last hidden states for inputs with a prompt in front of each row.
+
+    ``prompt_rows`` (B, L, H) holds each row's prompt: one prompt expanded over a batch, or the
+    prompts of several replicas stacked row by row (training.tune_replicas), so that one backbone
+    pass serves all of them. Returns (B, L + T, H).
+    """
+    batch, length = prompt_rows.shape[0], prompt_rows.shape[1]
+    words = backbone.get_input_embeddings()(input_ids)
+    embeds = torch.cat([prompt_rows.to(words.dtype), words], dim=1)
+    mask = torch.cat([attention_mask.new_ones(batch, length), attention_mask], dim=1)
+    kwargs = {}
+    if token_type_ids is not None and getattr(backbone.config, "type_vocab_size", 1) > 1:
+        kwargs["token_type_ids"] = torch.cat([token_type_ids.new_zeros(batch, length), token_type_ids], dim=1)
+    return backbone(inputs_embeds=embeds, attention_mask=mask, **kwargs).last_hidden_state
+
+
+def pool_states(
+    states: torch.Tensor, length: int, attention_mask: torch.Tensor, pooling: str
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token states after the L prompt positions (as wide as ``attention_mask``) and the pooled
+    vector: the mean over real tokens, the first token, or the first prompt position."""
+    tokens = states[:, length : length + attention_mask.shape[1]]
+    if pooling == "prompt":
+        pooled = states[:, 0]
+    elif pooling == "cls":
+        pooled = tokens[:, 0]
+    else:
+        m = attention_mask.unsqueeze(-1).to(tokens.dtype)
+        pooled = (tokens * m).sum(1) / m.sum(1).clamp(min=1.0)
+    return tokens, pooled

@@ -1,8 +1,9 @@
 """Prompt tuning: train a prompt encoder (and a head) on one task with the backbone frozen.
 
-One run per learning rate in the grid; the best dev score over the grid and over evaluation
-points is the task's score (r1 for a task tuned from scratch, r2 when the prompt encoder starts
-from a source task's).
+One run per seed and learning rate in the grid, all runs of a job trained together as replicas
+of one batched loop (one backbone pass per step serves them all); per seed, the best dev score
+over the grid and over evaluation points is the task's score (r1 for a task tuned from scratch,
+r2 when the prompt encoder starts from a source task's).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torch import nn
 from tasktransfer.data.prepare import TaskMeta
 from tasktransfer.prompting.backbone import Backbone
 from tasktransfer.prompting.formats import TaskFormat, get_format
-from tasktransfer.prompting.prompt_encoder import PromptedEncoder, PromptEncoder
+from tasktransfer.prompting.prompt_encoder import PromptedEncoder, PromptEncoder, pool_states, prompted_states
 
 Log = Callable[[str], None]
 
@@ -71,6 +72,7 @@ class TuneResult:
     train_size: int = 0
     precision: str = "fp32"  # what ran ("auto" resolved)
     setup_seconds: float = 0.0  # set by the caller: process start to training start
+    replicas: int = 1  # runs trained together in its loop (train_seconds, examples_per_second are the loop's)
     train_digest: str = ""  # sha256 of the training examples (set by the caller that chose them)
 
 
@@ -213,7 +215,71 @@ def tune_prompt(
     init_prompt: dict[str, torch.Tensor] | None = None,
     log: Log = print,
 ) -> TuneResult:
-    """Tune over the learning-rate grid; return the best run (by dev score, ties to the first lr)."""
+    """Tune over the learning-rate grid; return the best run (by dev score, ties to the first lr).
+    One seed of :func:`tune_prompts`."""
+    return tune_prompts(backbone, meta, train_rows, dev_rows, spec, [seed], [init_prompt], log=log)[0]
+
+
+def tune_prompts(
+    backbone: Backbone,
+    meta: TaskMeta,
+    train_rows: list[dict],
+    dev_rows: list[dict],
+    spec: PromptSpec,
+    seeds: list[int],
+    init_prompts: list[dict[str, torch.Tensor] | None] | None = None,
+    log: Log = print,
+    max_replicas: int = 0,
+) -> list[TuneResult]:
+    """Tune one prompt per seed over the learning-rate grid, every (seed, lr) run a replica of one
+    batched loop (:func:`tune_replicas`); per seed the best run (by dev score, ties to the first lr).
+
+    ``init_prompts[i]`` starts seed i's runs from a source prompt (a transfer); ``max_replicas``
+    caps the replicas trained together (0: all), the rest follow in later groups.
+    """
+    inits = list(init_prompts) if init_prompts is not None else [None] * len(seeds)
+    if len(inits) != len(seeds):
+        raise ValueError(f"{len(seeds)} seeds but {len(inits)} initial prompts")
+    replicas = [Replica(seed, lr, init) for seed, init in zip(seeds, inits) for lr in spec.lrs]
+    results = tune_replicas(backbone, meta, train_rows, dev_rows, spec, replicas, log=log, max_replicas=max_replicas)
+    best: list[TuneResult] = []
+    for i, seed in enumerate(seeds):
+        runs = results[i * len(spec.lrs) : (i + 1) * len(spec.lrs)]
+        for run in runs:
+            log(f"seed {seed}, lr {run.lr:g}: best dev {meta.metric} {run.score:.2f}")
+        best.append(max(runs, key=lambda r: r.score))  # max keeps the first of equal scores
+    return best
+
+
+@dataclass
+class Replica:
+    """One run of a batched loop: its seed (init and data order), learning rate and start."""
+
+    seed: int
+    lr: float
+    init_prompt: dict[str, torch.Tensor] | None = None
+
+
+def tune_replicas(
+    backbone: Backbone,
+    meta: TaskMeta,
+    train_rows: list[dict],
+    dev_rows: list[dict],
+    spec: PromptSpec,
+    replicas: list[Replica],
+    log: Log = print,
+    max_replicas: int = 0,
+) -> list[TuneResult]:
+    """Train K runs on one task together; one result per replica, in order.
+
+    Each replica keeps its own prompt encoder, head, optimiser state, schedule, data order (its
+    seed), dev evaluations and best evaluation point; only the frozen backbone is shared. At each
+    step the replicas' batches are concatenated (padded to the longest row) and go through the
+    backbone in one forward and one backward pass, each row behind its own replica's prompt; the
+    replicas' losses are summed, so each replica's gradient is its own. Results equal those of
+    training each replica alone (:func:`tune_prompt` is K = 1) up to float rounding; the same
+    replicas give the same numbers. ``max_replicas`` > 0 trains them in groups of that size.
+    """
     device = pick_device()
     spec = replace(spec, precision=resolve_precision(spec.precision, device))
     backbone.model.to(device)
@@ -223,80 +289,158 @@ def tune_prompt(
     train_feats = fmt.encode(train_rows, tokenizer, max_length)
     dev_feats = fmt.encode(dev_rows, tokenizer, max_length)
     pad_id = tokenizer.pad_token_id or 0
-    best: TuneResult | None = None
-    for lr in spec.lrs:
-        result = _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed, init_prompt, pad_id, device, log)
-        log(f"lr {lr:g}: best dev {meta.metric} {result.score:.2f}")
-        if best is None or result.score > best.score:
-            best = result
-    assert best is not None
-    return best
+    group = max_replicas if max_replicas > 0 else max(1, len(replicas))
+    results: list[TuneResult] = []
+    for at in range(0, len(replicas), group):
+        loop = _ReplicaLoop(backbone, fmt, spec, replicas[at : at + group], pad_id, device)
+        results += loop.run(train_feats, dev_feats, dev_rows, log)
+    return results
 
 
-def _tune_one_lr(backbone, fmt, train_feats, dev_feats, dev_rows, spec, lr, seed, init_prompt, pad_id, device, log):
-    from transformers import get_linear_schedule_with_warmup
+class _ReplicaLoop:
+    """The state of K replicas trained together (one group of :func:`tune_replicas`)."""
 
-    seed_everything(seed)
-    prompt = PromptEncoder(spec.length, backbone.hidden_size, spec.mlp_hidden)
-    if init_prompt is not None:
-        prompt.load_state_dict(init_prompt)
-    head = fmt.make_head(backbone.hidden_size)
-    encoder = PromptedEncoder(backbone.model, prompt, spec.pooling).to(device)
-    head.to(device)
-    params = list(prompt.parameters()) + list(head.parameters())
-    optimizer = torch.optim.Adam(params, lr=lr)
-    steps_per_epoch = -(-len(train_feats) // spec.batch_size)
-    total = steps_per_epoch * spec.epochs
-    if spec.max_steps:
-        total = min(total, spec.max_steps)
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(spec.warmup_ratio * total), total)
-    eval_every = max(1, steps_per_epoch // max(1, spec.evals_per_epoch))
-    # no evaluation before the last eval_last_epochs epochs (the final step is always evaluated)
-    eval_after = max(0, total - spec.eval_last_epochs * steps_per_epoch) if spec.eval_last_epochs else 0
-    rng = random.Random(seed)
-    history: list[dict] = []
-    best_score, best_state, best_predictions = -float("inf"), None, []
-    step, eval_seconds = 0, 0.0
-    log(f"lr {lr:g}: {len(train_feats)} train / {len(dev_feats)} dev examples, {total} steps on {device} ({spec.precision})")
-    progress = Progress(log, total)
-    while step < total:
-        for chunk in batches(train_feats, spec.batch_size, rng, spec.group_by_length):
-            encoder.train()
-            head.train()
-            # the backbone stays in eval mode: dropout off, it is a fixed feature map
-            backbone.model.eval()
-            loss = train_step(encoder, head, fmt, chunk, pad_id, device, spec.precision, optimizer, scheduler)
-            step = progress.update(len(chunk), loss)
-            if (step % eval_every == 0 and step > eval_after) or step == total:
-                eval_start = time.perf_counter()
-                score, predictions = evaluate(encoder, head, fmt, dev_feats, dev_rows, spec, pad_id, device)
-                eval_seconds += time.perf_counter() - eval_start
-                history.append({"lr": lr, "step": step, "dev_score": score, "loss": float(loss.item())})
-                log(f"eval at step {step}: dev {score:.2f}")
-                if score > best_score:
-                    best_score = score
-                    best_state = (copy.deepcopy(prompt.state_dict()), copy.deepcopy(head.state_dict()))
-                    best_predictions = predictions
-            if step >= total:
-                break
-    elapsed = progress.elapsed()
-    prompt.load_state_dict(best_state[0])
-    with torch.no_grad():
-        embedding = prompt().detach().cpu()
-    return TuneResult(
-        score=best_score,
-        lr=lr,
-        prompt_state={k: v.cpu() for k, v in best_state[0].items()},
-        head_state={k: v.cpu() for k, v in best_state[1].items()},
-        embedding=embedding,
-        dev_predictions=best_predictions,
-        history=history,
-        train_seconds=elapsed,
-        eval_seconds=eval_seconds,
-        examples_per_second=progress.seen / (elapsed - eval_seconds) if elapsed > eval_seconds else 0.0,
-        train_size=len(train_feats),
-        precision=spec.precision,
-    )
+    def __init__(self, backbone: Backbone, fmt: TaskFormat, spec: PromptSpec, replicas: list[Replica], pad_id: int,
+                 device: torch.device):
+        self.backbone, self.fmt, self.spec, self.replicas = backbone, fmt, spec, replicas
+        self.pad_id, self.device = pad_id, device
+        self.prompts: list[PromptEncoder] = []
+        self.heads: list[nn.Module] = []
+        groups = []
+        for replica in replicas:
+            # each replica's modules are built right after seeding with its seed: the same
+            # initial weights as a run alone
+            seed_everything(replica.seed)
+            prompt = PromptEncoder(spec.length, backbone.hidden_size, spec.mlp_hidden)
+            if replica.init_prompt is not None:
+                prompt.load_state_dict(replica.init_prompt)
+            head = fmt.make_head(backbone.hidden_size)
+            prompt.to(device)
+            head.to(device)
+            self.prompts.append(prompt)
+            self.heads.append(head)
+            groups.append({"params": [*prompt.parameters(), *head.parameters()], "lr": replica.lr})
+        # one optimiser, one parameter group per replica (Adam is per parameter, so this equals K
+        # optimisers, in fewer kernel launches); the schedule scales each group's own lr
+        self.optimizer = torch.optim.Adam(groups)
+
+    def _forward(self, batches: list[dict[str, torch.Tensor]]) -> list[torch.Tensor]:
+        """Each replica's logits on its own batch, from one backbone pass over all the rows."""
+        width = max(b["input_ids"].shape[1] for b in batches)
+
+        def padded(key: str, value: int) -> torch.Tensor:
+            return torch.cat([nn.functional.pad(b[key], (0, width - b[key].shape[1]), value=value) for b in batches])
+
+        input_ids, mask = padded("input_ids", self.pad_id), padded("attention_mask", 0)
+        types = padded("token_type_ids", 0) if "token_type_ids" in batches[0] else None
+        prompt_rows = torch.cat(
+            [p().unsqueeze(0).expand(b["input_ids"].shape[0], -1, -1) for p, b in zip(self.prompts, batches)]
+        )
+        with _autocast(self.device, self.spec.precision):
+            states = prompted_states(self.backbone.model, prompt_rows, input_ids, mask, types)
+            logits, row = [], 0
+            for head, batch in zip(self.heads, batches):
+                rows = batch["input_ids"].shape[0]
+                tokens, pooled = pool_states(states[row : row + rows], self.spec.length, batch["attention_mask"],
+                                             self.spec.pooling)
+                logits.append(self.fmt.forward_head(head, tokens, pooled, batch))
+                row += rows
+        return logits
+
+    @torch.no_grad()
+    def _evaluate(self, dev_feats: list[dict], dev_rows: list[dict]) -> list[tuple[float, list]]:
+        """Every replica's dev score and predictions, as :func:`evaluate` gives one run's (dev
+        batches shortest first; each batch goes through the backbone once for all replicas)."""
+        for module in (*self.prompts, *self.heads):
+            module.eval()
+        order = sorted(range(len(dev_feats)), key=lambda i: feature_length(dev_feats[i]))
+        predictions: list[list] = [[None] * len(dev_feats) for _ in self.replicas]
+        for at in range(0, len(order), self.spec.eval_batch_size):
+            ids = order[at : at + self.spec.eval_batch_size]
+            batch = _to(self.fmt.collate([dev_feats[i] for i in ids], self.pad_id), self.device)
+            for k, logits in enumerate(self._forward([batch] * len(self.replicas))):
+                for i, prediction in zip(ids, self.fmt.predict(logits, batch)):
+                    predictions[k][i] = prediction
+        return [(self.fmt.score(p, dev_rows), p) for p in predictions]
+
+    def run(self, train_feats: list[dict], dev_feats: list[dict], dev_rows: list[dict], log: Log) -> list[TuneResult]:
+        from transformers import get_linear_schedule_with_warmup
+
+        spec, K = self.spec, len(self.replicas)
+        steps_per_epoch = -(-len(train_feats) // spec.batch_size)
+        total = steps_per_epoch * spec.epochs
+        if spec.max_steps:
+            total = min(total, spec.max_steps)
+        scheduler = get_linear_schedule_with_warmup(self.optimizer, int(spec.warmup_ratio * total), total)
+        eval_every = max(1, steps_per_epoch // max(1, spec.evals_per_epoch))
+        # no evaluation before the last eval_last_epochs epochs (the final step is always evaluated)
+        eval_after = max(0, total - spec.eval_last_epochs * steps_per_epoch) if spec.eval_last_epochs else 0
+        rngs = [random.Random(r.seed) for r in self.replicas]
+        history: list[list[dict]] = [[] for _ in range(K)]
+        best = [(-float("inf"), None, []) for _ in range(K)]
+        step, eval_seconds = 0, 0.0
+        runs = ", ".join(f"seed {r.seed} lr {r.lr:g}" for r in self.replicas)
+        log(
+            f"{K} replica{'s' if K > 1 else ''} ({runs}): {len(train_feats)} train / {len(dev_feats)} dev examples, "
+            f"{total} steps on {self.device} ({spec.precision})"
+        )
+        progress = Progress(log, total)
+        while step < total:
+            epoch = [batches(train_feats, spec.batch_size, rng, spec.group_by_length) for rng in rngs]
+            for chunks in zip(*epoch):
+                for module in (*self.prompts, *self.heads):
+                    module.train()
+                # the backbone stays in eval mode: dropout off, it is a fixed feature map
+                self.backbone.model.eval()
+                collated = [_to(self.fmt.collate(c, self.pad_id), self.device) for c in chunks]
+                losses = [self.fmt.loss(logits, b) for logits, b in zip(self._forward(collated), collated)]
+                self.optimizer.zero_grad(set_to_none=True)
+                # each replica's parameters only reach its own loss: the sum's gradient is each one's own
+                torch.stack(losses).sum().backward()
+                self.optimizer.step()
+                scheduler.step()
+                step = progress.update(sum(len(c) for c in chunks), losses[0])
+                if (step % eval_every == 0 and step > eval_after) or step == total:
+                    eval_start = time.perf_counter()
+                    scores = self._evaluate(dev_feats, dev_rows)
+                    eval_seconds += time.perf_counter() - eval_start
+                    for k, ((score, predictions), replica) in enumerate(zip(scores, self.replicas)):
+                        history[k].append(
+                            {"lr": replica.lr, "step": step, "dev_score": score, "loss": float(losses[k].item())}
+                        )
+                        if score > best[k][0]:
+                            state = (copy.deepcopy(self.prompts[k].state_dict()), copy.deepcopy(self.heads[k].state_dict()))
+                            best[k] = (score, state, predictions)
+                    log(f"eval at step {step}: dev " + " ".join(f"{s:.2f}" for s, _ in scores))
+                if step >= total:
+                    break
+        elapsed = progress.elapsed()
+        rate = progress.seen / (elapsed - eval_seconds) if elapsed > eval_seconds else 0.0
+        results = []
+        for k, replica in enumerate(self.replicas):
+            score, (prompt_state, head_state), predictions = best[k]
+            self.prompts[k].load_state_dict(prompt_state)
+            with torch.no_grad():
+                embedding = self.prompts[k]().detach().float().cpu()
+            results.append(
+                TuneResult(
+                    score=score,
+                    lr=replica.lr,
+                    prompt_state={n: v.cpu() for n, v in prompt_state.items()},
+                    head_state={n: v.cpu() for n, v in head_state.items()},
+                    embedding=embedding,
+                    dev_predictions=predictions,
+                    history=history[k],
+                    train_seconds=elapsed,
+                    eval_seconds=eval_seconds,
+                    # the loop's rate over all its replicas (the device's throughput)
+                    examples_per_second=rate,
+                    train_size=len(train_feats),
+                    precision=spec.precision,
+                    replicas=K,
+                )
+            )
+        return results
 
 
 def spec_dict(spec: PromptSpec) -> dict:
