@@ -137,3 +137,28 @@ def test_learned_methods_and_table_order_pick_up_new_methods():
     order = method_order(methods)
     assert order[-3:] == ["scorer", "brute_force_xfit", "brute_force"]
     assert order.index("logme") < order.index("scorer") and order.index("feature_ranker") < order.index("scorer")
+
+
+def test_evaluate_run_reads_the_per_seed_gains_of_the_held_out_targets(tmp_path):
+    """The workflow's path: the gains table (one row per run, the control and a pool pair in it too)."""
+    runs = per_seed()
+    extra = pd.DataFrame([
+        {"source": "_control", "target": "t", "seed": k, "r1": 50.0, "r2": 70.0, "gain": 20.0} for k in (0, 1)
+    ] + [{"source": "a", "target": "b", "seed": k, "r1": 50.0, "r2": 50.0, "gain": 0.0} for k in (0, 1)])
+    pd.concat([runs, extra]).to_csv(tmp_path / "gains.tsv", sep="\t", index=False)
+    pd.DataFrame([{"task": t, "seed": k, "score": R1[t], "metric": "accuracy"} for t in R1 for k in (0, 1)]).to_csv(
+        tmp_path / "no_transfer.tsv", sep="\t", index=False
+    )
+    paths = plain_tables(tmp_path)
+    out = tmp_path / "eval"
+    assert main(["evaluate-run", "--gains", str(tmp_path / "gains.tsv"), "--no-transfer", str(tmp_path / "no_transfer.tsv"),
+                 "--rankings", str(paths["R"]), "--targets", "t,u", "--ks", "1", "--level", "0.9", "--out", str(out)]) == 0
+    kept = pd.read_csv(out / "per_seed.tsv", sep="\t")
+    assert list(kept.columns) == ["source", "target", "seed", "gain"] and set(kept.source) == {"a", "b", "c"}
+    assert set(kept.target) == {"t", "u"}
+    table1 = pd.read_csv(out / "table1.tsv", sep="\t").set_index("method")
+    # the control's +20 is never a candidate of either oracle
+    assert table1.loc["brute force (cross-fitted)", "t"] == pytest.approx(51.0)
+    assert table1.loc["brute_force", "t"] == pytest.approx(55.0)
+    assert "90%" in (out / "versus_cosine.html").read_text()
+    assert (out / "headline.txt").read_text().startswith("No learned method beats cosine_mean")
