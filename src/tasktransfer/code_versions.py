@@ -43,7 +43,14 @@ STAGES: dict[str, tuple[str, ...]] = {
     ),
     "rank": (
         "affinity.selection", "affinity.similarity", "affinity.scorer", "prompting.backbone", "prompting.prompt_files",
-        "analysis.gather", "cli.affinity_commands",
+        "affinity.source_prior", "affinity.feature_ranker", "affinity.pair_features", "analysis.gather",
+        "cli.affinity_commands",
+    ),
+    # pair features of a target-role task: prompt cosines and LogME under each source's prompt
+    "features": (
+        "affinity.pair_features", "affinity.logme", "affinity.logme_features", "affinity.similarity",
+        "prompting.prompt_encoder", "prompting.formats", "prompting.backbone", "prompting.prompt_files",
+        "prompting.training", "data.prepare", "cli.affinity_commands",
     ),
     "evaluate": (
         "analysis.evaluation", "analysis.report_tables", "analysis.gather", "analysis.uncertainty", "analysis.signal",

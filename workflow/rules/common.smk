@@ -264,16 +264,107 @@ def scorer_inputs(wildcards):
     }
 
 
+# --- learned methods and leave-one-target-out (selection.smk; config/README.md, "Selection") ------
+# source_prior and feature_ranker train on gains, logme on nothing; every held-out target's learned
+# ranking reads a training table without its own rows: the sampled scorer pairs' gains, or in the
+# leave-one-target-out mode (`selection.loto`) results/loto/{target}/train_gains.tsv, gathered
+# from the scorer pairs' and the *other* targets' transfer runs (never from target_pairs.tsv, so a
+# change in the target's own rows never reruns its learned rankings).
+FEATURE_METHODS = ("source_prior", "logme", "feature_ranker")
+PRIOR_LAMBDA = config["selection"]["prior_lambda"]
+SCORER_TARGETS = sorted({t for _, t in SCORER_PAIRS})
+LOTO_METHODS = (
+    [f"{m}_loto" for m in ("feature_ranker", "source_prior") if m in METHODS]
+    + (
+        ["scorer_loto"]
+        if config["selection"]["loto_scorer"]
+        and "scorer" in METHODS
+        and not (POOL and POOL.scorer)
+        else []
+    )
+    if config["selection"]["loto"]
+    else []
+)
+
+
+def loto_runs(target):
+    """The transfer runs a held-out target's leave-one-target-out methods train on: the sampled
+    scorer pairs and every other target's complete row (never a run into ``target``)."""
+    return scorer_pair_runs() + [
+        transfer_metrics(s, t, seed)
+        for s, t in TARGET_PAIRS
+        if t != target
+        for seed in SEEDS
+    ]
+
+
+for _target in TARGETS:
+    FILE_LISTS[f"loto_{_target}"] = lambda _t=_target: loto_runs(_t)
+
+
+def features_file(task):
+    """Pair features of every source for one target-role task (`tasktransfer features`)."""
+    return f"results/features/{task}.tsv"
+
+
+def loto_gains_file(target):
+    return f"results/loto/{target}/train_gains.tsv"
+
+
+def learned_training_targets(target, loto):
+    """The targets whose rows a learned method ranking ``target`` trains on (never ``target``)."""
+    others = [t for t in TARGETS if t != target] if loto else []
+    return sorted((set(SCORER_TARGETS) | set(others)) - {target})
+
+
+def features_spec(task):
+    """What the pair features of a target read of its target-role settings (LogME's encoding)."""
+    spec = target_spec(task)
+    keys = ("length", "mlp_hidden", "pooling", "max_length", "precision")
+    return as_json({k: spec[k] for k in keys if k in spec})
+
+
 def rank_inputs(wildcards):
     inputs = {
         "sources": [prompt_file(t, POOL_EMBEDDING_SEED) for t in SOURCES],
         "target": target_prompt_file(wildcards.target, TARGET_EMBEDDING_SEED),
     }
-    if wildcards.method == "scorer":
-        inputs["scorer"] = "results/scorer/model.safetensors"
+    loto = wildcards.method.endswith("_loto")
+    base = wildcards.method.removesuffix("_loto")
+    if base == "scorer":
+        inputs["scorer"] = (
+            f"results/loto/{wildcards.target}/scorer/model.safetensors"
+            if loto
+            else "results/scorer/model.safetensors"
+        )
     if wildcards.method == "brute_force":
         inputs["gains"] = "results/gains/target_pairs.tsv"
+    if base in ("source_prior", "feature_ranker"):
+        inputs["train_gains"] = (
+            loto_gains_file(wildcards.target)
+            if loto
+            else "results/gains/scorer_pairs.tsv"
+        )
+    if base in ("logme", "feature_ranker"):
+        training = (
+            learned_training_targets(wildcards.target, loto)
+            if base == "feature_ranker"
+            else []
+        )
+        inputs["features"] = [features_file(t) for t in [wildcards.target, *training]]
     return inputs
+
+
+def rank_learned_args(wildcards, input):
+    """The learned methods' flags (none for the others, so lambda reruns only their rankings)."""
+    args = []
+    if "train_gains" in input.keys():
+        args += ["--train-gains", input.train_gains]
+    if "features" in input.keys():
+        args += ["--features", *input.features]
+    if wildcards.method.removesuffix("_loto") in ("source_prior", "feature_ranker"):
+        args += ["--prior-lambda", str(PRIOR_LAMBDA)]
+    return args
 
 
 def rank_seed(wildcards):
@@ -286,7 +377,11 @@ def rank_seed(wildcards):
 
 
 def ranking_files():
-    return [f"results/rankings/{m}/{t}.tsv" for m in METHODS for t in TARGETS]
+    return [
+        f"results/rankings/{m}/{t}.tsv"
+        for m in [*METHODS, *LOTO_METHODS]
+        for t in TARGETS
+    ]
 
 
 def embedding_prompts():

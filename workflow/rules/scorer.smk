@@ -37,3 +37,51 @@ rule train_scorer:
         "--pair-seed {params.pair_seed} --spec '{params.spec}' --seed {params.seed} "
         "--embedding-seed {params.embedding_seed} --threads {threads} "
         "--out-model {output.model} --out-metrics {output.metrics} > {log} 2>&1"
+
+
+rule train_scorer_loto:
+    """Leave-one-target-out scorer (method scorer_loto, `selection.loto_scorer`): the scorer retrained
+    for one held-out target on the scorer pairs and every other target's complete row; no pair into
+    the held-out target (--exclude-targets), whose rows are not even among its inputs.
+    """
+    input:
+        unpack(scorer_inputs),
+        extra=lambda wc: loto_gains_file(wc.target),
+        others=lambda wc: [
+            target_prompt_file(t, TARGET_EMBEDDING_SEED)
+            for t in TARGETS
+            if t != wc.target
+        ],
+    output:
+        model="results/loto/{target}/scorer/model.safetensors",
+        metrics="results/loto/{target}/scorer/metrics.json",
+    log:
+        "logs/loto/{target}/train_scorer.log",
+    benchmark:
+        "benchmarks/loto/{target}/train_scorer.tsv"
+    conda:
+        "../../envs/tasktransfer.yaml"
+    threads: config["threads"]
+    resources:
+        **gpu_request(),
+        mem_mb=lambda wc, attempt: 6000 * attempt,
+        runtime=lambda wc, attempt: config["runtime_minutes"]["scorer"] * attempt,
+    params:
+        backbone=config["backbone"],
+        sources=",".join(SOURCES),
+        m=config["pairs"]["m"],
+        pair_seed=config["pairs"]["seed"],
+        spec=as_json({k: v for k, v in config["scorer"].items() if k != "seed"}),
+        seed=config["scorer"]["seed"],
+        embedding_seed=POOL_EMBEDDING_SEED,
+        target_prompts=f"results/targets/n{SIZE}",
+        target_seed=TARGET_EMBEDDING_SEED,
+        code=CODE["scorer"],
+    shell:
+        "tasktransfer train-scorer --gains {input.gains:q} --extra-gains {input.extra:q} "
+        "--exclude-targets {wildcards.target:q} --prompts results/prompts "
+        "--target-prompts {params.target_prompts:q} --target-seed {params.target_seed:q} "
+        "--sources {params.sources:q} --backbone {params.backbone:q} --m {params.m:q} "
+        "--pair-seed {params.pair_seed:q} --spec {params.spec:q} --seed {params.seed:q} "
+        "--embedding-seed {params.embedding_seed:q} --threads {threads} "
+        "--out-model {output.model:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"

@@ -3,7 +3,20 @@
 - ``scorer``: the affinity scorer's predicted gain;
 - ``cosine_mean`` ... ``manhattan_tokens``: prompt-similarity baselines (see similarity.py);
 - ``random``: a seeded random score per (target, source), the same on every run;
-- ``brute_force``: the true gain, known only after transferring from every source.
+- ``brute_force``: the true gain, known only after transferring from every source;
+- ``source_prior``: each source's shrunk additive effect over the training targets' gains
+  (:mod:`~tasktransfer.affinity.source_prior`);
+- ``logme``: LogME of the target's training labels on the source-prompted backbone's features
+  (:mod:`~tasktransfer.affinity.logme_features`; no training at all);
+- ``feature_ranker``: ridge over pair features, shrunk toward cosine alone
+  (:mod:`~tasktransfer.affinity.feature_ranker`);
+- ``*_loto``: the learned methods (``source_prior``, ``feature_ranker``, ``scorer``) trained with
+  the other held-out targets' complete rows added (leave-one-target-out): the same computation
+  on another training table, so only the name differs here.
+
+The learned methods' training gains never hold a row of the target they rank: the workflow gives
+each a table without it (results/gains/scorer_pairs.tsv, or results/loto/{target}/train_gains.tsv),
+and :func:`learned_scores` drops any such row again.
 """
 
 from __future__ import annotations
@@ -18,7 +31,63 @@ from tasktransfer.affinity.similarity import METHODS as SIMILARITY_METHODS
 from tasktransfer.affinity.similarity import rank_by_similarity
 from tasktransfer.errors import ArtefactError, TaskTransferError
 
-METHODS = ("scorer", "brute_force", "random", *SIMILARITY_METHODS)
+FEATURE_METHODS = ("source_prior", "logme", "feature_ranker")
+LOTO_METHODS = ("source_prior_loto", "feature_ranker_loto", "scorer_loto")
+METHODS = ("scorer", "brute_force", "random", *SIMILARITY_METHODS, *FEATURE_METHODS, *LOTO_METHODS)
+#: methods trained on gains: their rankings must never read a row of the target they rank
+LEARNED = ("scorer", "source_prior", "feature_ranker", *LOTO_METHODS)
+
+
+def base_method(method: str) -> str:
+    """The computation behind a method name: ``feature_ranker_loto`` is ``feature_ranker``."""
+    return method.removesuffix("_loto")
+
+
+def learned_scores(
+    method: str,
+    target: str,
+    sources: list[str],
+    train_gains: pd.DataFrame | None = None,
+    features: pd.DataFrame | None = None,
+    lam: float = 1.0,
+) -> tuple[dict[str, float], dict]:
+    """Scores of ``sources`` for ``target`` by source_prior, logme or feature_ranker (or a _loto
+    name of one), and what the method decided (the ranker's fit; empty otherwise).
+
+    ``train_gains``: source, target, gain (seed optional), the training rows (rows of ``target``
+    are dropped here); ``features``: pair features (pair_features.py) of the target and of every
+    training target. An undefined LogME ranks last.
+    """
+    from tasktransfer.affinity.feature_ranker import fit_ranker, ranker_scores, training_prior
+    from tasktransfer.affinity.source_prior import prior_scores, source_prior
+
+    base = base_method(method)
+    sources = sorted(s for s in sources if s != target)
+    if base in ("source_prior", "feature_ranker"):
+        if train_gains is None:
+            raise TaskTransferError(f"method {method} needs the training gains (--train-gains)")
+        train_gains = train_gains[train_gains["target"].astype(str) != str(target)]
+    if base == "source_prior":
+        prior = source_prior(train_gains, lam) if len(train_gains) else {}
+        return prior_scores(prior, sources), {"training_targets": int(train_gains["target"].nunique())}
+    if features is None:
+        raise TaskTransferError(f"method {method} needs the pair features (--features)")
+    own = features[(features["target"].astype(str) == str(target)) & features["source"].astype(str).isin(sources)]
+    lacking = sorted(set(sources) - set(own["source"].astype(str)))
+    if lacking:
+        raise TaskTransferError(f"the features of {target} lack sources {lacking[:5]}; rerun its features job")
+    if base == "logme":
+        values = {str(s): float(v) for s, v in zip(own["source"], own["logme"])}
+        finite = [v for v in values.values() if v == v]
+        floor = (min(finite) if finite else 0.0) - 1.0
+        return {s: (v if v == v else floor) for s, v in sorted(values.items())}, {}
+    if base == "feature_ranker":
+        training = features[features["target"].astype(str) != str(target)]
+        fit = fit_ranker(train_gains, training, lam)
+        chosen = train_gains[train_gains["target"].astype(str).isin(fit.training_targets)]
+        scores = ranker_scores(fit, target, own, training_prior(chosen, lam))
+        return scores, fit.to_dict()
+    raise ValueError(f"method '{method}' is not a feature method; use one of {FEATURE_METHODS}")
 
 
 def random_scores(target: str, sources: list[str], seed: int) -> dict[str, float]:
@@ -42,6 +111,7 @@ def score_sources(
 ) -> dict[str, float]:
     """Scores of every source (never the target itself) by one method."""
     sources = {s: e for s, e in source_embs.items() if s != target}
+    method = "scorer" if method == "scorer_loto" else method
     if method == "random":
         return random_scores(target, list(sources), seed)
     if method == "brute_force":
