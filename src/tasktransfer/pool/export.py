@@ -262,6 +262,13 @@ def export_pool(
         "files": {},
     }
 
+    # ---- the learned selection methods' files: source prior, feature ranker (pool/selection_models.py)
+    from tasktransfer.pool.selection_models import selection_files
+
+    extra_files, selection_info = selection_files(results, config, log)
+    if selection_info:
+        manifest["selection"] = selection_info
+
     # ---- write: a temp folder beside out, renamed into place
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
@@ -276,6 +283,8 @@ def export_pool(
             (tmp / record_rel(task, seed)).write_text(json.dumps(public_record(record), indent=2, sort_keys=True) + "\n")
         if scorer_info:
             shutil.copyfile(scorer_file, tmp / SCORER_FILE)
+        for name, data in extra_files.items():
+            (tmp / name).write_bytes(data)
         manifest["files"] = {
             p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()
         }

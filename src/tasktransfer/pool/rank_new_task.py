@@ -25,6 +25,7 @@ from tasktransfer.errors import TaskTransferError
 from tasktransfer.io import atomic_write_json, atomic_write_text
 from tasktransfer.pool.install import load_pool_embeddings, load_pool_scorer
 from tasktransfer.pool.manifest import backbone_identity, check_pool_compatible, load_manifest, pool_tasks, verify_pool
+from tasktransfer.pool.selection_models import POOL_METHODS, check_pool_methods, new_task_scores
 from tasktransfer.prompting.prompt_files import load_prompt
 from tasktransfer.prompting.tune_run import TuneRequest, tune_and_save_prompt
 from tasktransfer.runtime import log as default_log
@@ -136,9 +137,12 @@ def rank_new_task(request: RankRequest, log: Callable[[str], None] = default_log
         )
     if "brute_force" in methods:
         raise TaskTransferError("brute_force needs every transfer into the new task; it is no method of rank --pool")
-    unknown = [m for m in methods if m not in ("scorer", "random", *SIMILARITY)]
+    unknown = [m for m in methods if m not in ("scorer", "random", *SIMILARITY, *POOL_METHODS)]
     if unknown:
-        raise TaskTransferError(f"methods {unknown} are unknown here; use scorer, random or {', '.join(SIMILARITY)}")
+        raise TaskTransferError(
+            f"methods {unknown} are unknown here; use scorer, random, {', '.join(POOL_METHODS)} or {', '.join(SIMILARITY)}"
+        )
+    check_pool_methods(pool, manifest, methods)
     if not has_scorer:
         log(f"pool {pool} has no scorer: ranking by the similarity baselines only")
     if spec.name in manifest["tasks"]:
@@ -172,8 +176,11 @@ def rank_new_task(request: RankRequest, log: Callable[[str], None] = default_log
     # 4. score every pool source
     sources = {s: e for s, e in load_pool_embeddings(pool, manifest, seed_e).items() if s != spec.name}
     model = load_pool_scorer(pool, manifest) if "scorer" in methods else None
+    learned = new_task_scores(methods, pool, manifest, backbone, spec.name, target_emb, sources, work / "data", seed_e, log)
     tables = [
-        ranking_table(m, spec.name, score_sources(m, spec.name, target_emb, sources, request.seed, model))
+        ranking_table(
+            m, spec.name, learned[m] if m in learned else score_sources(m, spec.name, target_emb, sources, request.seed, model)
+        )
         for m in methods
     ]
     t = done("score sources", t)
