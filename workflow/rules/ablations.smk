@@ -90,12 +90,12 @@ rule ablation_scorer:
         target_seed=TARGET_EMBEDDING_SEED,
         code=CODE["scorer"],
     shell:
-        "tasktransfer train-scorer --gains {input.gains} --prompts results/prompts "
-        "--target-prompts {params.target_prompts} --target-seed {params.target_seed} "
-        "--sources {params.sources} --backbone {params.backbone} --m {params.m} "
-        "--exclude-tasks '{params.exclude}' --pair-seed {params.pair_seed} --spec '{params.spec}' "
-        "--seed {params.seed} --embedding-seed {params.embedding_seed} --threads {threads} "
-        "--out-model {output.model} --out-metrics {output.metrics} > {log} 2>&1"
+        "tasktransfer train-scorer --gains {input.gains:q} --prompts results/prompts "
+        "--target-prompts {params.target_prompts:q} --target-seed {params.target_seed:q} "
+        "--sources {params.sources:q} --backbone {params.backbone:q} --m {params.m:q} "
+        "--exclude-tasks {params.exclude:q} --pair-seed {params.pair_seed:q} --spec {params.spec:q} "
+        "--seed {params.seed:q} --embedding-seed {params.embedding_seed:q} --threads {threads} "
+        "--out-model {output.model:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"
 
 
 rule ablation_rank:
@@ -119,10 +119,10 @@ rule ablation_rank:
         embedding_seed=POOL_EMBEDDING_SEED,
         code=CODE["rank"],
     shell:
-        "tasktransfer rank --method scorer --target {wildcards.target} "
-        "--target-prompt {input.target} --prompts results/prompts --sources {params.sources} "
-        "--backbone {params.backbone} --embedding-seed {params.embedding_seed} "
-        "--scorer {input.scorer} --threads {threads} --quiet --out {output.ranking} > {log} 2>&1"
+        "tasktransfer rank --method scorer --target {wildcards.target:q} "
+        "--target-prompt {input.target:q} --prompts results/prompts --sources {params.sources:q} "
+        "--backbone {params.backbone:q} --embedding-seed {params.embedding_seed:q} "
+        "--scorer {input.scorer:q} --threads {threads} --quiet --out {output.ranking:q} > {log:q} 2>&1"
 
 
 # --- which sources the size and fine-tuning analyses transfer ----------------------------------------
@@ -145,8 +145,8 @@ checkpoint ablation_picks:
         methods=",".join(ABL.pick_methods),
         code=CODE["ablations"],
     shell:
-        "tasktransfer ablation-picks --rankings {input.rankings} --methods {params.methods} "
-        "--out {output.picks} > {log} 2>&1"
+        "tasktransfer ablation-picks --rankings {input.rankings:q} --methods {params.methods:q} "
+        "--out {output.picks:q} > {log:q} 2>&1"
 
 
 # --- full fine-tuning ---------------------------------------------------------------------------------
@@ -173,9 +173,9 @@ rule finetune_source:
         spec=as_json(ABL.finetune_spec),
         code=CODE["finetune"],
     shell:
-        "tasktransfer finetune --data results/data/{wildcards.task} --backbone {params.backbone} "
-        "--spec '{params.spec}' --seed {wildcards.seed} --threads {threads} "
-        "--out-model {output.model} --out-metrics {output.metrics} > {log} 2>&1"
+        "tasktransfer finetune --data results/data/{wildcards.task:q} --backbone {params.backbone:q} "
+        "--spec {params.spec:q} --seed {wildcards.seed:q} --threads {threads} "
+        "--out-model {output.model:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"
 
 
 rule finetune_target:
@@ -207,13 +207,13 @@ rule finetune_target:
     params:
         backbone=config["backbone"],
         spec=as_json(ABL.finetune_spec),
-        init=lambda wc, input: f"--init-from {input.init}" if input.init else "",
-        max_train=lambda wc: max_train_arg(wc.size),
+        init=lambda wc, input: ["--init-from", input.init] if input.init else [],
+        max_train=lambda wc: [] if wc.size == "all" else ["--max-train", wc.size],
         code=CODE["finetune"],
     shell:
-        "tasktransfer finetune --data results/data/{wildcards.target} --backbone {params.backbone} "
-        "--spec '{params.spec}' --seed {wildcards.seed} {params.init} {params.max_train} "
-        "--threads {threads} --out-metrics {output.metrics} > {log} 2>&1"
+        "tasktransfer finetune --data results/data/{wildcards.target:q} --backbone {params.backbone:q} "
+        "--spec {params.spec:q} --seed {wildcards.seed:q} {params.init:q} {params.max_train:q} "
+        "--threads {threads} --out-metrics {output.metrics:q} > {log:q} 2>&1"
 
 
 # --- one table and figure per analysis ----------------------------------------------------------------
@@ -243,13 +243,13 @@ rule ablation_beta_table:
         "../../envs/tasktransfer.yaml"
     params:
         key="beta",
-        rankings=" ".join(ABL.sweep_items("beta", TARGETS)),
+        rankings=ABL.sweep_items("beta", TARGETS),
         ks=",".join(str(k) for k in config["selection"]["top_k"]),
         level=config["uncertainty"]["level"],
         code=CODE["ablations"],
     shell:
-        "tasktransfer ablation-sweep --key {params.key} --rankings {params.rankings} --gains {input.gains} "
-        "--ks {params.ks} --level {params.level} --out {output.table} --figure {output.figure} > {log} 2>&1"
+        "tasktransfer ablation-sweep --key {params.key:q} --rankings {params.rankings:q} --gains {input.gains:q} "
+        "--ks {params.ks:q} --level {params.level:q} --out {output.table:q} --figure {output.figure:q} > {log:q} 2>&1"
 
 
 use rule ablation_beta_table as ablation_m_table with:
@@ -275,7 +275,7 @@ use rule ablation_beta_table as ablation_m_table with:
         "logs/ablations/m.log",
     params:
         key="m",
-        rankings=" ".join(ABL.sweep_items("m", TARGETS)),
+        rankings=ABL.sweep_items("m", TARGETS),
         ks=",".join(str(k) for k in config["selection"]["top_k"]),
         level=config["uncertainty"]["level"],
         code=CODE["ablations"],
@@ -312,15 +312,15 @@ rule ablation_unseen_type_table:
     conda:
         "../../envs/tasktransfer.yaml"
     params:
-        rankings=" ".join(ABL.unseen_items(TARGETS, METHODS)),
+        rankings=ABL.unseen_items(TARGETS, METHODS),
         skipped=as_json(ABL.skipped_types),
         ks=",".join(str(k) for k in config["selection"]["top_k"]),
         level=config["uncertainty"]["level"],
         code=CODE["ablations"],
     shell:
-        "tasktransfer ablation-unseen-type --rankings {params.rankings} --skipped '{params.skipped}' "
-        "--gains {input.gains} --ks {params.ks} --level {params.level} "
-        "--out {output.table} --figure {output.figure} > {log} 2>&1"
+        "tasktransfer ablation-unseen-type --rankings {params.rankings:q} --skipped {params.skipped:q} "
+        "--gains {input.gains:q} --ks {params.ks:q} --level {params.level:q} "
+        "--out {output.table:q} --figure {output.figure:q} > {log:q} 2>&1"
 
 
 rule ablation_target_size_table:
@@ -360,9 +360,9 @@ rule ablation_target_size_table:
         level=config["uncertainty"]["level"],
         code=CODE["ablations"],
     shell:
-        "tasktransfer ablation-size --transfer-metrics {input.runs} --picks {input.picks} "
-        "--methods {params.methods} --level {params.level} "
-        "--out {output.table} --figure {output.figure} > {log} 2>&1"
+        "tasktransfer ablation-size --transfer-metrics {input.runs:q} --picks {input.picks:q} "
+        "--methods {params.methods:q} --level {params.level:q} "
+        "--out {output.table:q} --figure {output.figure:q} > {log:q} 2>&1"
 
 
 rule ablation_full_finetune_table:
@@ -407,6 +407,6 @@ rule ablation_full_finetune_table:
         level=config["uncertainty"]["level"],
         code=CODE["ablations"],
     shell:
-        "tasktransfer ablation-finetune --runs {input.runs} --picks {input.picks} "
-        "--methods {params.methods} --level {params.level} "
-        "--out {output.table} --figure {output.figure} > {log} 2>&1"
+        "tasktransfer ablation-finetune --runs {input.runs:q} --picks {input.picks:q} "
+        "--methods {params.methods:q} --level {params.level:q} "
+        "--out {output.table:q} --figure {output.figure:q} > {log:q} 2>&1"

@@ -15,6 +15,7 @@ from tasktransfer.code_versions import all_code_versions
 from tasktransfer.data.package_fetch import PACKAGES
 from tasktransfer.affinity.pairs import brute_force_pairs, sample_pairs
 from tasktransfer.data.registry import get_task, load_registry
+from tasktransfer.names import NAME_PATTERN, SEED_PATTERN, SOURCE_PATTERN
 
 # Planning builds tens of thousands of job objects: with Python's default threshold (a collection
 # every 700 new objects) the cyclic garbage collector took 15-20 % of planning 100 tasks' pairs
@@ -82,14 +83,18 @@ TARGET_EMBEDDING_SEED = SEEDS[0]
 
 
 wildcard_constraints:
-    # a task name starts with a letter or digit; a leading underscore marks the control
-    task=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
-    source=r"_?[A-Za-z0-9][A-Za-z0-9_.\-]*",
-    target=r"[A-Za-z0-9][A-Za-z0-9_.\-]*",
-    seed=r"\d+",
+    # the one strict name pattern (tasktransfer/names.py): registry, config and pool names are
+    # checked against it where they are read; `_control` is the one source with an underscore
+    task=NAME_PATTERN,
+    source=SOURCE_PATTERN,
+    target=NAME_PATTERN,
+    seed=SEED_PATTERN,
     size=r"\d+|all",
     method=r"[a-z_]+",
     kind=r"[a-z0-9_]+",
+    version=NAME_PATTERN,
+    variant=NAME_PATTERN,
+    name=r"[a-z_]+",
 
 
 def as_json(obj):
@@ -368,11 +373,12 @@ def rank_learned_args(wildcards, input):
 
 
 def rank_seed(wildcards):
-    """Only the random method has a seed: changing it reruns the random rankings alone."""
+    """Only the random method has a seed: changing it reruns the random rankings alone (a list of
+    arguments, quoted one by one in the shell line)."""
     return (
-        f"--seed {config['selection']['random_seed']}"
+        ["--seed", str(config["selection"]["random_seed"])]
         if wildcards.method == "random"
-        else ""
+        else []
     )
 
 

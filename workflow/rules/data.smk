@@ -13,8 +13,8 @@ rule fetch_package:
     params:
         resources=lambda wc, output: os.path.dirname(os.path.dirname(output.marker)),
     shell:
-        "tasktransfer fetch --kind {wildcards.kind} --version {wildcards.version} "
-        "--resources {params.resources} --marker {output.marker} > {log} 2>&1"
+        "tasktransfer fetch --kind {wildcards.kind:q} --version {wildcards.version:q} "
+        "--resources {params.resources:q} --marker {output.marker:q} > {log:q} 2>&1"
 
 
 rule prepare:
@@ -40,6 +40,6 @@ rule prepare:
         entry=task_fingerprint,
         code=CODE["data"],
     shell:
-        "tasktransfer prepare --task {wildcards.task} --registry {params.registry} "
-        "--resources {params.resources} --data '{params.data}' "
-        "--out results/data/{wildcards.task} > {log} 2>&1"
+        "tasktransfer prepare --task {wildcards.task:q} --registry {params.registry:q} "
+        "--resources {params.resources:q} --data {params.data:q} "
+        "--out results/data/{wildcards.task:q} > {log:q} 2>&1"

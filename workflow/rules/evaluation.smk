@@ -33,10 +33,10 @@ rule task_table:
         target_train=config["data"].get("target_train") or 0,
         code=CODE["evaluate"],
     shell:
-        "tasktransfer task-table --meta {input.meta} --no-transfer {input.no_transfer} "
-        "--pool-scores {input.pool} --types '{params.types}' --target-train {params.target_train} "
-        "--sources {params.sources} --targets {params.targets} --novel '{params.novel}' "
-        "--out {output.table} --out-html {output.html} > {log} 2>&1"
+        "tasktransfer task-table --meta {input.meta:q} --no-transfer {input.no_transfer:q} "
+        "--pool-scores {input.pool:q} --types {params.types:q} --target-train {params.target_train:q} "
+        "--sources {params.sources:q} --targets {params.targets:q} --novel {params.novel:q} "
+        "--out {output.table:q} --out-html {output.html:q} > {log:q} 2>&1"
 
 
 rule evaluate:
@@ -131,9 +131,9 @@ rule evaluate:
         level=config["uncertainty"]["level"],
         code=CODE["evaluate"],
     shell:
-        "tasktransfer evaluate-run --gains {input.gains} --no-transfer {input.no_transfer} "
-        "--rankings {input.rankings} --targets {params.targets} --ks {params.ks} "
-        "--level {params.level:q} --out results/eval > {log} 2>&1"
+        "tasktransfer evaluate-run --gains {input.gains:q} --no-transfer {input.no_transfer:q} "
+        "--rankings {input.rankings:q} --targets {params.targets:q} --ks {params.ks:q} "
+        "--level {params.level:q} --out results/eval > {log:q} 2>&1"
 
 
 rule figures:
@@ -185,10 +185,10 @@ rule figures:
     params:
         code=CODE["evaluate"],
     shell:
-        "tasktransfer figures --gains {input.scorer_pairs} {input.target_pairs} "
-        "--intervals {input.intervals} --tasks {input.tasks} --summary {input.summary} "
-        "--scorer-metrics {input.scorer} --prompt-files {input.prompts} "
-        "--out results/figures > {log} 2>&1"
+        "tasktransfer figures --gains {input.scorer_pairs:q} {input.target_pairs:q} "
+        "--intervals {input.intervals:q} --tasks {input.tasks:q} --summary {input.summary:q} "
+        "--scorer-metrics {input.scorer:q} --prompt-files {input.prompts:q} "
+        "--out results/figures > {log:q} 2>&1"
 
 
 rule novel_table:
@@ -227,8 +227,8 @@ rule novel_table:
     conda:
         "../../envs/tasktransfer.yaml"
     shell:
-        "tasktransfer novel-table --rankings {input.rankings} --selected {input.selected} "
-        "--transfer-metrics {input.transfers} --out {output.table} --out-html {output.html} > {log} 2>&1"
+        "tasktransfer novel-table --rankings {input.rankings:q} --selected {input.selected:q} "
+        "--transfer-metrics {input.transfers:q} --out {output.table:q} --out-html {output.html:q} > {log:q} 2>&1"
 
 
 rule noise:
@@ -255,8 +255,8 @@ rule noise:
         level=config["uncertainty"]["level"],
         code=CODE["evaluate"],
     shell:
-        "tasktransfer noise --per-target {input.per_target} --intervals {input.intervals} "
-        "--level {params.level} --out {output.table} > {log} 2>&1"
+        "tasktransfer noise --per-target {input.per_target:q} --intervals {input.intervals:q} "
+        "--level {params.level:q} --out {output.table:q} > {log:q} 2>&1"
 
 
 rule signal:
@@ -305,5 +305,5 @@ rule signal:
     params:
         code=CODE["evaluate"],
     shell:
-        "tasktransfer signal --gains {input.scorer_pairs} {input.target_pairs} "
-        "--no-transfer {input.no_transfer} --out results/eval --figure {output.figure} > {log} 2>&1"
+        "tasktransfer signal --gains {input.scorer_pairs:q} {input.target_pairs:q} "
+        "--no-transfer {input.no_transfer:q} --out results/eval --figure {output.figure:q} > {log:q} 2>&1"

@@ -28,8 +28,8 @@ rule import_pool_prompt:
         code=CODE["pool"],
     run:
         shell(
-            "tasktransfer pool install-prompt --pool {config[pool]:q} --task {wildcards.pool_task} "
-            "--seed {wildcards.seed} --out-prompt {output.prompt} --out-metrics {output.metrics} > {log} 2>&1"
+            "tasktransfer pool install-prompt --pool {config[pool]:q} --task {wildcards.pool_task:q} "
+            "--seed {wildcards.seed:q} --out-prompt {output.prompt:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"
         )
 
 
@@ -45,8 +45,8 @@ rule import_pool_meta:
         code=CODE["pool"],
     run:
         shell(
-            "tasktransfer pool install-meta --pool {config[pool]:q} --task {wildcards.pool_meta_task} "
-            "--out-meta {output.meta} > {log} 2>&1"
+            "tasktransfer pool install-meta --pool {config[pool]:q} --task {wildcards.pool_meta_task:q} "
+            "--out-meta {output.meta:q} > {log:q} 2>&1"
         )
 
 
@@ -67,5 +67,5 @@ if POOL and POOL.scorer:
         run:
             shell(
                 "tasktransfer pool install-scorer --pool {config[pool]:q} "
-                "--out-model {output.model} --out-metrics {output.metrics} > {log} 2>&1"
+                "--out-model {output.model:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"
             )

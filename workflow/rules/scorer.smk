@@ -31,12 +31,12 @@ rule train_scorer:
         target_seed=TARGET_EMBEDDING_SEED,
         code=CODE["scorer"],
     shell:
-        "tasktransfer train-scorer --gains {input.gains} --prompts results/prompts "
-        "--target-prompts {params.target_prompts} --target-seed {params.target_seed} "
-        "--sources {params.sources} --backbone {params.backbone} --m {params.m} "
-        "--pair-seed {params.pair_seed} --spec '{params.spec}' --seed {params.seed} "
-        "--embedding-seed {params.embedding_seed} --threads {threads} "
-        "--out-model {output.model} --out-metrics {output.metrics} > {log} 2>&1"
+        "tasktransfer train-scorer --gains {input.gains:q} --prompts results/prompts "
+        "--target-prompts {params.target_prompts:q} --target-seed {params.target_seed:q} "
+        "--sources {params.sources:q} --backbone {params.backbone:q} --m {params.m:q} "
+        "--pair-seed {params.pair_seed:q} --spec {params.spec:q} --seed {params.seed:q} "
+        "--embedding-seed {params.embedding_seed:q} --threads {threads} "
+        "--out-model {output.model:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"
 
 
 rule train_scorer_loto:

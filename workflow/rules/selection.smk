@@ -30,7 +30,7 @@ rule rank:
     shell:
         "tasktransfer rank --method {wildcards.method:q} --target {wildcards.target:q} "
         "--target-prompt {input.target:q} --prompts results/prompts --sources {params.sources:q} "
-        "--backbone {params.backbone:q} {params.seed} --embedding-seed {params.embedding_seed:q} "
+        "--backbone {params.backbone:q} {params.seed:q} --embedding-seed {params.embedding_seed:q} "
         "{params.scorer:q} {params.gains:q} {params.learned:q} --threads {threads} --quiet "
         "--out {output.ranking:q} > {log:q} 2>&1"
 
@@ -111,4 +111,4 @@ checkpoint select_novel:
     params:
         k=max(config["selection"]["top_k"]),
     shell:
-        "tasktransfer select --ranking {input.ranking} --k {params.k} --out {output.selected} > {log} 2>&1"
+        "tasktransfer select --ranking {input.ranking:q} --k {params.k:q} --out {output.selected:q} > {log:q} 2>&1"

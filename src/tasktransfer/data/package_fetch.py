@@ -12,16 +12,18 @@ import json
 import os
 import re
 import shlex
+import tarfile
 import tempfile
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
-from tasktransfer.errors import FetchError, MissingPackageError
+from tasktransfer.errors import FetchError, MissingPackageError, TaskError
 
 
 @dataclass(frozen=True)
@@ -91,8 +93,28 @@ def manual_recipe(kind: str, resources: Path) -> str:
     )
 
 
+#: the sha256 of archives already hashed by this process, by (path, size, mtime, inode): a loader
+#: that opens one archive several times hashes it once
+_HASHED: dict[tuple[str, int, int, int], str] = {}
+
+
+def archive_sha256(path: Path) -> str:
+    """The sha256 of an archive file (remembered for this process while the file is unchanged)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key not in _HASHED:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        _HASHED[key] = h.hexdigest()
+    return _HASHED[key]
+
+
 def find_archive(kind: str, resources: Path) -> Path:
-    """The downloaded archive of ``kind``; raises :class:`MissingPackageError` if there is none."""
+    """The downloaded archive of ``kind``, hashed against its pin before anything reads it (a cached
+    or hand-placed archive too); raises :class:`MissingPackageError` if there is none, and one
+    :class:`FetchError` naming the file, both hashes and the fix if it is not the pinned file."""
     ref = PACKAGES[kind]
     folder = Path(resources) / "packages"
     found = sorted(p for p in folder.glob(ref.archive_glob) if p.is_file()) if folder.is_dir() else []
@@ -100,7 +122,77 @@ def find_archive(kind: str, resources: Path) -> Path:
         raise MissingPackageError(
             ref.requirement, fetch_command(kind, resources), f"no {ref.archive_glob} in {folder}", manual_recipe(kind, resources)
         )
-    return found[0]
+    if not ref.sha256:
+        return found[0]
+    digests = {p: archive_sha256(p) for p in found}
+    for path, digest in digests.items():
+        if digest == ref.sha256:
+            return path
+    path, digest = next(iter(digests.items()))
+    raise FetchError(
+        f"{ref.requirement}: the archive {path} has sha256 {digest}, but this project pins {ref.sha256}; it is not "
+        f"the file the tasks were written for (altered, truncated or another build), so it was not read. Delete it "
+        f"and fetch again: rm {shlex.quote(str(path))} && {fetch_command(kind, resources)}"
+    )
+
+
+# --------------------------------------------------------------------------- reading archive members
+
+#: the largest archive member read into memory (the largest real one, a bigbench task.json, is
+#: tens of MB); a larger one is refused instead of read
+MAX_MEMBER_BYTES = 256 << 20
+
+
+def member_too_large(archive: Path, name: str, size: int) -> TaskError:
+    return TaskError(
+        archive.name,
+        "member",
+        f"{name} in {archive} is {size >> 20} MiB, over the limit of {MAX_MEMBER_BYTES >> 20} MiB read from an "
+        "archive; it is not the pinned archive's file: delete the archive and fetch it again",
+    )
+
+
+def zip_names(archive: Path) -> list[str]:
+    with zipfile.ZipFile(archive) as zf:
+        return zf.namelist()
+
+
+def read_zip(archive: Path, members: Iterable[str]) -> dict[str, bytes]:
+    out = {}
+    with zipfile.ZipFile(archive) as zf:
+        for name in members:
+            info = zf.getinfo(name)
+            if info.file_size > MAX_MEMBER_BYTES:
+                raise member_too_large(archive, name, info.file_size)
+            with zf.open(info) as handle:
+                data = handle.read(MAX_MEMBER_BYTES + 1)  # the header's size may lie: read at most the limit
+            if len(data) > MAX_MEMBER_BYTES:
+                raise member_too_large(archive, name, len(data))
+            out[name] = data
+    return out
+
+
+def scan_tar(archive: Path, wanted: Callable[[str], bool]) -> tuple[list[str], dict[str, bytes]]:
+    """One streaming pass over a (gzipped) tar: every file name, and the bytes of the wanted ones.
+
+    Streaming mode never seeks, so the 358 MB bigbench sdist is decompressed once, in memory,
+    member by member, and nothing is written to disk.
+    """
+    names: list[str] = []
+    data: dict[str, bytes] = {}
+    with tarfile.open(archive, "r|*") as tf:
+        for member in tf:
+            if not member.isfile():
+                continue
+            names.append(member.name)
+            if wanted(member.name):
+                if member.size > MAX_MEMBER_BYTES:
+                    raise member_too_large(archive, member.name, member.size)
+                handle = tf.extractfile(member)
+                assert handle is not None  # isfile() members always have one
+                data[member.name] = handle.read(MAX_MEMBER_BYTES + 1)
+    return names, data
+
 
 
 class _Anchors(HTMLParser):

@@ -14,7 +14,7 @@ from typing import Any
 
 from tasktransfer.data.registry import TaskSpec
 from tasktransfer.data.synthetic import generate_synthetic
-from tasktransfer.errors import TaskError
+from tasktransfer.errors import ConfigError, TaskError
 from tasktransfer.io import atomic_write_text
 
 
@@ -26,6 +26,25 @@ class DataSpec:
     max_dev: int = 300
     split_seed: int = 0
     dev_fraction: float = 0.3
+
+    def __post_init__(self) -> None:
+        for key, low in (("max_train", 1), ("max_dev", 1), ("split_seed", 0)):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int) or value < low:
+                raise ConfigError(f"data.{key} must be an integer of at least {low}, not {value!r}")
+        f = self.dev_fraction
+        if isinstance(f, bool) or not isinstance(f, (int, float)) or not 0 < f < 1:
+            raise ConfigError(f"data.dev_fraction must be a number between 0 and 1 (exclusive), not {f!r}")
+
+    @classmethod
+    def from_mapping(cls, data: Any, where: str = "--data") -> DataSpec:
+        """A DataSpec from a JSON or YAML mapping: an unknown key or a bad value is one clear error."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where} must be a mapping of {sorted(cls.__dataclass_fields__)}, not {data!r}")
+        unknown = sorted(str(k) for k in data if k not in cls.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"{where} has unknown keys {unknown}; the keys are {sorted(cls.__dataclass_fields__)}")
+        return cls(**data)
 
 
 @dataclass(frozen=True)
@@ -84,6 +103,13 @@ def split_and_cap(spec: TaskSpec, raw: dict[str, list[dict]], data: DataSpec) ->
         rng.shuffle(train)
         rng.shuffle(dev)
     train, dev = train[: data.max_train], dev[: data.max_dev]
+    if not train and dev and "all" in raw:
+        raise TaskError(
+            spec.name,
+            "train",
+            f"all {len(dev)} examples went to dev (the source has {len(dev)}); the task needs more examples, "
+            "or a smaller data.max_dev / dev_fraction",
+        )
     if not train:
         raise TaskError(spec.name, "train", "the training split is empty; check the source and its split names")
     if not dev:
@@ -111,7 +137,31 @@ def label_set(spec: TaskSpec, train: list[dict], dev: list[dict]) -> list[str]:
             "label",
             f"dev labels {unseen} never occur in train; raise data.max_train or fix the label field",
         )
+    if spec.format == "classification" and len(train_labels) < 2:
+        raise TaskError(
+            spec.name,
+            "label",
+            f"the training split has one class only ({sorted(train_labels)}): a classifier cannot learn from it "
+            "and its majority score is 100 %; check the label column, or give examples of at least two classes",
+        )
     return sorted(train_labels)
+
+
+def check_regression_labels(spec: TaskSpec, train: list[dict]) -> None:
+    """A regression task whose training labels are all equal has nothing to learn (Pearson is undefined)."""
+    if spec.format == "regression" and len({float(e["label"]) for e in train}) < 2:
+        raise TaskError(
+            spec.name,
+            "label",
+            f"every training label is {train[0]['label']!r}: a regression needs labels that vary; check the label column",
+        )
+
+
+def warn_single_tag(spec: TaskSpec, labels: list[str]) -> str | None:
+    """A tagging task with one tag only is allowed (a warning): its dev score is then trivial."""
+    if spec.format == "tagging" and len(labels) < 2:
+        return f"warning: task {spec.name}: its training split has one tag only ({labels}); its scores are trivial"
+    return None
 
 
 def majority_share(spec: TaskSpec, dev: list[dict]) -> float | None:
@@ -140,6 +190,12 @@ def prepare_task(spec: TaskSpec, data: DataSpec, resources: Path, out_dir: Path)
     data = task_data_spec(spec, data)
     train, dev = split_and_cap(spec, load_raw(spec, resources), data)
     labels = label_set(spec, train, dev)
+    check_regression_labels(spec, train)
+    warning = warn_single_tag(spec, labels)
+    if warning:
+        from tasktransfer.runtime import log
+
+        log(warning)
     meta = TaskMeta(
         name=spec.name,
         type=spec.type,

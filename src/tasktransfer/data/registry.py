@@ -8,14 +8,13 @@ the head, the encoding and the default metric) and its ``source`` (which loader 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tasktransfer.errors import TaskError
+from tasktransfer.errors import ConfigError, TaskError
+from tasktransfer.names import RULE, is_name
+from tasktransfer.yaml_files import load_yaml_file
 
 #: format -> (default metric, metrics it may use)
 FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -73,8 +72,8 @@ class TaskSpec:
 
 def parse_task(name: str, entry: Any) -> TaskSpec:
     """Check one registry entry and turn it into a :class:`TaskSpec`."""
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.\-]*", str(name)):
-        raise TaskError(name, "name", "use letters, digits, '_', '.', '-', starting with a letter or digit")
+    if not is_name(name):
+        raise TaskError(name, "name", f"is not a valid task name: use {RULE}")
     if not isinstance(entry, dict):
         raise TaskError(name, "entry", "must be a mapping with type, format and source")
     for key in ("type", "format", "source"):
@@ -121,10 +120,10 @@ def load_registry(path: str | Path) -> dict[str, TaskSpec]:
     """Read and check a whole registry file."""
     path = Path(path)
     if not path.exists():
-        raise FileNotFoundError(f"task registry {path} does not exist; point `tasks_registry` in the config at it")
-    raw = yaml.safe_load(path.read_text()) or {}
+        raise ConfigError(f"task registry {path} does not exist; point `tasks_registry` in the config at it")
+    raw = load_yaml_file(path, "task registry") or {}  # a task given twice is an error, naming both lines
     if not isinstance(raw, dict):
-        raise ValueError(f"task registry {path} must be a mapping of task name -> entry")
+        raise ConfigError(f"task registry {path} must be a mapping of task name -> entry")
     return {name: parse_task(name, entry) for name, entry in raw.items()}
 
 

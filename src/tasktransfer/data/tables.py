@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -71,11 +72,61 @@ def read_table(spec: TaskSpec, path: Path) -> list[dict[str, Any]]:
             f"{path} does not exist; give its path relative to the workflow directory or to resources_dir",
         )
     suffix = path.suffix.lower()
+    encoding = str(spec.source.get("encoding", "utf-8"))
+    try:
+        return _read_rows(spec, path, suffix)
+    except UnicodeDecodeError as err:
+        raise TaskError(
+            spec.name,
+            "source.encoding",
+            f"{path} is not {encoding} text (byte {err.object[err.start:err.start + 1]!r} at offset {err.start}); "
+            "give the file's encoding: `rank --pool ... --encoding latin-1`, or `encoding: latin-1` in the "
+            "registry entry's source",
+        ) from err
+    except LookupError as err:
+        raise TaskError(
+            spec.name, "source.encoding", f"{encoding!r} is not an encoding Python knows; use e.g. utf-8, latin-1"
+        ) from err
+
+
+def _read_csv(spec: TaskSpec, path: Path, delimiter: str) -> list[dict[str, Any]]:
+    """Rows of a CSV or TSV file, each with exactly the header's fields: a short or long row, or a
+    quote never closed, is an error naming its line."""
+    rows = []
+    with open(path, encoding=spec.source.get("encoding", "utf-8"), newline="") as f:
+        reader = csv.DictReader(f, delimiter=delimiter, strict=True)
+        start = 1
+        try:
+            header = reader.fieldnames or []
+            start = reader.line_num + 1
+            for row in reader:
+                if None in row or None in row.values():
+                    n = sum(v is not None for k, v in row.items() if k is not None) + len(row.get(None) or [])
+                    raise TaskError(
+                        spec.name,
+                        "source.files",
+                        f"{path} line {start} has {n} fields, its header {len(header)} ({', '.join(header)}); "
+                        "fix the row (quote a field that holds the delimiter)",
+                    )
+                rows.append(row)
+                start = reader.line_num + 1
+        except csv.Error as err:
+            raise TaskError(
+                spec.name,
+                "source.files",
+                f"{path} line {start}: {err} (a quote opened in this row is never closed, or stray text follows "
+                "one); fix the quoting",
+            ) from err
+    if len(set(reader.fieldnames or [])) != len(reader.fieldnames or []):
+        raise TaskError(spec.name, "source.files", f"{path}: its header names a column twice ({reader.fieldnames})")
+    return rows
+
+
+def _read_rows(spec: TaskSpec, path: Path, suffix: str) -> list[dict[str, Any]]:
     if suffix == ".conll":
         return _read_conll(spec, path)
     if suffix in (".csv", ".tsv"):
-        with open(path, encoding=spec.source.get("encoding", "utf-8"), newline="") as f:
-            return list(csv.DictReader(f, delimiter="\t" if suffix == ".tsv" else ","))
+        return _read_csv(spec, path, "\t" if suffix == ".tsv" else ",")
     if suffix in (".jsonl", ".json", ".ndjson"):
         rows = []
         with open(path, encoding=spec.source.get("encoding", "utf-8")) as f:
@@ -89,6 +140,10 @@ def read_table(spec: TaskSpec, path: Path) -> list[dict[str, Any]]:
                             "source.files",
                             f"{path} line {n} is not JSON ({err}); JSONL needs one object per line",
                         ) from err
+                    if not isinstance(rows[-1], dict):
+                        raise TaskError(
+                            spec.name, "source.files", f"{path} line {n} is not a JSON object; JSONL needs one object per line"
+                        )
         return rows
     raise TaskError(
         spec.name, "source.files", f"{path}: unknown file type '{suffix}'; use .csv, .tsv, .jsonl or .conll"
@@ -373,7 +428,17 @@ class _Mapper:
             if "text_pair" in f:
                 ex["text_pair"] = str(self.value(row, "text_pair"))
             if fmt == "regression":
-                ex["label"] = float(ex["label"])
+                try:
+                    ex["label"] = float(ex["label"])
+                except (TypeError, ValueError):
+                    ex["label"] = None
+                if ex["label"] is None or not math.isfinite(ex["label"]):
+                    raise TaskError(
+                        self.spec.name,
+                        "source.fields.label",
+                        f"a regression label must be a finite number; {self.where} has {self.value(row, 'label')!r} "
+                        f"(text {str(ex['text'])[:40]!r}); fix the row or the label column",
+                    )
             else:
                 ex["label"] = str(ex["label"])
             return ex

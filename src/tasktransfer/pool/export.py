@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from tasktransfer.errors import ArtefactError, TaskTransferError
+from tasktransfer.names import RULE, is_name
 from tasktransfer.pool.manifest import (
     backbone_identity,
     header_metadata,
@@ -31,7 +32,6 @@ SCORER_FILE = "scorer.safetensors"
 PRIVATE_KEYS = ("host", "slurm_job_id")
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 _SEED_DIR = re.compile(r"seed(\d+)")
-_TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 Log = Callable[[str], None]
 
@@ -45,6 +45,10 @@ def _find_prompts(prompts_root: Path, only: Iterable[str] | None) -> dict[str, d
     for task_dir in sorted(prompts_root.iterdir()):
         if not task_dir.is_dir() or task_dir.name.startswith(("_", ".")):
             continue
+        if not is_name(task_dir.name):
+            raise TaskTransferError(
+                f"{task_dir} is not a task name ({RULE}); a pool may hold only such names: rename or move it away"
+            )
         seeds = {}
         for seed_dir in sorted(task_dir.iterdir()):
             m = _SEED_DIR.fullmatch(seed_dir.name)
@@ -71,19 +75,78 @@ def _find_prompts(prompts_root: Path, only: Iterable[str] | None) -> dict[str, d
     return found
 
 
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def _most_common_spec(specs: list[dict]) -> dict:
     counts = Counter(json.dumps(s, sort_keys=True) for s in specs)
     best = max(counts.values())
     return json.loads(min(k for k, n in counts.items() if n == best))
 
 
-def _prepare_out(out: Path, force: bool) -> None:
+def check_replaceable(out: Path, keep: Iterable[Path], what: str, is_ours: Callable[[Path], bool], force: bool) -> None:
+    """Refuse to replace a folder that is not one of ours: the rule of every command that replaces
+    a folder (``pool export --force``).
+
+    ``out`` may not be the working folder or contain it, nor be or contain any of ``keep`` (the
+    command's inputs, such as ``--results``); a non-empty ``out`` is replaced only with ``force``
+    and only when ``is_ours(out)`` says it holds what the command writes (a pool manifest).
+    """
+    if out.is_symlink():
+        raise TaskTransferError(f"--out {out} is a symbolic link; name the folder itself")
     if out.exists() and not out.is_dir():
-        raise TaskTransferError(f"--out {out} is a file; name a folder for the pool")
-    if out.is_dir() and any(out.iterdir()) and not force:
+        raise TaskTransferError(f"--out {out} is a file; name a folder for the {what}")
+    resolved = out.resolve()
+    cwd = Path.cwd().resolve()
+    if resolved == cwd or resolved in cwd.parents:
         raise TaskTransferError(
-            f"--out {out} exists and is not empty; choose another folder or pass --force to replace it"
+            f"--out {out} is the working folder or contains it; name a new folder for the {what}, e.g. --out POOL"
         )
+    for path in keep:
+        path = Path(path).resolve()
+        if resolved == path or resolved in path.parents:
+            raise TaskTransferError(
+                f"--out {out} is or contains {path}, an input of this command; name another folder for the {what}"
+            )
+    if out.is_dir() and any(out.iterdir()):
+        if not force:
+            raise TaskTransferError(
+                f"--out {out} exists and is not empty; choose another folder or pass --force to replace it"
+            )
+        if not is_ours(out):
+            raise TaskTransferError(
+                f"--out {out} is not empty and holds no {what}; --force replaces only a {what} folder: "
+                "choose another folder, or empty this one yourself"
+            )
+
+
+def _holds_pool(folder: Path) -> bool:
+    """Whether a folder holds a pool manifest (``kind`` tasktransfer-prompt-pool), as a plain file."""
+    path = folder / MANIFEST
+    if path.is_symlink() or not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as f:
+            manifest = json.loads(f.read(64 << 20))
+    except (OSError, ValueError, UnicodeDecodeError):
+        return False
+    return isinstance(manifest, dict) and manifest.get("kind") == POOL_KIND
+
+
+def _prepare_out(out: Path, force: bool, results: Path) -> None:
+    check_replaceable(out, [results], "pool", _holds_pool, force)
 
 
 def export_pool(
@@ -105,7 +168,7 @@ def export_pool(
     The folder is built beside ``out`` and renamed into place at the end: an error leaves nothing.
     """
     results, out = Path(results), Path(out)
-    _prepare_out(out, force)
+    _prepare_out(out, force, results)
     found = _find_prompts(results / "prompts", tasks)
 
     # ---- prompts: one backbone and prompt size for all
@@ -223,6 +286,8 @@ def export_pool(
         scorer_info = {
             "file": SCORER_FILE,
             "backbone": smeta.get("backbone"),
+            # the scorer's backbone by weights (the prompts' backbone: checked equal above)
+            "weights_sha256": backbone_identity(backbone)["weights_sha256"],
             "spec": smeta.get("spec"),
             "lr": smeta.get("lr"),
             "trained_on": trained_on,
@@ -280,7 +345,7 @@ def export_pool(
             target = tmp / prompt_rel(task, seed)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(found[task][seed] / "prompt.safetensors", target)
-            (tmp / record_rel(task, seed)).write_text(json.dumps(public_record(record), indent=2, sort_keys=True) + "\n")
+            _write_synced(tmp / record_rel(task, seed), json.dumps(public_record(record), indent=2, sort_keys=True) + "\n")
         if scorer_info:
             shutil.copyfile(scorer_file, tmp / SCORER_FILE)
         for name, data in extra_files.items():
@@ -288,7 +353,9 @@ def export_pool(
         manifest["files"] = {
             p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()
         }
-        (tmp / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        _write_synced(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+        for p in sorted(tmp.rglob("*.safetensors")):  # copies: on disk before the rename
+            _fsync(p)
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
             os.replace(out, old / "pool")

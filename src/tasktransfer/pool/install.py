@@ -1,52 +1,70 @@
 """Reading a shared pool's prompts and scorer, and installing them into a run's results folder.
 
-Every file is checked against the manifest's sha256 before use (see :mod:`tasktransfer.pool.manifest`).
+Every file is read once, hashed as it is read and checked against the manifest's sha256, and
+only those bytes are used or copied (see :func:`tasktransfer.pool.manifest.read_pool_file`).
+Prompt tensors are checked against the manifest's shapes and for finite values before use.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import re
-import shutil
-import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from tasktransfer.errors import ArtefactError
 from tasktransfer.pool.manifest import (
-    inside_pool,
+    DO_NOT_USE,
     load_manifest,
     pool_prompt_path,
     pool_task_meta,
     pool_tasks,
     prompt_rel,
+    read_pool_file,
     record_rel,
-    verify_pool,
 )
-
-FORMAT_VERSION = 1
-POOL_KIND = "tasktransfer-prompt-pool"
-MANIFEST = "manifest.json"
-SCORER_FILE = "scorer.safetensors"
-#: keys of a job record that say where it ran: not shared
-PRIVATE_KEYS = ("host", "slurm_job_id")
-WEIGHT_SUFFIXES = (".safetensors", ".bin")
-_SEED_DIR = re.compile(r"seed(\d+)")
-_TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 Log = Callable[[str], None]
 
 
-
 def load_pool_prompt(pool: str | Path, task: str, seed: int, manifest: dict | None = None):
-    """A pool prompt (:class:`prompt_pool.PromptArtefact`), its hash checked first."""
-    from tasktransfer.prompting.prompt_files import load_prompt
+    """A pool prompt (:class:`~tasktransfer.prompting.prompt_files.PromptArtefact`) from the bytes
+    that matched its hash, its tensors checked against the manifest (embedding L x H, metadata)
+    and for finite values."""
+    from tasktransfer.io import check_finite, tensors_from_bytes
+    from tasktransfer.prompting.prompt_files import PromptArtefact
 
     manifest = manifest if manifest is not None else load_manifest(pool)
-    path = pool_prompt_path(pool, task, seed, manifest)
-    verify_pool(pool, manifest, [prompt_rel(task, seed)])
-    return load_prompt(path)
+    pool_prompt_path(pool, task, seed, manifest)
+    rel = prompt_rel(task, seed)
+    where = f"pool {pool}: {rel}"
+    tensors, meta = tensors_from_bytes(read_pool_file(pool, manifest, rel), where)
+    prompt = manifest["prompt"]
+    shape = (prompt["length"], prompt["hidden_size"])
+    emb = tensors.get("embedding")
+    if emb is None or not any(k.startswith("prompt.") for k in tensors):
+        raise ArtefactError(f"{where} holds no prompt encoder and embedding; {DO_NOT_USE}")
+    if tuple(emb.shape) != shape or not emb.is_floating_point():
+        raise ArtefactError(
+            f"{where}: its embedding has shape {tuple(emb.shape)}, the manifest says L x H = {shape[0]} x {shape[1]}; "
+            f"{DO_NOT_USE}"
+        )
+    for key in ("length", "hidden_size", "mlp_hidden"):
+        if meta.get(key) != prompt[key]:
+            raise ArtefactError(
+                f"{where} was made with {key}={meta.get(key)!r}, the manifest says {prompt[key]!r}; {DO_NOT_USE}"
+            )
+    if meta.get("backbone") != manifest["backbone"]["name"]:
+        raise ArtefactError(
+            f"{where} was made with backbone {meta.get('backbone')!r}, the manifest says "
+            f"{manifest['backbone']['name']!r}; {DO_NOT_USE}"
+        )
+    check_finite(tensors, where, DO_NOT_USE)
+    return PromptArtefact(
+        prompt_state={k[len("prompt.") :]: v for k, v in tensors.items() if k.startswith("prompt.")},
+        head_state={k[len("head.") :]: v for k, v in tensors.items() if k.startswith("head.")},
+        embedding=emb,
+        metadata=meta,
+    )
 
 
 def load_pool_embeddings(pool: str | Path, manifest: dict, seed: int, tasks: Iterable[str] | None = None) -> dict:
@@ -54,24 +72,31 @@ def load_pool_embeddings(pool: str | Path, manifest: dict, seed: int, tasks: Ite
     return {t: load_pool_prompt(pool, t, seed, manifest).embedding for t in (tasks or pool_tasks(manifest))}
 
 
-def load_pool_scorer(pool: str | Path, manifest: dict):
-    """The pool's affinity scorer (hash-checked), or None when the pool has none.
+def load_pool_scorer(pool: str | Path, manifest: dict, backbone: str):
+    """The pool's affinity scorer (hash-checked, finite), or None when the pool has none.
 
-    Its encoder is built from the pool's backbone (which must be available here) and gets the
-    saved weights.
+    Its encoder is built from ``backbone``, the backbone of this machine's configuration (the
+    caller has compared its weights hash with the pool's), never from a name the pool gives; the
+    scorer file must say it was trained on the manifest's backbone.
     """
     info = manifest.get("scorer")
     if not info:
         return None
-    from tasktransfer.affinity.scorer import build_scorer
-    from tasktransfer.io import load_tensors
+    from tasktransfer.affinity.scorer import load_scorer
+    from tasktransfer.io import check_finite, tensors_from_bytes
 
-    verify_pool(pool, manifest, [info["file"]])
-    state, meta = load_tensors(Path(pool) / info["file"])
-    model = build_scorer(meta.get("backbone") or manifest["backbone"]["name"])
+    where = f"pool {pool}: {info['file']}"
+    state, meta = tensors_from_bytes(read_pool_file(pool, manifest, info["file"]), where)
+    theirs = manifest["backbone"]["name"]
+    if meta.get("backbone") != theirs or info.get("backbone") not in (None, theirs):
+        raise ArtefactError(
+            f"{where} was trained on backbone {meta.get('backbone')!r} (the manifest's scorer entry says "
+            f"{info.get('backbone')!r}), the pool's prompts on {theirs!r}; {DO_NOT_USE}"
+        )
+    check_finite(state, where, DO_NOT_USE)
     try:
-        model.load_state_dict(state)
-    except RuntimeError as err:
+        model = load_scorer(state, meta, backbone)
+    except ArtefactError as err:
         raise ArtefactError(
             f"pool {pool}: {info['file']} does not fit its backbone's scorer ({err}); export the pool again"
         ) from err
@@ -93,34 +118,28 @@ def install_pool_prompt(
     job's record plus ``imported_from`` (the pool and the file's sha256); ``out_meta`` (optional)
     gets the task's data meta (``results/data/{task}/meta.json``). Every write is atomic.
     """
-    from tasktransfer.io import atomic_write_json
+    from tasktransfer.io import atomic_write_bytes, atomic_write_json
 
     pool = Path(pool)
     manifest = manifest if manifest is not None else load_manifest(pool)
-    source = pool_prompt_path(pool, task, seed, manifest)
-    verify_pool(pool, manifest, [prompt_rel(task, seed), record_rel(task, seed)])
-    record = json.loads((pool / record_rel(task, seed)).read_text())
+    pool_prompt_path(pool, task, seed, manifest)
+    load_pool_prompt(pool, task, seed, manifest)  # shapes, metadata and finite values
+    data = read_pool_file(pool, manifest, prompt_rel(task, seed))
+    try:
+        record = json.loads(read_pool_file(pool, manifest, record_rel(task, seed)).decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:
+        raise ArtefactError(f"pool {pool}: {record_rel(task, seed)} is not JSON ({err}); {DO_NOT_USE}") from err
+    if not isinstance(record, dict):
+        raise ArtefactError(f"pool {pool}: {record_rel(task, seed)} is not a JSON object; {DO_NOT_USE}")
     record["imported_from"] = {
         "pool": str(pool),
         "file": prompt_rel(task, seed),
         "sha256": manifest["files"][prompt_rel(task, seed)],
     }
-    _copy_atomic(source, Path(out_prompt))
+    atomic_write_bytes(out_prompt, data)  # the bytes that matched the hash, not a second read
     atomic_write_json(out_metrics, record)
     if out_meta is not None:
         atomic_write_json(out_meta, pool_task_meta(manifest, task))
-
-
-def _copy_atomic(source: Path, out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def install_pool_scorer(
@@ -131,15 +150,17 @@ def install_pool_scorer(
     The metrics file is the scorer's training record (held-out predictions included) plus
     ``imported_from``. A pool without a scorer raises :class:`ArtefactError`.
     """
-    from tasktransfer.io import atomic_write_json
+    from tasktransfer.io import atomic_write_bytes, atomic_write_json, check_finite, tensors_from_bytes
 
     pool = Path(pool)
     manifest = manifest if manifest is not None else load_manifest(pool)
     info = manifest.get("scorer")
     if not info:
         raise ArtefactError(f"pool {pool} has no scorer; train one in the run (leave the pool's scorer out)")
-    verify_pool(pool, manifest, [info["file"]])
-    _copy_atomic(inside_pool(pool, info["file"]), Path(out_model))
+    data = read_pool_file(pool, manifest, info["file"])
+    state, _ = tensors_from_bytes(data, f"pool {pool}: {info['file']}")
+    check_finite(state, f"pool {pool}: {info['file']}", DO_NOT_USE)
+    atomic_write_bytes(out_model, data)
     record = dict(info.get("metrics") or {})
     record["imported_from"] = {"pool": str(pool), "file": info["file"], "sha256": manifest["files"][info["file"]]}
     atomic_write_json(out_metrics, record)

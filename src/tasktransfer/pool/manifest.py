@@ -29,17 +29,42 @@ from pathlib import Path
 from typing import Any
 
 from tasktransfer.errors import ArtefactError
+from tasktransfer.names import check_name, check_seed
+from tasktransfer.pool.manifest_checks import check_data_caps, check_manifest, check_spec, no_constant
+from tasktransfer.pool.pool_files import (
+    DO_NOT_USE,
+    MAX_MANIFEST_BYTES,
+    SCORER_FILE,
+    check_digest,
+    hash_fd,
+    inside_pool,
+    open_in_pool,
+    prompt_rel,
+    read_limited,
+    read_pool_file,
+    record_rel,
+    refuse_links,
+)
+
+#: names other modules read from here (defined in pool_files and manifest_checks)
+__all__ = [
+    "DO_NOT_USE",
+    "SCORER_FILE",
+    "check_data_caps",
+    "check_spec",
+    "inside_pool",
+    "prompt_rel",
+    "read_pool_file",
+    "record_rel",
+]
 
 FORMAT_VERSION = 1
 POOL_KIND = "tasktransfer-prompt-pool"
 MANIFEST = "manifest.json"
-SCORER_FILE = "scorer.safetensors"
 #: keys of a job record that say where it ran: not shared
 PRIVATE_KEYS = ("host", "slurm_job_id")
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
 _SEED_DIR = re.compile(r"seed(\d+)")
-_TASK_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
-
 Log = Callable[[str], None]
 
 
@@ -69,20 +94,14 @@ def read_json(path: Path, what: str, fix: str) -> Any:
         raise ArtefactError(f"{what} {path} does not exist; {fix}")
     try:
         return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as err:
+    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ArtefactError(f"{what} {path} is corrupt ({err}); {fix}") from err
 
 
+# --------------------------------------------------------------------------- reading pool files
 def public_record(record: dict) -> dict:
     return {k: v for k, v in record.items() if k not in PRIVATE_KEYS}
 
-
-def prompt_rel(task: str, seed: int) -> str:
-    return f"prompts/{task}/seed{int(seed)}.safetensors"
-
-
-def record_rel(task: str, seed: int) -> str:
-    return f"prompts/{task}/seed{int(seed)}.json"
 
 
 # --------------------------------------------------------------------------- backbone identity
@@ -134,11 +153,14 @@ def load_manifest(pool: str | Path) -> dict[str, Any]:
         raise ArtefactError(
             f"prompt pool {pool} does not exist or is not a folder; make one with `tasktransfer pool export`"
         )
-    manifest = read_json(
-        pool / MANIFEST,
-        "pool manifest",
-        "is this a pool made by `tasktransfer pool export`? Download or export it again",
-    )
+    fix = "is this a pool made by `tasktransfer pool export`? Download or export it again"
+    if not (pool / MANIFEST).exists() and not (pool / MANIFEST).is_symlink():
+        raise ArtefactError(f"pool manifest {pool / MANIFEST} does not exist; {fix}")
+    raw = read_limited(open_in_pool(pool, MANIFEST), MAX_MANIFEST_BYTES, pool, MANIFEST)
+    try:
+        manifest = json.loads(raw.decode("utf-8"), parse_constant=no_constant)
+    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        raise ArtefactError(f"pool manifest {pool / MANIFEST} is corrupt ({err}); {fix}") from err
     if not isinstance(manifest, dict) or manifest.get("kind") != POOL_KIND:
         raise ArtefactError(f"{pool / MANIFEST} is not a tasktransfer pool manifest (kind {POOL_KIND!r} expected)")
     version = manifest.get("format_version")
@@ -150,41 +172,32 @@ def load_manifest(pool: str | Path) -> dict[str, Any]:
     for key in ("backbone", "prompt", "tasks", "files"):
         if key not in manifest:
             raise ArtefactError(f"{pool / MANIFEST} lacks '{key}'; export the pool again")
+    check_manifest(manifest, pool)
     return manifest
-
-
-def inside_pool(pool: Path, rel: str) -> Path:
-    """A manifest path, refused unless it stays inside the pool."""
-    p = Path(rel)
-    if p.is_absolute() or ".." in p.parts or not rel:
-        raise ArtefactError(f"pool {pool}: manifest names {rel!r}, a path outside the pool; do not use this pool")
-    return pool / p
 
 
 def verify_pool(pool: str | Path, manifest: dict | None = None, paths: Iterable[str] | None = None) -> dict[str, Any]:
     """Check the sha256 of every file the manifest lists (or only of ``paths``); return the manifest.
 
-    A missing file or a hash mismatch raises one :class:`ArtefactError` naming the file, the
-    expected and the actual hash, and the fix.
+    A missing file, a symbolic link (anywhere in the pool for a whole check; on the way to each
+    file otherwise) or a hash mismatch raises one :class:`ArtefactError` naming the file, the
+    expected and the actual hash, and the fix. Files are opened without following links and
+    hashed as they are read; a command that uses a file reads it once more through
+    :func:`read_pool_file`, which checks the bytes it returns.
     """
     pool = Path(pool)
     manifest = manifest if manifest is not None else load_manifest(pool)
     files: dict[str, str] = manifest["files"]
+    if paths is None:
+        refuse_links(pool)
     wanted = sorted(files) if paths is None else list(paths)
     for rel in wanted:
         if rel not in files:
             raise ArtefactError(
                 f"pool {pool}: {rel} is not listed in its manifest (no hash to check it by); export the pool again"
             )
-        path = inside_pool(pool, rel)
-        if not path.is_file():
-            raise ArtefactError(f"pool {pool}: {rel} is missing; download or export the pool again")
-        actual = sha256_file(path)
-        if actual != files[rel]:
-            raise ArtefactError(
-                f"pool {pool}: {rel} is damaged or was changed: its sha256 is {actual}, the manifest says {files[rel]}; "
-                "download or export the pool again (`tasktransfer pool export`)"
-            )
+        inside_pool(pool, rel)
+        check_digest(pool, rel, hash_fd(open_in_pool(pool, rel)), files[rel])
     return manifest
 
 
@@ -202,10 +215,8 @@ def pool_seeds(manifest: dict, task: str | None = None) -> list[int]:
 
 def pool_prompt_path(pool: str | Path, task: str, seed: int, manifest: dict | None = None) -> Path:
     """The prompt file of (task, seed) in a pool; with ``manifest``, checked to be one of its prompts."""
-    if not _TASK_NAME.fullmatch(str(task)):
-        raise ArtefactError(
-            f"pool {pool}: '{task}' is not a task name (letters, digits, '_', '.', '-'); do not use this pool"
-        )
+    check_name(task, f"pool {pool}: task", DO_NOT_USE)
+    check_seed(seed, f"pool {pool}: seed", "give a seed of the pool")
     if manifest is not None:
         if task not in manifest["tasks"]:
             raise ArtefactError(f"pool {pool} has no task '{task}'; its tasks are {', '.join(pool_tasks(manifest))}")

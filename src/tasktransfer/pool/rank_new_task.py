@@ -4,11 +4,19 @@
 its prompt is tuned with the pool's prompt spec by the same function as ``prompt-tune``
 (:func:`tasktransfer.prompting.tune_run.tune_and_save_prompt`), and every pool source is scored by
 the pool's scorer and the similarity baselines.
+
+A pool is untrusted (docs/trust.md): the backbone is this machine's (``request.backbone``, from
+``--backbone`` or the local config), never a name the manifest gives; the pool's backbone and
+its scorer's must have the same weights hash; every pool file is hash-checked, shape-checked and
+finite before the new task is prepared or tuned; every number taken from the manifest is bounded
+(:func:`tasktransfer.pool.manifest.check_manifest`).
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
 import time
 from collections.abc import Callable
@@ -45,6 +53,7 @@ class FileTask:
     task_format: str = "classification"
     metric: str | None = None
     name: str | None = None
+    encoding: str | None = None
 
 
 def task_name_of(path: Path) -> str:
@@ -71,6 +80,16 @@ def new_task_spec(task: str, file_task: FileTask, registry: str | None = None) -
         }
         if file_task.metric:
             entry["metric"] = file_task.metric
+        if file_task.encoding:
+            import codecs
+
+            try:
+                codecs.lookup(file_task.encoding)
+            except LookupError:
+                raise TaskTransferError(
+                    f"--encoding {file_task.encoding!r} is not an encoding Python knows; use e.g. utf-8, latin-1, cp1252"
+                ) from None
+            entry["source"]["encoding"] = file_task.encoding
         return parse_task(file_task.name or task_name_of(path), entry)
     if not registry:
         raise TaskTransferError(
@@ -98,6 +117,11 @@ class RankRequest:
 def rank_new_task(request: RankRequest, log: Callable[[str], None] = default_log) -> pd.DataFrame:
     """Rank the pool's sources for ``request.spec``; write the ranking and ``rank.json``; return the ranking."""
     pool, spec = Path(request.pool), request.spec
+    if not request.backbone:
+        raise TaskTransferError(
+            "rank --pool needs this machine's backbone: pass --backbone, or run where config/config.yaml names one "
+            "(--config); the pool's own backbone name is never loaded"
+        )
     start = time.perf_counter()
     phases: dict[str, float] = {}
 
@@ -110,9 +134,10 @@ def rank_new_task(request: RankRequest, log: Callable[[str], None] = default_log
     t = start
     # 1. the pool: manifest, every file's hash, and its backbone against the one here
     manifest = verify_pool(pool, load_manifest(pool))
-    backbone = request.backbone or manifest["backbone"]["name"]
+    backbone = request.backbone
     identity = backbone_identity(backbone)
     prompt = manifest["prompt"]
+    _check_weights(pool, manifest, backbone, identity["weights_sha256"])
     check_pool_compatible(
         manifest,
         backbone,
@@ -148,14 +173,25 @@ def rank_new_task(request: RankRequest, log: Callable[[str], None] = default_log
     if spec.name in manifest["tasks"]:
         log(f"note: {spec.name} is also a pool task; it is left out of its own ranking")
     set_threads(request.threads)
-    t = done("verify pool", t)
-
-    # 2. the task's data, capped like the pool's tasks
-    work = Path(request.work or Path("tasktransfer-rank") / spec.name)
+    # every pool file this command uses, read (hash-checked), shape-checked and finite now: a bad
+    # pool stops here, before the new task is prepared and tuned
+    pool_embeddings = {s: e for s, e in load_pool_embeddings(pool, manifest, seed_e).items() if s != spec.name}
+    model = load_pool_scorer(pool, manifest, backbone) if "scorer" in methods else None
     caps = manifest.get("data") or {}
     if not caps:
         log(f"pool {pool} records no data caps; using the defaults {DataSpec()}")
     data = DataSpec(**{k: v for k, v in caps.items() if k in DataSpec.__dataclass_fields__})
+    t = done("verify pool", t)
+
+    # 2. the task's data, capped like the pool's tasks, in a work folder this run alone uses
+    work = Path(request.work or Path("tasktransfer-rank") / spec.name)
+    with work_lock(work):
+        return _rank_in(request, pool, spec, manifest, backbone, prompt, seed_e, methods, pool_embeddings, model,
+                        data, work, start, phases, done, t, log)
+
+
+def _rank_in(request, pool, spec, manifest, backbone, prompt, seed_e, methods, sources, model, data, work, start,
+             phases, done, t, log):  # noqa: ANN001, PLR0913 - the second half of rank_new_task
     meta = prepare_task(spec, data, Path(request.resources), work / "data")
     log(
         f"{spec.name}: {meta.n_train} train / {meta.n_dev} dev examples, {len(meta.labels)} labels, "
@@ -173,9 +209,7 @@ def rank_new_task(request: RankRequest, log: Callable[[str], None] = default_log
     target_emb = load_prompt(work / "prompt.safetensors").embedding
     t = done("tune prompt", t)
 
-    # 4. score every pool source
-    sources = {s: e for s, e in load_pool_embeddings(pool, manifest, seed_e).items() if s != spec.name}
-    model = load_pool_scorer(pool, manifest) if "scorer" in methods else None
+    # 4. score every pool source (their embeddings and the scorer were loaded and checked in step 1)
     learned = new_task_scores(methods, pool, manifest, backbone, spec.name, target_emb, sources, work / "data", seed_e, log)
     tables = [
         ranking_table(
@@ -213,3 +247,72 @@ def rank_new_task(request: RankRequest, log: Callable[[str], None] = default_log
         print("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()) + f"; total {total:.1f} s")
     log(f"ranking written to {out} (task files in {work}); total {total:.1f} s")
     return ranking
+
+
+def _check_weights(pool: Path, manifest: dict, backbone: str, ours: str | None) -> None:
+    """The pool's backbone, and its scorer's, must have this backbone's weights hash (both known)."""
+    theirs = manifest["backbone"].get("weights_sha256")
+    if ours is None:
+        raise TaskTransferError(
+            f"backbone {backbone} has no local weights to hash, so pool {pool} cannot be checked against it; "
+            "pass --backbone a local model folder (or download the model first)"
+        )
+    if theirs is None:
+        raise TaskTransferError(
+            f"pool {pool} records no weights hash of its backbone {manifest['backbone']['name']!r}, so it cannot be "
+            "checked against yours; ask for a pool exported with its backbone at hand"
+        )
+    if theirs != ours:
+        raise TaskTransferError(
+            f"pool {pool} was made with backbone {manifest['backbone']['name']} (weights sha256 {theirs[:12]}); "
+            f"this run uses backbone {backbone} (weights sha256 {ours[:12]}): they differ. Use the pool's backbone "
+            "(--backbone), or a pool made with yours"
+        )
+    scorer = manifest.get("scorer") or {}
+    their_scorer = scorer.get("weights_sha256")
+    if scorer and their_scorer is not None and their_scorer != ours:
+        raise TaskTransferError(
+            f"pool {pool}: its scorer was trained on a backbone with weights sha256 {their_scorer[:12]}, this "
+            f"machine's backbone {backbone} has {ours[:12]}; rank with the similarity methods (--method) or use "
+            "another pool"
+        )
+
+
+class work_lock:  # noqa: N801 - used as a context manager
+    """Hold ``work/.rank.lock`` (an advisory lock the system drops when the process ends): a second
+    ``rank`` on the same work folder stops at once instead of overwriting the first one's files.
+    A work folder this call created is removed again if the ranking fails before writing into it."""
+
+    def __init__(self, work: Path):
+        self.work = Path(work)
+        self.created = not self.work.exists()
+        self.fd: int | None = None
+
+    def __enter__(self) -> Path:
+        if self.work.exists() and not self.work.is_dir():
+            raise TaskTransferError(f"--work {self.work} is a file; name a folder")
+        self.work.mkdir(parents=True, exist_ok=True)
+        self.fd = os.open(self.work / ".rank.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = None
+            raise TaskTransferError(
+                f"work folder {self.work} is in use by another `tasktransfer rank` (it holds {self.work / '.rank.lock'}); "
+                "wait for it, or give this one its own folder with --work"
+            ) from None
+        return self.work
+
+    def __exit__(self, kind, err, tb) -> None:  # noqa: ANN001
+        assert self.fd is not None
+        lock = self.work / ".rank.lock"
+        lock.unlink(missing_ok=True)
+        os.close(self.fd)
+        if err is not None and self.created:
+            try:  # only folders left empty (prepare and tune write atomically, at their end)
+                for folder in sorted((p for p in self.work.rglob("*") if p.is_dir()), reverse=True):
+                    folder.rmdir()
+                self.work.rmdir()
+            except OSError:
+                pass

@@ -1,0 +1,134 @@
+"""Reading a shared pool's files safely: inside the pool, through no symbolic link, with a size
+limit, hashed as they are read (the bytes a command uses are the bytes that matched the
+manifest's sha256; nothing is checked first and read again later).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from pathlib import Path
+from typing import Any
+
+from tasktransfer.errors import ArtefactError
+from tasktransfer.names import check_relative_path
+
+SCORER_FILE = "scorer.safetensors"
+MAX_MANIFEST_BYTES = 64 << 20
+MAX_POOL_FILE_BYTES = 4 << 30
+#: what a crafted manifest is told
+DO_NOT_USE = "this pool is malformed or was crafted: do not use it (export it again from its run)"
+
+
+def prompt_rel(task: str, seed: int) -> str:
+    return f"prompts/{task}/seed{int(seed)}.safetensors"
+
+
+def record_rel(task: str, seed: int) -> str:
+    return f"prompts/{task}/seed{int(seed)}.json"
+
+
+
+def inside_pool(pool: Path, rel: str) -> Path:
+    """A manifest path, refused unless it stays inside the pool (and is made of strict names)."""
+    p = Path(rel) if isinstance(rel, str) else None
+    if p is None or p.is_absolute() or ".." in p.parts or not rel:
+        raise ArtefactError(f"pool {pool}: manifest names {rel!r}, a path outside the pool; do not use this pool")
+    check_relative_path(rel, f"pool {pool}: manifest file name", DO_NOT_USE)
+    return pool / p
+
+
+
+def open_in_pool(pool: Path, rel: str) -> int:
+    """A read-only descriptor of ``pool/rel``, opened one folder at a time without following any
+    symlink: a link anywhere inside the pool is refused, never read through."""
+    parts = rel.split("/")
+    try:
+        fd = os.open(pool, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as err:
+        raise ArtefactError(f"prompt pool {pool} cannot be opened ({err.strerror}); check the path") from err
+    try:
+        for i, part in enumerate(parts):
+            last = i == len(parts) - 1
+            flags = os.O_RDONLY | os.O_NOFOLLOW | (0 if last else os.O_DIRECTORY)
+            try:
+                st = os.stat(part, dir_fd=fd, follow_symlinks=False)
+            except FileNotFoundError:
+                raise ArtefactError(f"pool {pool}: {rel} is missing; download or export the pool again") from None
+            if stat.S_ISLNK(st.st_mode):
+                raise ArtefactError(
+                    f"pool {pool}: {'/'.join(parts[: i + 1])} is a symbolic link; a pool holds plain files only "
+                    f"(a link may point outside it): {DO_NOT_USE}"
+                )
+            if last and not stat.S_ISREG(st.st_mode):
+                raise ArtefactError(f"pool {pool}: {rel} is not a plain file; {DO_NOT_USE}")
+            try:
+                nxt = os.open(part, flags, dir_fd=fd)
+            except OSError as err:
+                raise ArtefactError(f"pool {pool}: {rel} cannot be opened ({err.strerror}); {DO_NOT_USE}") from err
+            os.close(fd)
+            fd = nxt
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ArtefactError(f"pool {pool}: {rel} is not a plain file; {DO_NOT_USE}")
+        return fd
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_limited(fd: int, limit: int, pool: Path, rel: str, digest: Any | None = None) -> bytes:
+    chunks, size = [], 0
+    with os.fdopen(fd, "rb") as f:
+        while chunk := f.read(1 << 20):
+            size += len(chunk)
+            if size > limit:
+                raise ArtefactError(f"pool {pool}: {rel} is larger than {limit >> 20} MiB; {DO_NOT_USE}")
+            if digest is not None:
+                digest.update(chunk)
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def hash_fd(fd: int) -> str:
+    h = hashlib.sha256()
+    with os.fdopen(fd, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_pool_file(pool: str | Path, manifest: dict, rel: str) -> bytes:
+    """The bytes of one pool file, hashed as they are read: what the caller uses is exactly what
+    matched the manifest's sha256 (no second read after the check)."""
+    pool = Path(pool)
+    files = manifest["files"]
+    if rel not in files:
+        raise ArtefactError(
+            f"pool {pool}: {rel} is not listed in its manifest (no hash to check it by); export the pool again"
+        )
+    inside_pool(pool, rel)
+    digest = hashlib.sha256()
+    data = read_limited(open_in_pool(pool, rel), MAX_POOL_FILE_BYTES, pool, rel, digest)
+    check_digest(pool, rel, digest.hexdigest(), files[rel])
+    return data
+
+
+def check_digest(pool: Path, rel: str, actual: str, expected: str) -> None:
+    if actual != expected:
+        raise ArtefactError(
+            f"pool {pool}: {rel} is damaged or was changed: its sha256 is {actual}, the manifest says {expected}; "
+            "download or export the pool again (`tasktransfer pool export`)"
+        )
+
+
+def refuse_links(pool: Path) -> None:
+    """Every entry of the pool folder, walked without following links: a symlink is refused."""
+    for root, dirs, names in os.walk(pool, followlinks=False):
+        for name in [*dirs, *names]:
+            path = Path(root) / name
+            if path.is_symlink():
+                raise ArtefactError(
+                    f"pool {pool}: {path.relative_to(pool).as_posix()} is a symbolic link; a pool holds plain files "
+                    f"only (a link may point outside it): {DO_NOT_USE}"
+                )
