@@ -167,6 +167,9 @@ def test_per_target_noise_compares_like_with_like():
     silent = table[table.target.str.endswith("_quiet")]
     # pure noise: the spread across sources is about the noise SE (ratio near 1)
     assert silent["sd_ratio"].mean() == pytest.approx(1.0, abs=0.3)
+    # flagged by the F test at 5 %, not by "spread > noise_se" (a coin flip on pure noise)
+    assert silent["sources_beyond_noise"].sum() <= 1
+    assert (silent["sources_beyond_noise"] == (silent["p_value"] < 0.05)).all()
     assert (table["sources"] == 16).all() and (table["seeds"] == 3).all()
     first = table.iloc[0]
     assert first["noise_se"] == pytest.approx(first["within_pair_sd"] / math.sqrt(3))

@@ -249,7 +249,7 @@ def corrected_source_sd(gains_long: pd.DataFrame) -> dict:
     }
 
 
-def per_target_noise(gains_long: pd.DataFrame) -> pd.DataFrame:
+def per_target_noise(gains_long: pd.DataFrame, alpha: float = 0.05) -> pd.DataFrame:
     """Per target: the spread of its sources' mean gains against the spread pure noise would show.
 
     Like with like: the SD across sources of the pair mean gains (each a mean over ``seeds``
@@ -259,7 +259,9 @@ def per_target_noise(gains_long: pd.DataFrame) -> pd.DataFrame:
     "all sources equal" on the target's r2 (F = sd_ratio^2 on (sources - 1, within dof) degrees of
     freedom; exact for normal noise and equal seeds per pair). Columns: target, sources, seeds,
     gain_sd_across_sources, within_pair_sd, noise_se, sd_ratio, p_value, sources_beyond_noise
-    (sd across sources > noise_se; None when either is unknown).
+    (p_value below ``alpha``; None when the noise is unknown). Not "sd across sources >
+    noise_se": without any source effect the two agree in expectation, so that would flag about
+    half of the targets on pure noise.
     """
     from scipy import stats
 
@@ -285,7 +287,7 @@ def per_target_noise(gains_long: pd.DataFrame) -> pd.DataFrame:
                 "noise_se": noise_se,
                 "sd_ratio": ratio,
                 "p_value": p_value,
-                "sources_beyond_noise": bool(spread > noise_se) if known else None,
+                "sources_beyond_noise": bool(p_value < alpha) if not math.isnan(p_value) else None,
             }
         )
     return pd.DataFrame(rows)

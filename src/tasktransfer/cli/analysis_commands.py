@@ -140,7 +140,7 @@ def cmd_signal(a: argparse.Namespace) -> None:
         + " Per target: the spread (SD) of its sources' mean gains against noise_se, the seed noise of "
         "such a mean (the target's within-pair SD of r2 over the square root of the seeds; r1 is shared "
         "by the target's sources and cancels); sd_ratio is their ratio (about 1 when sources do not "
-        "matter), p_value the F test of 'all sources equal'. r1_seed_sd, the spread of the target's own "
+        "matter), p_value the F test of 'all sources equal' (sources_beyond_noise: below 0.05). r1_seed_sd, the spread of the target's own "
         "no-transfer score, moves all its sources together and is shown for information only.",
         digits=3,
     )
