@@ -13,7 +13,7 @@ import torch
 
 from tasktransfer.affinity.feature_ranker import (
     FEATURES,
-    _Data,  # noqa: F401  (imported in tests only: the prior's fast path is checked against source_prior)
+    _Data,  # the prior's fast path, checked against source_prior
     fit_ranker,
     rank_target,
     ridge_toward,

@@ -22,6 +22,7 @@ and :func:`learned_scores` drops any such row again.
 from __future__ import annotations
 
 import hashlib
+import math
 from pathlib import Path
 
 import pandas as pd
@@ -78,9 +79,9 @@ def learned_scores(
         raise TaskTransferError(f"the features of {target} lack sources {lacking[:5]}; rerun its features job")
     if base == "logme":
         values = {str(s): float(v) for s, v in zip(own["source"], own["logme"])}
-        finite = [v for v in values.values() if v == v]
+        finite = [v for v in values.values() if math.isfinite(v)]
         floor = (min(finite) if finite else 0.0) - 1.0
-        return {s: (v if v == v else floor) for s, v in sorted(values.items())}, {}
+        return {s: (v if math.isfinite(v) else floor) for s, v in sorted(values.items())}, {}
     if base == "feature_ranker":
         training = features[features["target"].astype(str) != str(target)]
         fit = fit_ranker(train_gains, training, lam)
