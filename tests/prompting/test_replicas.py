@@ -12,7 +12,7 @@ from tasktransfer.data.registry import parse_task
 from tasktransfer.prompting.backbone import load_backbone
 from tasktransfer.prompting.training import PromptSpec, Replica, tune_prompt, tune_prompts, tune_replicas
 
-QUIET = lambda m: None  # noqa: E731
+QUIET = lambda m: None
 
 
 @pytest.fixture(scope="module")

@@ -350,20 +350,79 @@ def test_removing_a_source_rebuilds_what_listed_it(snapshot, finished_run, tmp_p
     assert {"control_prompt", "no_transfer", "target_gains", "train_scorer"} <= set(plan.counts), plan
 
 
-def test_adding_a_target_seed_runs_that_seed_of_the_target_role(snapshot, finished_run, tmp_path):
+def job_outputs(plan: Plan, rule_prefix: str, pattern: str) -> list[set[tuple[str, ...]]]:
+    """Every output of each planned job of the rules ``rule_prefix``, ``rule_prefix_2``, ...: one
+    set of wildcard values (regex groups) per job (a job of a seed chunk writes one file per seed)."""
+    jobs = []
+    for rule, line in re.findall(r"^(?:local)?rule (\w+):\n(?:    (?!output:).*\n)*    output: (.*)$", plan.text, re.M):
+        if re.fullmatch(rf"{rule_prefix}(_\d+)?", rule):
+            found = {m.groups() for m in (re.fullmatch(pattern, o.strip()) for o in line.split(", ")) if m}
+            if found:
+                jobs.append(found)
+    return jobs
+
+
+TRANSFER_FILE = r"results/transfer/n\w+/([^/]+)/([^/]+)/seed(\d+)/metrics\.json"
+TARGET_FILE = r"results/targets/n\w+/([^/]+)/seed(\d+)/prompt\.safetensors"
+POOL_FILE = r"results/prompts/([^/]+)/seed(\d+)/prompt\.safetensors"
+
+
+def test_adding_a_target_seed_reruns_the_last_seed_chunk_of_each_pair(snapshot, finished_run, tmp_path):
+    """With room in the last chunk (replicas.max auto: 4 on the CPU), the new seed joins it: one
+    job per pair (and per target-role task) trains seeds 0 and 1 together, so seed 0 reruns too."""
     config = load_config(finished_run)
     plan = dry_run(snapshot, copy_run(finished_run, tmp_path / "seed", seeds=[0, 1]))
-    assert plan.target_runs() == {(t, 1) for t in target_role(config)}
-    assert plan.transfers() == at_seeds(all_pairs(config), [1])
+    transfers = job_outputs(plan, "transfer", TRANSFER_FILE)
+    assert sorted(map(sorted, transfers)) == sorted(
+        sorted((a, b, s) for s in ("0", "1")) for a, b in all_pairs(config)
+    ), plan
+    targets = job_outputs(plan, "target_tune", TARGET_FILE)
+    assert sorted(map(sorted, targets)) == sorted([(t, "0"), (t, "1")] for t in target_role(config)), plan
     # transfers at a seed the pool does not have start from the first pool seed's prompts
     assert {"prepare", "prompt_tune", "control_prompt"}.isdisjoint(plan.counts), plan
 
 
-def test_adding_a_pool_seed_runs_that_seed_of_the_pool_only(snapshot, finished_run, tmp_path):
+def test_adding_a_seed_after_a_full_chunk_runs_only_the_new_seed(snapshot, finished_run, tmp_path):
+    """replicas.max at the seeds already run (here 1) leaves their chunk full: the new seed is a new
+    chunk (rules target_tune_2, transfer_2), the finished jobs stay (docs/cluster.md)."""
     config = load_config(finished_run)
-    plan = dry_run(snapshot, copy_run(finished_run, tmp_path / "pool_seed", pool_seeds=[0, 1]))
-    assert plan.pool_prompts() == {(t, 1) for t in config["sources"]}
-    assert {"prepare", "target_tune", "transfer", "control_prompt", "train_scorer", "rank"}.isdisjoint(plan.counts), plan
+    plan = dry_run(snapshot, copy_run(finished_run, tmp_path / "seed_chunk", seeds=[0, 1], replicas={"max": 1}))
+    assert {"transfer", "target_tune", "prompt_tune", "prepare", "control_prompt"}.isdisjoint(plan.counts), plan
+    transfers = job_outputs(plan, "transfer", TRANSFER_FILE)
+    assert sorted(map(sorted, transfers)) == sorted([(a, b, "1")] for a, b in all_pairs(config)), plan
+    assert plan.counts["transfer_2"] == len(all_pairs(config))
+    assert {frozenset(j) for j in job_outputs(plan, "target_tune", TARGET_FILE)} == {
+        frozenset({(t, "1")}) for t in target_role(config)
+    }
+
+
+def test_a_replica_cap_that_keeps_the_chunks_reruns_nothing(snapshot, finished_run, tmp_path):
+    """replicas.max is memory: a value that leaves every chunk as it was plans no job."""
+    plan = dry_run(snapshot, copy_run(finished_run, tmp_path / "cap", replicas={"max": 3}))
+    assert plan.counts == {}, plan
+
+
+def test_adding_a_pool_seed_after_a_full_chunk_runs_that_seed_of_the_pool_only(snapshot, finished_run, tmp_path):
+    config = load_config(finished_run)
+    plan = dry_run(snapshot, copy_run(finished_run, tmp_path / "pool_seed", pool_seeds=[0, 1], replicas={"max": 1}))
+    assert {frozenset(j) for j in job_outputs(plan, "prompt_tune", POOL_FILE)} == {
+        frozenset({(t, "1")}) for t in config["sources"]
+    }, plan
+    assert {"prepare", "prompt_tune", "target_tune", "transfer", "control_prompt", "train_scorer", "rank"}.isdisjoint(
+        plan.counts
+    ), plan
+
+
+def test_adding_a_pool_seed_into_the_chunk_reruns_what_reads_the_pool(snapshot, finished_run, tmp_path):
+    """With room in the chunk, the pool's seed 0 prompts are tuned again beside seed 1: everything
+    that reads them follows (the cost the full-chunk recipe avoids)."""
+    config = load_config(finished_run)
+    plan = dry_run(snapshot, copy_run(finished_run, tmp_path / "pool_seed_chunk", pool_seeds=[0, 1]))
+    assert {frozenset(j) for j in job_outputs(plan, "prompt_tune", POOL_FILE)} == {
+        frozenset({(t, "0"), (t, "1")}) for t in config["sources"]
+    }, plan
+    assert {"transfer", "control_prompt", "train_scorer", "rank"} <= set(plan.counts), plan
+    assert {"prepare", "target_tune"}.isdisjoint(plan.counts), plan
 
 
 def test_the_control_init_reruns_the_control_only(snapshot, finished_run, tmp_path):

@@ -1,38 +1,51 @@
-# Stage 3: transfer jobs, one per (source, target, seed) whoever needs the pair; then the gathered
+# Stage 3: transfer jobs, per (source, target) pair and seed chunk whoever needs the pair; then the gathered
 # tables, each in its own rule so that a change reruns only what reads it: the scorer's pairs,
 # the targets' pairs, the control's pairs, the no-transfer scores, and the bootstrap intervals.
 
 
-rule transfer:
-    input:
-        source_prompt=TRANSFER_SOURCE_PROMPT,
-        target_metrics=target_metrics("{target}", "{seed}", "{size}"),
-        # train.jsonl and dev.jsonl are written by the same job, before it
-        meta=meta_file("{target}"),
-    output:
-        metrics=transfer_metrics("{source}", "{target}", "{seed}", "{size}"),
-    log:
-        "logs/transfer/n{size}/{source}/{target}/seed{seed}.log",
-    benchmark:
-        "benchmarks/transfer/n{size}/{source}/{target}/seed{seed}.tsv"
-    conda:
-        "../../envs/tasktransfer.yaml"
-    threads: config["threads"]
-    resources:
-        **gpu_request(),
-        mem_mb=lambda wc, attempt: 4000 * attempt,
-        # the same tuning as a target-role run, from another start
-        runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
-    params:
-        data=lambda wc: data_dir(wc.target),
-        backbone=config["backbone"],
-        spec=lambda wc: as_json(target_spec(wc.target)),
-        code=CODE["tune"],
-    shell:
-        "tasktransfer transfer --source {wildcards.source:q} --source-prompt {input.source_prompt:q} "
-        "--target-metrics {input.target_metrics:q} --data {params.data:q} "
-        "--backbone {params.backbone:q} --spec {params.spec:q} --seed {wildcards.seed:q} "
-        "--max-train {wildcards.size:q} --threads {threads} --out-metrics {output.metrics:q} > {log:q} 2>&1"
+# One job per (source, target) pair and chunk of seeds: the chunk's seeds (and the target spec's
+# learning rates) train together as replicas, each seed from the source prompt of its own pool
+# seed (or the first pool seed's) and paired with the target-role run of its seed; one metrics
+# file per seed. Rules: transfer for the first chunk, transfer_2, ... for further ones.
+for _index, _chunk in enumerate(SEED_CHUNKS):
+
+    rule:
+        name:
+            chunk_rule("transfer", _index)
+        input:
+            source_prompt=[prompt_file("{source}", pool_seed_for(s)) for s in _chunk],
+            target_metrics=[target_metrics("{target}", s, "{size}") for s in _chunk],
+            # train.jsonl and dev.jsonl are written by the same job, before it
+            meta=meta_file("{target}"),
+        output:
+            metrics=[
+                transfer_metrics("{source}", "{target}", s, "{size}") for s in _chunk
+            ],
+        log:
+            f"logs/transfer/n{{size}}/{{source}}/{{target}}/{chunk_tag(_chunk)}.log",
+        benchmark:
+            f"benchmarks/transfer/n{{size}}/{{source}}/{{target}}/{chunk_tag(_chunk)}.tsv"
+        conda:
+            "../../envs/tasktransfer.yaml"
+        threads: config["threads"]
+        resources:
+            # the same tuning as a target-role run, from another start
+            **tune_resources(_chunk, lambda wc: target_spec(wc.target)),
+        params:
+            data=lambda wc: data_dir(wc.target),
+            backbone=config["backbone"],
+            spec=lambda wc: as_json(target_spec(wc.target)),
+            seeds=_chunk,
+            replicas=lambda wc, chunk=_chunk: job_replicas(
+                chunk, target_spec(wc.target)
+            ),
+            code=CODE["tune"],
+        shell:
+            "tasktransfer transfer --source {wildcards.source:q} --source-prompt {input.source_prompt:q} "
+            "--target-metrics {input.target_metrics:q} --data {params.data:q} "
+            "--backbone {params.backbone:q} --spec {params.spec:q} --seed {params.seeds:q} "
+            "--max-replicas {params.replicas:q} --max-train {wildcards.size:q} --threads {threads} "
+            "--out-metrics {output.metrics:q} > {log:q} 2>&1"
 
 
 rule file_list:

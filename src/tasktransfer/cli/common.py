@@ -30,15 +30,19 @@ def keyed_arg(text: str) -> tuple[str, str]:
 
 
 def add_tune_args(s: argparse.ArgumentParser) -> None:
-    """The flags of every command that tunes one prompt (prompt-tune, transfer)."""
+    """The flags of every command that tunes prompts (prompt-tune, transfer): one run per seed,
+    the seeds (and the spec's learning rates) trained together as replicas of one loop."""
     s.add_argument("--data", required=True, help="prepared task folder")
     s.add_argument("--backbone", required=True)
     s.add_argument("--spec", type=json_arg, default={}, help="JSON of PromptSpec fields")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, nargs="+", default=[0],
+                   help="one or more seeds: one run each, trained together as replicas")
+    s.add_argument("--max-replicas", type=int, default=0,
+                   help="most runs (seeds x learning rates) in one batched loop; more go in later groups (0: all)")
     s.add_argument("--threads", type=int, default=0)
     s.add_argument("--max-train", type=max_train_arg, default=0,
                    help="train on the first N examples only (0 or 'all': all of them)")
-    s.add_argument("--out-metrics", required=True)
+    s.add_argument("--out-metrics", required=True, nargs="+", help="one metrics.json per seed")
 
 
 def add_pool_args(s: argparse.ArgumentParser) -> None:

@@ -8,46 +8,67 @@ from pathlib import Path
 
 from tasktransfer.cli.common import add_tune_args, json_arg
 from tasktransfer.errors import TaskTransferError
-from tasktransfer.prompting.tune_run import TuneRequest, run_record, tune_and_save_prompt, tune_run
+from tasktransfer.prompting.tune_run import TuneRequest, run_record, tune_and_save_prompts, tune_run, tune_runs
 from tasktransfer.runtime import job_info, log
 
 
-def _request(a: argparse.Namespace, init_prompt: str | None = None) -> TuneRequest:
+def _seeds(a: argparse.Namespace) -> list[int]:
+    return a.seed if isinstance(a.seed, list) else [a.seed]
+
+
+def _per_seed(a: argparse.Namespace, flag: str, values: list, allow_one: bool = False) -> list:
+    """A per-seed flag's values: one per seed (or one for all, where ``allow_one``)."""
+    n = len(_seeds(a))
+    if allow_one and len(values) == 1:
+        return values * n
+    if len(values) != n:
+        raise TaskTransferError(f"{n} seeds but {len(values)} values of {flag}: give one per seed, in the seeds' order")
+    return values
+
+
+def _request(a: argparse.Namespace, init_prompts: list[str] | None = None) -> TuneRequest:
+    seeds = _seeds(a)
     return TuneRequest(
         data=Path(a.data),
         backbone=a.backbone,
         spec=a.spec,
-        seed=a.seed,
+        seed=seeds[0],
         max_train=getattr(a, "max_train", 0),
         threads=a.threads,
-        init_prompt=init_prompt,
+        seeds=tuple(seeds),
+        init_prompts=tuple(init_prompts or ()),
+        max_replicas=getattr(a, "max_replicas", 0),
     )
 
 
 def cmd_prompt_tune(a: argparse.Namespace) -> None:
-    tune_and_save_prompt(_request(a), a.out_prompt, a.out_metrics)
+    tune_and_save_prompts(
+        _request(a), _per_seed(a, "--out-prompt", a.out_prompt), _per_seed(a, "--out-metrics", a.out_metrics)
+    )
 
 
 def cmd_transfer(a: argparse.Namespace) -> None:
     from tasktransfer.io import atomic_write_json
 
-    r1 = json.loads(Path(a.target_metrics).read_text())["score"]
-    run = tune_run(_request(a, a.source_prompt))
-    score = run.result.score
-    atomic_write_json(
-        a.out_metrics,
-        {
-            "source": a.source,
-            "target": run.meta.name,
-            "seed": a.seed,
-            "metric": run.meta.metric,
-            "r1": r1,
-            "r2": score,
-            "gain": score - r1,
-            **run_record(run),
-        },
-    )
-    log(f"done: {a.source} -> {run.meta.name}: r2 = {score:.2f}, gain {score - r1:+.2f}")
+    sources = _per_seed(a, "--source-prompt", a.source_prompt, allow_one=True)
+    r1s = [json.loads(Path(p).read_text())["score"] for p in _per_seed(a, "--target-metrics", a.target_metrics)]
+    outs = _per_seed(a, "--out-metrics", a.out_metrics)
+    for run, r1, out in zip(tune_runs(_request(a, sources)), r1s, outs):
+        score = run.result.score
+        atomic_write_json(
+            out,
+            {
+                "source": a.source,
+                "target": run.meta.name,
+                "seed": run.seed,
+                "metric": run.meta.metric,
+                "r1": r1,
+                "r2": score,
+                "gain": score - r1,
+                **run_record(run),
+            },
+        )
+        log(f"done: {a.source} -> {run.meta.name}, seed {run.seed}: r2 = {score:.2f}, gain {score - r1:+.2f}")
 
 
 def cmd_control_prompt(a: argparse.Namespace) -> None:
@@ -79,16 +100,17 @@ def cmd_control_prompt(a: argparse.Namespace) -> None:
 
 def add_commands(sub) -> None:
     """Register this family's subcommands: prompt-tune, transfer, control-prompt."""
-    s = sub.add_parser("prompt-tune", help="tune a task's prompt from scratch (r1)")
+    s = sub.add_parser("prompt-tune", help="tune a task's prompt from scratch (r1), one per seed")
     add_tune_args(s)
-    s.add_argument("--out-prompt", required=True)
+    s.add_argument("--out-prompt", required=True, nargs="+", help="one prompt file per seed")
     s.set_defaults(func=cmd_prompt_tune)
 
-    s = sub.add_parser("transfer", help="tune a target's prompt from a source prompt (r2, gain)")
+    s = sub.add_parser("transfer", help="tune a target's prompt from a source prompt (r2, gain), one per seed")
     add_tune_args(s)
     s.add_argument("--source", required=True)
-    s.add_argument("--source-prompt", required=True)
-    s.add_argument("--target-metrics", required=True, help="the target's prompt-tune metrics.json (r1)")
+    s.add_argument("--source-prompt", required=True, nargs="+", help="one source prompt, or one per seed")
+    s.add_argument("--target-metrics", required=True, nargs="+",
+                   help="the target's prompt-tune metrics.json (r1), one per seed")
     s.set_defaults(func=cmd_transfer)
 
     s = sub.add_parser("control-prompt", help="the control init: mean of pool prompts, or shuffled-label tuning")

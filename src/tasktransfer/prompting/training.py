@@ -21,7 +21,18 @@ from torch import nn
 from tasktransfer.data.prepare import TaskMeta
 from tasktransfer.prompting.backbone import Backbone
 from tasktransfer.prompting.formats import TaskFormat, get_format
-from tasktransfer.prompting.prompt_encoder import PromptedEncoder, PromptEncoder, pool_states, prompted_states
+
+# the loop's parts, shared with full fine-tuning (finetune.py); imported here for their callers
+from tasktransfer.prompting.loop_steps import (  # noqa: F401
+    Progress,
+    autocast_for,
+    batches,
+    evaluate,
+    feature_length,
+    to_device,
+    train_step,
+)
+from tasktransfer.prompting.prompt_encoder import PromptEncoder, pool_states, prompted_states
 
 Log = Callable[[str], None]
 
@@ -95,114 +106,6 @@ def resolve_precision(precision: str, device: torch.device) -> str:
     if device.type == "cuda":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
     return "bf16" if torch.ops.mkldnn._is_mkldnn_bf16_supported() else "fp32"
-
-
-def _autocast(device: torch.device, precision: str):
-    if precision == "bf16":
-        return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
-    return torch.autocast(device_type=device.type, enabled=False)
-
-
-def train_step(
-    encoder: nn.Module, head: nn.Module, fmt: TaskFormat, chunk: list, pad_id: int, device: torch.device,
-    precision: str, optimizer: torch.optim.Optimizer, scheduler,
-) -> torch.Tensor:
-    """One optimisation step on a batch (forward under autocast, loss, backward, optimiser and
-    schedule step); the caller sets train/eval modes. Returns the batch's loss."""
-    batch = _to(fmt.collate(chunk, pad_id), device)
-    with _autocast(device, precision):
-        tokens, pooled = encoder(**batch)
-        logits = fmt.forward_head(head, tokens, pooled, batch)
-    loss = fmt.loss(logits, batch)
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-    scheduler.step()
-    return loss
-
-
-class Progress:
-    """Counts steps and examples of a training loop and writes the job log's progress line every
-    `every_seconds` and at the last step, so a long job shows its rate and the time left."""
-
-    def __init__(self, log: Log, total: int, every_seconds: float = 10.0):
-        self.log, self.total, self.every_seconds = log, total, every_seconds
-        self.step, self.seen, self.start, self.last_log = 0, 0, time.perf_counter(), 0.0
-
-    def elapsed(self) -> float:
-        return time.perf_counter() - self.start
-
-    def update(self, examples: int, loss: torch.Tensor) -> int:
-        """Count one step of `examples`; returns the step number."""
-        self.step += 1
-        self.seen += examples
-        elapsed = self.elapsed()
-        if elapsed - self.last_log >= self.every_seconds or self.step == self.total:
-            self.last_log = elapsed
-            left = (self.total - self.step) * elapsed / self.step
-            self.log(
-                f"step {self.step}/{self.total} | loss {loss.item():.4f} | {self.seen / elapsed:.1f} ex/s "
-                f"| elapsed {elapsed:.0f}s | left ~{left:.0f}s"
-            )
-        return self.step
-
-
-def feature_length(feature: dict) -> int:
-    """Tokens the encoder reads for one example (all its choices or options together)."""
-    if "input_ids" in feature:
-        return len(feature["input_ids"])
-    parts = feature.get("choices") or feature.get("options") or []
-    return sum(len(p.get("input_ids", ())) for p in parts)
-
-
-def batches(
-    features: list[dict], batch_size: int, rng: random.Random | None, group_by_length: bool = False
-) -> list[list[dict]]:
-    order = list(range(len(features)))
-    if rng is not None:
-        rng.shuffle(order)
-    if group_by_length:
-        window = 8 * batch_size
-        order = [i for w in range(0, len(order), window) for i in sorted(order[w : w + window], key=lambda i: feature_length(features[i]))]
-    batches = [[features[i] for i in order[j : j + batch_size]] for j in range(0, len(order), batch_size)]
-    if group_by_length and rng is not None:
-        rng.shuffle(batches)
-    return batches
-
-
-def _to(batch: dict[str, torch.Tensor], device: torch.device) -> dict[str, torch.Tensor]:
-    return {k: v.to(device) for k, v in batch.items()}
-
-
-@torch.no_grad()
-def evaluate(
-    encoder: PromptedEncoder,
-    head: nn.Module,
-    fmt: TaskFormat,
-    features: list[dict],
-    rows: list[dict],
-    spec: PromptSpec,
-    pad_id: int,
-    device: torch.device,
-) -> tuple[float, list]:
-    """Dev score (metric x100) and the per-example predictions behind it (for bootstraps).
-
-    Examples are batched shortest first, so a batch pads to about its own length rather than to
-    the longest dev example; predictions come back in the dev set's order.
-    """
-    encoder.eval()
-    head.eval()
-    order = sorted(range(len(features)), key=lambda i: feature_length(features[i]))
-    predictions: list = [None] * len(features)
-    for at in range(0, len(order), spec.eval_batch_size):
-        ids = order[at : at + spec.eval_batch_size]
-        batch = _to(fmt.collate([features[i] for i in ids], pad_id), device)
-        with _autocast(device, spec.precision):
-            tokens, pooled = encoder(**batch)
-            logits = fmt.forward_head(head, tokens, pooled, batch)
-        for i, prediction in zip(ids, fmt.predict(logits, batch)):
-            predictions[i] = prediction
-    return fmt.score(predictions, rows), predictions
 
 
 def tune_prompt(
@@ -292,13 +195,14 @@ def tune_replicas(
     group = max_replicas if max_replicas > 0 else max(1, len(replicas))
     results: list[TuneResult] = []
     for at in range(0, len(replicas), group):
-        loop = _ReplicaLoop(backbone, fmt, spec, replicas[at : at + group], pad_id, device)
+        loop = ReplicaLoop(backbone, fmt, spec, replicas[at : at + group], pad_id, device)
         results += loop.run(train_feats, dev_feats, dev_rows, log)
     return results
 
 
-class _ReplicaLoop:
-    """The state of K replicas trained together (one group of :func:`tune_replicas`)."""
+class ReplicaLoop:
+    """The state of K replicas trained together (one group of :func:`tune_replicas`); `step` is one
+    optimisation step of all of them (bench/throughput.py and bench/gpu.py time it)."""
 
     def __init__(self, backbone: Backbone, fmt: TaskFormat, spec: PromptSpec, replicas: list[Replica], pad_id: int,
                  device: torch.device):
@@ -324,7 +228,7 @@ class _ReplicaLoop:
         # optimisers, in fewer kernel launches); the schedule scales each group's own lr
         self.optimizer = torch.optim.Adam(groups)
 
-    def _forward(self, batches: list[dict[str, torch.Tensor]]) -> list[torch.Tensor]:
+    def forward(self, batches: list[dict[str, torch.Tensor]]) -> list[torch.Tensor]:
         """Each replica's logits on its own batch, from one backbone pass over all the rows."""
         width = max(b["input_ids"].shape[1] for b in batches)
 
@@ -336,7 +240,7 @@ class _ReplicaLoop:
         prompt_rows = torch.cat(
             [p().unsqueeze(0).expand(b["input_ids"].shape[0], -1, -1) for p, b in zip(self.prompts, batches)]
         )
-        with _autocast(self.device, self.spec.precision):
+        with autocast_for(self.device, self.spec.precision):
             states = prompted_states(self.backbone.model, prompt_rows, input_ids, mask, types)
             logits, row = [], 0
             for head, batch in zip(self.heads, batches):
@@ -346,6 +250,16 @@ class _ReplicaLoop:
                 logits.append(self.fmt.forward_head(head, tokens, pooled, batch))
                 row += rows
         return logits
+
+    def step(self, batches: list[dict[str, torch.Tensor]]) -> list[torch.Tensor]:
+        """One optimisation step of every replica on its own (collated, on-device) batch: one
+        forward and one backward pass through the backbone; returns each replica's loss."""
+        losses = [self.fmt.loss(logits, b) for logits, b in zip(self.forward(batches), batches)]
+        self.optimizer.zero_grad(set_to_none=True)
+        # each replica's parameters only reach its own loss: the sum's gradient is each one's own
+        torch.stack(losses).sum().backward()
+        self.optimizer.step()
+        return losses
 
     @torch.no_grad()
     def _evaluate(self, dev_feats: list[dict], dev_rows: list[dict]) -> list[tuple[float, list]]:
@@ -357,8 +271,8 @@ class _ReplicaLoop:
         predictions: list[list] = [[None] * len(dev_feats) for _ in self.replicas]
         for at in range(0, len(order), self.spec.eval_batch_size):
             ids = order[at : at + self.spec.eval_batch_size]
-            batch = _to(self.fmt.collate([dev_feats[i] for i in ids], self.pad_id), self.device)
-            for k, logits in enumerate(self._forward([batch] * len(self.replicas))):
+            batch = to_device(self.fmt.collate([dev_feats[i] for i in ids], self.pad_id), self.device)
+            for k, logits in enumerate(self.forward([batch] * len(self.replicas))):
                 for i, prediction in zip(ids, self.fmt.predict(logits, batch)):
                     predictions[k][i] = prediction
         return [(self.fmt.score(p, dev_rows), p) for p in predictions]
@@ -392,12 +306,8 @@ class _ReplicaLoop:
                     module.train()
                 # the backbone stays in eval mode: dropout off, it is a fixed feature map
                 self.backbone.model.eval()
-                collated = [_to(self.fmt.collate(c, self.pad_id), self.device) for c in chunks]
-                losses = [self.fmt.loss(logits, b) for logits, b in zip(self._forward(collated), collated)]
-                self.optimizer.zero_grad(set_to_none=True)
-                # each replica's parameters only reach its own loss: the sum's gradient is each one's own
-                torch.stack(losses).sum().backward()
-                self.optimizer.step()
+                collated = [to_device(self.fmt.collate(c, self.pad_id), self.device) for c in chunks]
+                losses = self.step(collated)
                 scheduler.step()
                 step = progress.update(sum(len(c) for c in chunks), losses[0])
                 if (step % eval_every == 0 and step > eval_after) or step == total:
