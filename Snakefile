@@ -22,6 +22,7 @@ report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/design.smk"  # scorer pairs by design, learnability
 include: "workflow/rules/pool.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/prompt.smk"

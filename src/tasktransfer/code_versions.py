@@ -68,6 +68,10 @@ STAGES: dict[str, tuple[str, ...]] = {
     ),
     # installing a shared pool's files into a run (workflow/rules/pool.smk)
     "pool": ("pool.manifest", "pool.install", "pool.import_plan", "io", "cli.pool_commands"),
+    # which tasks learn at the target size (workflow/rules/design.smk: the checkpoint learnability)
+    "learnability": ("analysis.learnability", "analysis.report_tables", "metrics", "io", "cli.design_commands"),
+    # the scorer's pairs: a learnable-only sample or the balanced design (checkpoint design_pairs)
+    "design": ("affinity.pair_plan", "affinity.pair_design", "affinity.pairs", "analysis.learnability", "io", "cli.design_commands"),
 }  # fmt: skip
 
 #: bumped by hand when a stage's results change for a reason outside its modules; 2: the package

@@ -65,9 +65,15 @@ CODE = all_code_versions()
 
 # the target-role training size, as it appears in paths: n128, or nall without a cap
 SIZE = str(config["data"].get("target_train") or "all")
+# The scorer's pairs are known now in the paper's setting (a uniform sample among the sources);
+# with `pairs.design: balanced` or `pairs.learnable_only` they are the table of the checkpoint
+# design_pairs (design.smk), read by input functions only: scorer_pairs().
+DESIGNED = not (POOL and POOL.scorer) and (
+    config["pairs"]["design"] != "random" or config["pairs"]["learnable_only"]
+)
 SCORER_PAIRS = (
-    []  # the pool's scorer is used: no pair to train one on
-    if POOL and POOL.scorer
+    []  # the pool's scorer is used: no pair to train one on; or they come from design_pairs
+    if (POOL and POOL.scorer) or DESIGNED
     else sample_pairs(SOURCES, config["pairs"]["m"], config["pairs"]["seed"])
 )
 TARGET_PAIRS = brute_force_pairs(SOURCES, TARGETS)
@@ -76,7 +82,10 @@ CONTROL = "_control"
 CONTROL_INIT = config["control"]["init"]
 CONTROL_PAIRS = [(CONTROL, t) for t in TARGETS] if CONTROL_INIT != "none" else []
 # tasks tuned in the target role: held-out and novel targets, and pool tasks a scorer pair enters
+# (with `pairs.learnable_only`, every task: the learnability check reads each one's r1)
 TARGET_ROLE = sorted({t for _, t in SCORER_PAIRS} | set(TARGETS) | set(NOVEL))
+LEARNABILITY = config["pairs"]["learnable_only"] and not (POOL and POOL.scorer)
+LEARN_TASKS = TASKS if LEARNABILITY else []
 # the first seed of each role gives the task embeddings (source side and target side)
 POOL_EMBEDDING_SEED = POOL_SEEDS[0]
 TARGET_EMBEDDING_SEED = SEEDS[0]
@@ -260,8 +269,19 @@ def meta_file(task):
 
 
 # --- what the gathering rules read (through file lists: see rule file_list) -----------------------
+def scorer_pairs():
+    """The scorer's training pairs: the sample, or (DESIGNED) the checkpoint design_pairs' table."""
+    if not DESIGNED:
+        return SCORER_PAIRS
+    return designed_pairs(checkpoints.design_pairs.get().output.pairs)
+
+
+def target_role_tasks():
+    return sorted({t for _, t in scorer_pairs()} | set(TARGET_ROLE) | set(LEARN_TASKS))
+
+
 def scorer_pair_runs():
-    return [transfer_metrics(s, t, seed) for s, t in SCORER_PAIRS for seed in SEEDS]
+    return [transfer_metrics(s, t, seed) for s, t in scorer_pairs() for seed in SEEDS]
 
 
 def target_pair_runs():
@@ -273,7 +293,7 @@ def control_runs():
 
 
 def target_role_runs():
-    return [target_metrics(t, seed) for t in TARGET_ROLE for seed in SEEDS]
+    return [target_metrics(t, seed) for t in target_role_tasks() for seed in SEEDS]
 
 
 def pool_runs():
@@ -321,11 +341,29 @@ def scorer_inputs(wildcards):
     return {
         "gains": "results/gains/scorer_pairs.tsv",
         "sources": [prompt_file(t, POOL_EMBEDDING_SEED) for t in SOURCES],
-        "targets": [
-            target_prompt_file(t, TARGET_EMBEDDING_SEED)
-            for t in sorted({t for _, t in SCORER_PAIRS})
-        ],
+        # designed pairs: their table (train-scorer --pairs), their targets in designed_targets
+        **(
+            {"pairs": "results/pairs/scorer_pairs.tsv"}
+            if DESIGNED
+            else {
+                "targets": [
+                    target_prompt_file(t, TARGET_EMBEDDING_SEED)
+                    for t in sorted({t for _, t in SCORER_PAIRS})
+                ]
+            }
+        ),
     }
+
+
+def designed_targets(wildcards):
+    """The target-role prompts of the designed pairs' targets (after the checkpoint design_pairs;
+    its own input entry, so that the scorer's other inputs are known before)."""
+    if not DESIGNED:
+        return []
+    return [
+        target_prompt_file(t, TARGET_EMBEDDING_SEED)
+        for t in sorted({t for _, t in scorer_pairs()})
+    ]
 
 
 # --- learned methods and leave-one-target-out (selection.smk; config/README.md, "Selection") ------
@@ -381,6 +419,18 @@ def learned_training_targets(target, loto):
     return sorted((set(SCORER_TARGETS) | set(others)) - {target})
 
 
+def designed_features(wildcards):
+    """The feature ranker's rows of designed scorer pairs (after the checkpoint design_pairs; their
+    own input entry of rule rank, so that its other inputs are known before): the features of the
+    designed targets not already among learned_training_targets."""
+    method = wildcards.method
+    if not DESIGNED or method.removesuffix("_loto") != "feature_ranker":
+        return []
+    listed = set(learned_training_targets(wildcards.target, method.endswith("_loto")))
+    designed = {t for _, t in scorer_pairs()} - listed - {wildcards.target}
+    return [features_file(t) for t in sorted(designed)]
+
+
 def features_spec(task):
     """What the pair features of a target read of its target-role settings (LogME's encoding)."""
     spec = target_spec(task)
@@ -425,7 +475,10 @@ def rank_learned_args(wildcards, input):
     if "train_gains" in input.keys():
         args += ["--train-gains", input.train_gains]
     if "features" in input.keys():
-        args += ["--features", *input.features]
+        designed = (
+            input.designed_features if "designed_features" in input.keys() else []
+        )
+        args += ["--features", *input.features, *designed]
     if wildcards.method.removesuffix("_loto") in ("source_prior", "feature_ranker"):
         args += ["--prior-lambda", str(PRIOR_LAMBDA)]
     return args
@@ -488,6 +541,8 @@ def report_outputs():
         "versus_cosine.html",
         "headline.html",
     ]
+    if LEARNABILITY:
+        tables += ["learnability.tsv", "learnability.html"]
     if NOVEL:
         tables += ["novel.tsv", "novel.html"]
     figures = ["heatmap", "gains_by_target", "embeddings", "scorer_held_out", "methods"]

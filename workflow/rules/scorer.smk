@@ -5,6 +5,7 @@
 rule train_scorer:
     input:
         unpack(scorer_inputs),
+        designed_targets=designed_targets,
     output:
         model="results/scorer/model.safetensors",
         metrics="results/scorer/metrics.json",
@@ -29,9 +30,13 @@ rule train_scorer:
         embedding_seed=POOL_EMBEDDING_SEED,
         target_prompts=f"results/targets/n{SIZE}",
         target_seed=TARGET_EMBEDDING_SEED,
+        # the designed pairs (design.smk) replace the sample of --m and --pair-seed
+        pairs=lambda wc, input: (
+            ["--pairs", input.pairs] if "pairs" in input.keys() else []
+        ),
         code=CODE["scorer"],
     shell:
-        "tasktransfer train-scorer --gains {input.gains:q} --prompts results/prompts "
+        "tasktransfer train-scorer --gains {input.gains:q} {params.pairs:q} --prompts results/prompts "
         "--target-prompts {params.target_prompts:q} --target-seed {params.target_seed:q} "
         "--sources {params.sources:q} --backbone {params.backbone:q} --m {params.m:q} "
         "--pair-seed {params.pair_seed:q} --spec {params.spec:q} --seed {params.seed:q} "
@@ -46,6 +51,7 @@ rule train_scorer_loto:
     """
     input:
         unpack(scorer_inputs),
+        designed_targets=designed_targets,
         extra=lambda wc: loto_gains_file(wc.target),
         others=lambda wc: [
             target_prompt_file(t, TARGET_EMBEDDING_SEED)
@@ -76,9 +82,12 @@ rule train_scorer_loto:
         embedding_seed=POOL_EMBEDDING_SEED,
         target_prompts=f"results/targets/n{SIZE}",
         target_seed=TARGET_EMBEDDING_SEED,
+        pairs=lambda wc, input: (
+            ["--pairs", input.pairs] if "pairs" in input.keys() else []
+        ),
         code=CODE["scorer"],
     shell:
-        "tasktransfer train-scorer --gains {input.gains:q} --extra-gains {input.extra:q} "
+        "tasktransfer train-scorer --gains {input.gains:q} {params.pairs:q} --extra-gains {input.extra:q} "
         "--exclude-targets {wildcards.target:q} --prompts results/prompts "
         "--target-prompts {params.target_prompts:q} --target-seed {params.target_seed:q} "
         "--sources {params.sources:q} --backbone {params.backbone:q} --m {params.m:q} "

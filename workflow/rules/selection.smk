@@ -4,6 +4,7 @@
 rule rank:
     input:
         unpack(rank_inputs),
+        designed_features=designed_features,
     output:
         ranking="results/rankings/{method}/{target}.tsv",
     log:

@@ -24,7 +24,13 @@ def cmd_train_scorer(a: argparse.Namespace) -> None:
     spec = ScorerSpec.from_dict(a.spec)
     gains = mean_gains(pd.read_csv(a.gains, sep="\t"))
     lookup = {(r.source, r.target): float(r.gain) for r in gains.itertuples(index=False)}
-    sampled = sample_pairs(a.sources, a.m, a.pair_seed)
+    if a.pairs:
+        # the pairs a run chose (design-pairs: a learnable-only sample or the balanced design)
+        from tasktransfer.affinity.pair_plan import read_pairs
+
+        sampled = read_pairs(a.pairs)
+    else:
+        sampled = sample_pairs(a.sources, a.m, a.pair_seed)
     if a.exclude_tasks:
         # the unseen-task-type analysis: no pair that touches an excluded task, on either side
         excluded = set(a.exclude_tasks)
@@ -243,6 +249,7 @@ def add_commands(sub) -> None:
     s.add_argument("--target-seed", type=int, help="seed of the target-side embeddings (default: --embedding-seed)")
     s.add_argument("--m", type=int, required=True)
     s.add_argument("--pair-seed", type=int, default=0)
+    s.add_argument("--pairs", help="TSV of the pairs to train on (source, target; design-pairs): replaces --m's sample")
     s.add_argument("--exclude-tasks", type=list_arg, default=[], help="drop the sampled pairs touching these tasks")
     s.add_argument("--extra-gains", help="gains table whose pairs are added to the sampled ones (leave-one-target-out)")
     s.add_argument("--exclude-targets", type=list_arg, default=[],
