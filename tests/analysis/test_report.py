@@ -35,10 +35,11 @@ FIGURES = {
     "5. Evaluation": ["source choice against seed noise, per target", "mean gain by method"],
 }
 # the evaluation opens with the headline sentence, the signal verdict, then the methods against brute force
+# (the comparison with cosine_mean sits with the headline: a subcategory of one item as TSV and
+# table would show the type as a toggle, not as a row)
 HEADLINE, SIGNAL, METHODS_VS_BRUTE = "0. Headline", "0. Signal", "1. Methods against brute force"
-VERSUS_COSINE = "2. Methods against cosine_mean"
 SUBCATEGORIES = {("5. Evaluation", "do the learned methods beat cosine_mean?"): HEADLINE,
-                 ("5. Evaluation", "every method against cosine_mean"): VERSUS_COSINE} | {
+                 ("5. Evaluation", "every method against cosine_mean"): HEADLINE} | {
     ("5. Evaluation", item): SIGNAL for item in [
     "does the source matter more than seed noise?", "source choice against seed noise, per target"]} | {
     ("5. Evaluation", item): METHODS_VS_BRUTE for item in [
