@@ -103,7 +103,7 @@ wildcard_constraints:
     kind=r"[a-z0-9_]+",
     version=NAME_PATTERN,
     variant=NAME_PATTERN,
-    name=r"[a-z_]+",
+    name=r"[a-z0-9_]+",  # file lists: loto_{target}, and target names may hold digits
 
 
 def as_json(obj):
