@@ -93,7 +93,7 @@ rule ablation_scorer:
         "tasktransfer train-scorer --gains {input.gains:q} --prompts results/prompts "
         "--target-prompts {params.target_prompts:q} --target-seed {params.target_seed:q} "
         "--sources {params.sources:q} --backbone {params.backbone:q} --m {params.m:q} "
-        "--exclude-tasks {params.exclude:q} --pair-seed {params.pair_seed:q} --spec {params.spec:q} "
+        "--exclude-tasks={params.exclude:q} --pair-seed {params.pair_seed:q} --spec {params.spec:q} "
         "--seed {params.seed:q} --embedding-seed {params.embedding_seed:q} --threads {threads} "
         "--out-model {output.model:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"
 

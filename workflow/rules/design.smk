@@ -139,5 +139,5 @@ checkpoint design_pairs:
         "--tasks {params.tasks:q} {params.learnability:q} --m {params.m:q} "
         "--pair-seed {params.pair_seed:q} --spec {params.spec:q} --size {params.size:q} "
         "--examples {params.examples:q} --chunks {params.chunks:q} --seeds {params.seeds:q} "
-        "--benchmarks benchmarks --transfer-dir results/transfer/n{params.size} "
+        "--benchmarks benchmarks --transfer-dir results/transfer/n{params.size:q} "
         "--out {output.pairs:q} > {log:q} 2>&1 || {{ tail -n 1 {log:q} >&2; exit 1; }}"
