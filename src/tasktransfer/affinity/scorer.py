@@ -5,6 +5,30 @@ prompt pool (and, unlike there, is fine-tuned); it reads the two embeddings (2L 
 ``inputs_embeds`` and a linear head on the mean of its output states gives one number. Loss:
 smooth L1 with threshold beta.
 
+What :class:`ScorerSpec` adds to the paper's scorer (each can be switched off; config/paper.yaml
+does, which gives the paper's scorer):
+
+- ``segments``: a learned 2 x H segment embedding added to the target half and the source half
+  of the input, so the encoder is told which 20 vectors are the target's. A learned embedding
+  rather than ``token_type_ids``: RoBERTa (the paper's backbone) has one token type only.
+- ``standardise``: each input vector is standardised per hidden unit by the mean and standard
+  deviation over every token of the pool's prompts, then scaled to the standard deviation of the
+  backbone's word embeddings (the scale the encoder was pretrained on). The statistics are
+  buffers of the model, saved and loaded with it.
+- ``target_label``: what is learned. ``raw``: the gain (the paper). ``centred``: the gain minus
+  the mean gain of its target's pairs; ``standardised``: that divided by their standard
+  deviation. A ranking of sources for one target ignores the target's offset, which is most of a
+  raw gain's variance; the predictions are then on the label's scale (gain relative to the
+  target's mean source), which orders sources the same way.
+- ``steps``: every model, the cross-validation folds' and the final one, takes the same number
+  of optimizer steps: ``epochs x ceil(M / batch_size)`` of the full pair set (or ``steps``).
+- ``select_on``: the learning rate is chosen by the mean per-target Spearman correlation of the
+  held-out predictions (``spearman``) or by their mean absolute error (``mae``).
+- ``ensemble``: the final scorer is the mean of this many members trained with seeds seed,
+  seed + 1, ...; cross-validation trains one model (seed) per fold and lr.
+- ``train_layers``: ``all``, or ``top-N``: the encoder's lower layers and input embeddings stay
+  frozen, its top N layers, the head and the segment embedding train.
+
 The learning rate is chosen by k-fold cross-validation **grouped by task** (:func:`task_folds`),
 which mirrors how the scorer is used: a novel target, ranked over sources the scorer has seen.
 The tasks are dealt into k folds; fold k's model trains on the pairs that touch none of its
@@ -12,34 +36,68 @@ held-out tasks and predicts the pairs whose *target* is held out (sources from t
 so no held-out target has a pair on the training side. A pair whose source and target fall in
 the same fold is predicted by no fold. The held-out predictions of the chosen rate are kept, so
 the report can show predicted against true gain on targets the scorer never saw.
+
+A saved scorer is its state dict (``model.state_dict()``) with metadata ``backbone`` and
+``spec``; :func:`load_scorer` rebuilds it from those. A file whose spec predates ``segments``,
+``standardise`` and ``ensemble`` is the plain scorer.
 """
 
 from __future__ import annotations
 
 import copy
+import math
 import random
+import re
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 import torch
 from torch import nn
 
+from tasktransfer.errors import ArtefactError
+from tasktransfer.metrics import spearman
 from tasktransfer.prompting.backbone import load_backbone
 from tasktransfer.prompting.training import pick_device, seed_everything
 
 Log = Callable[[str], None]
 
+TARGET_LABELS = ("raw", "centred", "standardised")
+SELECT_ON = ("spearman", "mae")
+_TOP = re.compile(r"top-([1-9][0-9]*)")
+#: the architecture of a saved scorer whose spec predates these fields: the plain scorer
+LEGACY_ARCHITECTURE = {"segments": False, "standardise": False, "ensemble": 1}
+
 
 @dataclass(frozen=True)
 class ScorerSpec:
-    lrs: tuple[float, ...] = (1e-4,)
+    lrs: tuple[float, ...] = (1e-5, 2e-5, 3e-5, 1e-4)
     epochs: int = 20
     batch_size: int = 16
     beta: float = 1.0
     folds: int = 5
     warmup_ratio: float = 0.06
+    #: optimizer steps of every model (folds and final); None: epochs x ceil(M / batch_size)
+    steps: int | None = None
+    segments: bool = True
+    standardise: bool = True
+    target_label: str = "centred"
+    select_on: str = "spearman"
+    ensemble: int = 3
+    train_layers: str = "all"
+
+    def __post_init__(self):
+        if self.target_label not in TARGET_LABELS:
+            raise ValueError(f"scorer.target_label {self.target_label!r} is unknown; use one of {TARGET_LABELS}")
+        if self.select_on not in SELECT_ON:
+            raise ValueError(f"scorer.select_on {self.select_on!r} is unknown; use one of {SELECT_ON}")
+        if self.ensemble < 1:
+            raise ValueError(f"scorer.ensemble must be at least 1, got {self.ensemble}")
+        if self.steps is not None and self.steps < 1:
+            raise ValueError(f"scorer.steps must be at least 1 (or null), got {self.steps}")
+        if self.train_layers != "all" and not _TOP.fullmatch(str(self.train_layers)):
+            raise ValueError(f"scorer.train_layers {self.train_layers!r}: use 'all' or 'top-N' (N >= 1)")
 
     @classmethod
     def from_dict(cls, d: dict) -> ScorerSpec:
@@ -53,6 +111,10 @@ class ScorerSpec:
         d["lrs"] = list(self.lrs)
         return d
 
+    def total_steps(self, n_pairs: int) -> int:
+        """Optimizer steps of every model trained for a set of ``n_pairs`` pairs (folds included)."""
+        return self.steps if self.steps is not None else self.epochs * math.ceil(n_pairs / self.batch_size)
+
 
 @dataclass(frozen=True)
 class TrainingPair:
@@ -62,31 +124,181 @@ class TrainingPair:
 
 
 class AffinityScorer(nn.Module):
-    def __init__(self, encoder: nn.Module):
+    """One scorer: [P_target; P_source] (optionally standardised, optionally segment-marked)
+    through the encoder, mean of the output states, linear head."""
+
+    def __init__(self, encoder: nn.Module, segments: bool = False, standardise: bool = False):
         super().__init__()
+        hidden = encoder.config.hidden_size
         self.encoder = encoder
-        self.head = nn.Linear(encoder.config.hidden_size, 1)
+        self.head = nn.Linear(hidden, 1)
+        self.segment = nn.Parameter(torch.zeros(2, hidden)) if segments else None
+        self.standardise = standardise
+        if standardise:
+            self.register_buffer("input_mean", torch.zeros(hidden))
+            self.register_buffer("input_std", torch.ones(hidden))
+            self.register_buffer("input_scale", torch.ones(()))
+
+    def word_scale(self) -> float:
+        """Standard deviation of the backbone's word embeddings: the input scale it was trained on."""
+        return float(self.encoder.get_input_embeddings().weight.detach().float().std())
+
+    def set_standardisation(self, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Per hidden unit statistics of the pool's prompts; inputs become (x - mean) / std x word scale."""
+        if not self.standardise:
+            raise ValueError("this scorer does not standardise its inputs (spec standardise: false)")
+        self.input_mean.copy_(mean.float())
+        self.input_std.copy_(torch.where(std > 1e-8, std.float(), torch.ones_like(std, dtype=torch.float)))
+        self.input_scale.fill_(self.word_scale())
+
+    def reset_new_parameters(self) -> None:
+        """Fresh head and segment embedding (call under a seed)."""
+        self.head.reset_parameters()
+        if self.segment is not None:
+            with torch.no_grad():
+                self.segment.normal_(0.0, self.word_scale())
+
+    def prepare(self, emb: torch.Tensor) -> torch.Tensor:
+        if self.standardise:
+            return (emb - self.input_mean) / self.input_std * self.input_scale
+        return emb
+
+    def inputs(self, target_emb: torch.Tensor, source_emb: torch.Tensor) -> torch.Tensor:
+        """The encoder's ``inputs_embeds``: (B, 2L, H), the target's half first."""
+        t, s = self.prepare(target_emb), self.prepare(source_emb)
+        if self.segment is not None:
+            t, s = t + self.segment[0], s + self.segment[1]
+        return torch.cat([t, s], dim=1)
 
     def forward(self, target_emb: torch.Tensor, source_emb: torch.Tensor) -> torch.Tensor:
         """(B, L, H) x (B, L, H) -> (B,) predicted gains."""
-        embeds = torch.cat([target_emb, source_emb], dim=1)
+        embeds = self.inputs(target_emb, source_emb)
         mask = torch.ones(embeds.shape[:2], dtype=torch.long, device=embeds.device)
         states = self.encoder(inputs_embeds=embeds, attention_mask=mask).last_hidden_state
         return self.head(states.mean(1)).squeeze(-1)
 
 
-def build_scorer(backbone_name: str) -> AffinityScorer:
-    return AffinityScorer(load_backbone(backbone_name, frozen=False).model)
+class ScorerEnsemble(nn.Module):
+    """Members trained with different seeds; the prediction is their mean."""
+
+    def __init__(self, members: Sequence[AffinityScorer]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, target_emb: torch.Tensor, source_emb: torch.Tensor) -> torch.Tensor:
+        return torch.stack([m(target_emb, source_emb) for m in self.members]).mean(0)
+
+
+def build_scorer(backbone_name: str, spec: ScorerSpec | dict | None = None) -> nn.Module:
+    """An untrained scorer on the backbone: the plain one (no spec), or the spec's architecture
+    (segment embedding, standardisation buffers, ensemble of ``spec.ensemble`` members)."""
+    encoder = load_backbone(backbone_name, frozen=False).model
+    if spec is None:
+        return AffinityScorer(encoder)
+    arch = architecture(spec)
+    member = AffinityScorer(encoder, segments=arch["segments"], standardise=arch["standardise"])
+    if arch["ensemble"] == 1:
+        return member
+    return ScorerEnsemble([member, *(copy.deepcopy(member) for _ in range(arch["ensemble"] - 1))])
+
+
+def architecture(spec: ScorerSpec | dict) -> dict:
+    """What a scorer's tensors depend on, from a spec (a dict lacking a field: the plain scorer's).
+
+    Checked, since a saved spec may come from a shared pool: booleans, and an ensemble size >= 1."""
+    d = spec.to_dict() if isinstance(spec, ScorerSpec) else dict(spec)
+    arch = {k: d.get(k, v) for k, v in LEGACY_ARCHITECTURE.items()}
+    if not isinstance(arch["segments"], bool) or not isinstance(arch["standardise"], bool):
+        raise ArtefactError(f"scorer spec: segments and standardise must be true or false, got {arch}")
+    if isinstance(arch["ensemble"], bool) or not isinstance(arch["ensemble"], int) or arch["ensemble"] < 1:
+        raise ArtefactError(f"scorer spec: ensemble must be an integer >= 1, got {arch['ensemble']!r}")
+    return arch
+
+
+def load_scorer(state: dict[str, torch.Tensor], metadata: dict, backbone: str | None = None) -> nn.Module:
+    """A saved scorer (tensors and metadata of its file) rebuilt on ``backbone`` (default: the
+    metadata's): the architecture from the metadata's spec, then its weights and standardisation
+    statistics from the tensors. A mismatch is an :class:`ArtefactError`."""
+    name = backbone or metadata.get("backbone")
+    if not name:
+        raise ArtefactError("the scorer file names no backbone; pass the backbone it was trained on")
+    spec = metadata.get("spec") or {}
+    if not isinstance(spec, dict):
+        raise ArtefactError(f"the scorer file's spec is not a mapping: {spec!r}")
+    arch = architecture(spec)
+    # the member count is checked against the tensors before any member is built
+    members = {int(m.group(1)) for k in state if (m := re.match(r"members\.(\d+)\.", k))}
+    count = max(members) + 1 if members else 1
+    if count != arch["ensemble"] or (members and members != set(range(count))):
+        raise ArtefactError(f"the scorer file's spec says ensemble {arch['ensemble']}, its tensors hold {count} member(s)")
+    model = build_scorer(name, arch)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as err:
+        raise ArtefactError(f"the scorer's weights do not fit its spec {arch} on backbone {name} ({err})") from err
+    model.eval()
+    return model
+
+
+def pool_statistics(embeddings: Iterable[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and standard deviation per hidden unit over every token of the given prompts."""
+    tokens = torch.cat([e.float().reshape(-1, e.shape[-1]) for e in embeddings])
+    return tokens.mean(0), tokens.std(0, unbiased=False)
+
+
+def training_labels(pairs: Sequence[TrainingPair], kind: str) -> list[float]:
+    """What the scorer learns for each pair: the gain (raw), or the gain centred (and, for
+    standardised, divided by the population standard deviation) within the pairs of its target.
+    A target with one pair, or with equal gains, gets 0."""
+    if kind == "raw":
+        return [float(p.gain) for p in pairs]
+    by_target: dict[str, list[float]] = {}
+    for p in pairs:
+        by_target.setdefault(p.target, []).append(float(p.gain))
+    mean = {t: float(np.mean(g)) for t, g in by_target.items()}
+    sd = {t: float(np.std(g)) for t, g in by_target.items()}
+    out = []
+    for p in pairs:
+        centred = float(p.gain) - mean[p.target]
+        if kind == "standardised":
+            centred = centred / sd[p.target] if sd[p.target] > 1e-12 else 0.0
+        out.append(centred)
+    return out
 
 
 def _stack(
     pairs: Sequence[TrainingPair], emb: dict[str, torch.Tensor], target_emb: dict[str, torch.Tensor] | None = None
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> tuple[torch.Tensor, torch.Tensor]:
     target_emb = emb if target_emb is None else target_emb
     t = torch.stack([target_emb[p.target] for p in pairs]).float()
     s = torch.stack([emb[p.source] for p in pairs]).float()
-    y = torch.tensor([p.gain for p in pairs], dtype=torch.float)
-    return t, s, y
+    return t, s
+
+
+def encoder_layers(encoder: nn.Module) -> nn.ModuleList:
+    """The encoder's stack of transformer layers (BERT, RoBERTa and the like: ``encoder.layer``)."""
+    for name in ("encoder.layer", "layers", "layer", "transformer.layer"):
+        module = encoder
+        for part in name.split("."):
+            module = getattr(module, part, None)
+        if isinstance(module, nn.ModuleList):
+            return module
+    raise ValueError(f"cannot find the layer stack of {type(encoder).__name__} for scorer.train_layers top-N")
+
+
+def freeze_lower_layers(model: AffinityScorer, train_layers: str) -> None:
+    """train_layers 'top-N': only the top N encoder layers (and head, segment) keep gradients."""
+    if train_layers == "all":
+        return
+    n = int(_TOP.fullmatch(train_layers).group(1))
+    layers = encoder_layers(model.encoder)
+    if n > len(layers):
+        raise ValueError(f"scorer.train_layers {train_layers}: the encoder has only {len(layers)} layers")
+    for p in model.encoder.parameters():
+        p.requires_grad_(False)
+    for layer in layers[len(layers) - n :]:
+        for p in layer.parameters():
+            p.requires_grad_(True)
 
 
 def train_scorer_once(
@@ -98,32 +310,41 @@ def train_scorer_once(
     seed: int,
     log: Log = print,
     target_emb: dict[str, torch.Tensor] | None = None,
+    steps: int | None = None,
 ) -> AffinityScorer:
-    """Fine-tune a copy of ``base`` on the pairs; deterministic for a seed.
+    """Fine-tune a copy of ``base`` on the pairs' labels (``spec.target_label``); deterministic for a seed.
 
     ``emb`` holds the source-side embeddings, ``target_emb`` the target-side ones (default: ``emb``):
     a task can be embedded by its pool prompt as a source and by its target-role run as a target.
+    ``steps``: optimizer steps (default ``spec.total_steps(len(pairs))``); the data is passed over
+    in shuffled epochs until they are taken.
     """
     from transformers import get_linear_schedule_with_warmup
 
     seed_everything(seed)
     device = pick_device()
     model = copy.deepcopy(base).to(device)
-    model.head.reset_parameters()
-    t, s, y = _stack(pairs, emb, target_emb)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    steps_per_epoch = -(-len(pairs) // spec.batch_size)
-    total = steps_per_epoch * spec.epochs
+    model.reset_new_parameters()
+    freeze_lower_layers(model, spec.train_layers)
+    t, s = _stack(pairs, emb, target_emb)
+    y = torch.tensor(training_labels(pairs, spec.target_label), dtype=torch.float)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
+    per_epoch = math.ceil(len(pairs) / spec.batch_size)
+    total = spec.total_steps(len(pairs)) if steps is None else steps
+    passes = math.ceil(total / per_epoch)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(spec.warmup_ratio * total), total)
     loss_fn = nn.SmoothL1Loss(beta=spec.beta)
     rng = random.Random(seed)
     start = time.perf_counter()
+    taken = 0
     model.train()
-    for epoch in range(spec.epochs):
+    for epoch in range(passes):
         order = list(range(len(pairs)))
         rng.shuffle(order)
-        total_loss = 0.0
+        total_loss, seen = 0.0, 0
         for i in range(0, len(order), spec.batch_size):
+            if taken == total:
+                break
             idx = torch.tensor(order[i : i + spec.batch_size])
             pred = model(t[idx].to(device), s[idx].to(device))
             loss = loss_fn(pred, y[idx].to(device))
@@ -131,16 +352,21 @@ def train_scorer_once(
             loss.backward()
             optimizer.step()
             scheduler.step()
+            taken += 1
             total_loss += loss.item() * len(idx)
-        if epoch == spec.epochs - 1 or (epoch + 1) % 5 == 0:
-            log(f"  lr {lr:g} epoch {epoch + 1}/{spec.epochs} loss {total_loss / len(pairs):.4f} ({time.perf_counter() - start:.0f}s)")
+            seen += len(idx)
+        if epoch == passes - 1 or (epoch + 1) % 5 == 0:
+            log(
+                f"  lr {lr:g} seed {seed} epoch {epoch + 1}/{passes} step {taken}/{total} "
+                f"loss {total_loss / max(seen, 1):.4f} ({time.perf_counter() - start:.0f}s)"
+            )
     model.eval()
     return model.cpu()
 
 
 @torch.no_grad()
-def predict(model: AffinityScorer, target_emb: torch.Tensor, source_embs: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Predicted gain of every source for one target."""
+def predict(model: nn.Module, target_emb: torch.Tensor, source_embs: dict[str, torch.Tensor]) -> dict[str, float]:
+    """Predicted gain (on the scale of the spec's ``target_label``) of every source for one target."""
     names = sorted(source_embs)
     if not names:
         return {}
@@ -205,18 +431,63 @@ def cross_validate(
     splits: list[tuple[list[int], list[int]]],
     log: Log = print,
     target_emb: dict[str, torch.Tensor] | None = None,
+    steps: int | None = None,
 ) -> dict[int, float]:
-    """Pair index -> held-out prediction, from the fold model that saw none of its target's pairs."""
+    """Pair index -> held-out prediction, from the fold model that saw none of its target's pairs.
+
+    Every fold model takes ``steps`` optimizer steps (:func:`fit_scorer` passes the final fit's).
+    """
     held_out: dict[int, float] = {}
     for train, test in splits:
         if not test:
             continue
-        model = train_scorer_once(base, [pairs[i] for i in train], emb, spec, lr, seed, log, target_emb)
+        model = train_scorer_once(base, [pairs[i] for i in train], emb, spec, lr, seed, log, target_emb, steps=steps)
         targets = emb if target_emb is None else target_emb
         for i in test:
             p = pairs[i]
             held_out[i] = predict(model, targets[p.target], {p.source: emb[p.source]})[p.source]
     return held_out
+
+
+def held_out_labels(pairs: Sequence[TrainingPair], held: dict[int, float], kind: str) -> dict[int, float]:
+    """The label of each held-out pair, computed (like training's) within its target's held-out pairs."""
+    index = sorted(held)
+    return dict(zip(index, training_labels([pairs[i] for i in index], kind)))
+
+
+def held_out_scores(pairs: Sequence[TrainingPair], held: dict[int, float], kind: str) -> dict:
+    """MAE against the labels, and the mean over held-out targets (those with 2 or more held-out
+    pairs) of the Spearman correlation between predictions and gains; None where undefined."""
+    if not held:
+        return {"mae": None, "spearman": None, "spearman_targets": 0}
+    labels = held_out_labels(pairs, held, kind)
+    by_target: dict[str, list[int]] = {}
+    for i in sorted(held):
+        by_target.setdefault(pairs[i].target, []).append(i)
+    rhos = [
+        spearman([held[i] for i in idx], [pairs[i].gain for i in idx]) for _, idx in sorted(by_target.items()) if len(idx) >= 2
+    ]
+    return {
+        "mae": float(np.mean([abs(held[i] - labels[i]) for i in held])),
+        "spearman": float(np.mean(rhos)) if rhos else None,
+        "spearman_targets": len(rhos),
+    }
+
+
+def choose_lr(spec: ScorerSpec, scores: dict[float, dict], log: Log = print) -> tuple[float, str]:
+    """The grid's best lr by ``spec.select_on`` (ties: lower MAE, then the smaller lr); by MAE
+    where no held-out target has 2 pairs to correlate; the grid's first without CV."""
+    if not scores:
+        return spec.lrs[0], "none"
+    on = spec.select_on
+    if on == "spearman" and any(v["spearman"] is None for v in scores.values()):
+        log("no held-out target has 2 or more held-out pairs to correlate: choosing the lr by MAE instead of Spearman")
+        on = "mae"
+    if on == "spearman":
+        best = min(spec.lrs, key=lambda lr: (-scores[lr]["spearman"], scores[lr]["mae"], lr))
+    else:
+        best = min(spec.lrs, key=lambda lr: (scores[lr]["mae"], lr))
+    return best, on
 
 
 def fit_scorer(
@@ -227,37 +498,59 @@ def fit_scorer(
     seed: int,
     log: Log = print,
     target_emb: dict[str, torch.Tensor] | None = None,
-) -> tuple[AffinityScorer, dict]:
-    """Choose lr by task-grouped CV (mean absolute error of the held-out predictions), then
-    train on all pairs with it. Without CV (too few pairs) the grid's first lr is used."""
+) -> tuple[nn.Module, dict]:
+    """Choose lr by task-grouped CV (``spec.select_on``), then train ``spec.ensemble`` members on
+    all pairs with it. Without CV (too few pairs) the grid's first lr is used.
+
+    Standardisation statistics come from every prompt given (sources and targets; no gains).
+    Every model, fold or final, takes ``spec.total_steps(len(pairs))`` optimizer steps.
+    """
     if len(pairs) < 2:
         raise ValueError(f"the scorer needs at least 2 training pairs, got {len(pairs)}; raise pairs.m")
-    base = build_scorer(backbone_name)
+    base = build_scorer(backbone_name, replace(spec, ensemble=1))
+    if spec.standardise:
+        base.set_standardisation(*pool_statistics([*emb.values(), *(target_emb or {}).values()]))
+    steps = spec.total_steps(len(pairs))
     plan = plan_folds(pairs, spec, seed, log)
     cv: dict[float, dict[int, float]] = {}
     if plan["folds"]:
         for lr in spec.lrs:
-            log(f"cross-validating lr {lr:g} over {plan['folds']} task-grouped folds of {len(pairs)} pairs")
-            cv[lr] = cross_validate(base, pairs, emb, spec, lr, seed, plan["splits"], log, target_emb)
-    mae = {lr: float(np.mean([abs(pred - pairs[i].gain) for i, pred in held.items()])) for lr, held in cv.items()}
-    best_lr = min(spec.lrs, key=lambda lr: (mae[lr], lr)) if mae else spec.lrs[0]
-    if mae:
-        log(f"chose lr {best_lr:g} (cross-validated MAE {mae[best_lr]:.3f}); training on all pairs")
+            log(f"cross-validating lr {lr:g} over {plan['folds']} task-grouped folds of {len(pairs)} pairs, {steps} steps each")
+            cv[lr] = cross_validate(base, pairs, emb, spec, lr, seed, plan["splits"], log, target_emb, steps=steps)
+    scores = {lr: held_out_scores(pairs, held, spec.target_label) for lr, held in cv.items()}
+    best_lr, chosen_on = choose_lr(spec, scores, log)
+    if scores:
+        s = scores[best_lr]
+        rho = "n/a" if s["spearman"] is None else f"{s['spearman']:.3f}"
+        log(f"chose lr {best_lr:g} by {chosen_on} (cross-validated mean per-target Spearman {rho}, MAE {s['mae']:.3f}); "
+            f"training {spec.ensemble} member(s) on all pairs")
     else:
         log(f"lr {best_lr:g} (the grid's first; nothing to cross-validate on); training on all pairs")
-    model = train_scorer_once(base, pairs, emb, spec, best_lr, seed, log, target_emb)
+    members = [train_scorer_once(base, pairs, emb, spec, best_lr, seed + k, log, target_emb, steps=steps)
+               for k in range(spec.ensemble)]
+    model = members[0] if len(members) == 1 else ScorerEnsemble(members)
     held = cv.get(best_lr, {})
+    labels = held_out_labels(pairs, held, spec.target_label)
     predicted = sorted(held)
     fold = plan["fold_of_task"]
     report = {
         "lr": best_lr,
-        "cv_mae": {str(k): v for k, v in mae.items()},
+        "selected_on": chosen_on,
+        "steps": steps,
+        "target_label": spec.target_label,
+        "ensemble_seeds": [seed + k for k in range(spec.ensemble)],
+        "cv_mae": {str(k): v["mae"] for k, v in scores.items()},
+        "cv_spearman": {str(k): v["spearman"] for k, v in scores.items()},
         "cv": {
             "grouped_by": "target task",
             "folds": plan["folds"],
             "requested_folds": spec.folds,
             "rule": "fold k trains on the pairs touching none of its tasks and predicts the pairs whose target is one of "
             "its tasks (source from another fold)",
+            "steps_per_model": steps,
+            "seed": seed,
+            "spearman": "mean over held-out targets with 2 or more held-out pairs of Spearman(predicted, gain)",
+            "spearman_targets": scores[best_lr]["spearman_targets"] if scores else 0,
             "per_fold": [
                 {
                     "held_out_tasks": sorted(t for t, f in fold.items() if f == k),
@@ -275,6 +568,7 @@ def fit_scorer(
                 "source": pairs[i].source,
                 "target": pairs[i].target,
                 "gain": pairs[i].gain,
+                "label": labels[i],
                 "predicted": held[i],
                 "fold": fold[pairs[i].target],
             }
