@@ -45,7 +45,8 @@ def test_plan_has_one_job_per_role_and_one_transfer_job_per_pair(finished_run):
     # the target role: held-out targets and the pool tasks a sampled pair enters, once per seed
     entered = {t for _, t in sample_pairs(config["sources"], config["pairs"]["m"], config["pairs"]["seed"])}
     assert plan["target_tune"] == len(entered | set(config["targets"])) * len(config["seeds"])
-    # exactly one job per needed pair and seed, plus the control init into each target (no pair twice)
+    # exactly one job per needed pair (and chunk of seeds: the tiny run's one seed is one chunk),
+    # plus the control init into each target (no pair twice)
     control = 0 if config.get("control", {}).get("init", "mean") == "none" else len(config["targets"])
     assert plan["transfer"] == (len(pairs) + control) * len(config["seeds"])
     assert plan["train_scorer"] == 1
