@@ -443,3 +443,24 @@ def test_spec_refuses_unknown_settings():
                 {"train_layers": "bottom-2"}, {"steps": 0}):
         with pytest.raises(ValueError):
             ScorerSpec.from_dict(bad)
+
+
+def test_schema_defaults_are_the_specs_and_the_paper_config_is_the_papers_scorer():
+    from pathlib import Path
+
+    import yaml
+
+    repo = Path(__file__).resolve().parents[2]
+    schema = yaml.safe_load((repo / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    keys = schema["properties"]["scorer"]["properties"]
+    defaults = ScorerSpec().to_dict()
+    assert set(keys) - {"seed"} == set(defaults)
+    assert {k: v["default"] for k, v in keys.items() if k != "seed"} == defaults
+    paper = ScorerSpec.from_dict(yaml.safe_load((repo / "config" / "paper.yaml").read_text())["scorer"])
+    assert paper.lrs == (1e-5, 2e-5, 3e-5) and paper.beta == 1.0
+    assert (paper.segments, paper.standardise, paper.target_label, paper.ensemble, paper.train_layers) == (
+        False, False, "raw", 1, "all")
+    for name in ("config.yaml", "study.yaml"):  # the fixed scorer
+        spec = ScorerSpec.from_dict(yaml.safe_load((repo / "config" / name).read_text())["scorer"])
+        assert spec.segments and spec.standardise and spec.target_label != "raw" and spec.select_on == "spearman"
+        assert {1e-5, 2e-5, 3e-5} <= set(spec.lrs) and spec.ensemble > 1
