@@ -463,4 +463,4 @@ def test_schema_defaults_are_the_specs_and_the_paper_config_is_the_papers_scorer
     for name in ("config.yaml", "study.yaml"):  # the fixed scorer
         spec = ScorerSpec.from_dict(yaml.safe_load((repo / "config" / name).read_text())["scorer"])
         assert spec.segments and spec.standardise and spec.target_label != "raw" and spec.select_on == "spearman"
-        assert {1e-5, 2e-5, 3e-5} <= set(spec.lrs) and spec.ensemble > 1
+        assert {1e-5, 3e-5, 1e-4} <= set(spec.lrs) and spec.ensemble > 1  # the paper's range beside 1e-4
