@@ -75,7 +75,8 @@ def measure(shape: str, replicas: int, args: argparse.Namespace, device: torch.d
     backbone, params = build_encoder(shape, device)
     meta = TaskMeta("bench", "t", "classification", "accuracy", ["a", "b"], 0, 0, None)
     spec = PromptSpec(length=length, batch_size=args.batch, precision=args.precision, max_length=tokens)
-    loop = ReplicaLoop(backbone, get_format(meta), spec, [Replica(s, 1e-4) for s in range(replicas)], 0, device)
+    loop = ReplicaLoop(backbone, get_format(meta), spec, [Replica(s, 1e-4) for s in range(replicas)], 0, device,
+                       concat=True)  # one backbone pass over all replicas: what a GPU runs
     g = torch.Generator().manual_seed(1)
     batches = [
         {

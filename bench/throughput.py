@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> None:
     meta = TaskMeta("bench", "t", "classification", "accuracy", ["a", "b"], 0, 0, None)
     spec = PromptSpec(length=args.length, precision=args.precision, max_length=args.seq)
     loop = ReplicaLoop(backbone, get_format(meta), spec, [Replica(s, 1e-3) for s in range(args.replicas)], 0,
-                       torch.device("cpu"))
+                       torch.device("cpu"), concat=args.concat)
     vocab = backbone.tokenizer.vocab_size
     batch = {
         "input_ids": torch.randint(1000, min(vocab, 20000), (args.batch, args.seq)),
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> None:
 
     @torch.no_grad()
     def infer_step():
-        loop.forward(batches)
+        loop.forward(batches, args.concat)
 
     results = {}
     for name, step, factor in (("train", train_step, 4), ("inference", infer_step, 2)):
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> None:
         results[name] = (n * examples_per_step / elapsed, n * tokens_per_batch / elapsed, factor * params * n * tokens_per_batch / elapsed)
     peak = matmul_flops()
     print(f"backbone {args.backbone}: {params / 1e6:.1f}M non-embedding parameters; threads {args.threads}; {args.precision}")
-    print(f"{args.replicas} replica(s) x batch {args.batch}, {args.seq} input tokens + {args.length} prompt tokens; "
+    print(f"{args.replicas} replica(s) x batch {args.batch} ({'one pass' if args.concat else 'a pass each'}), {args.seq} input tokens + {args.length} prompt tokens; "
           f"load {os.getloadavg()[0]:.2f}")
     print(f"fp32 matmul (1024^3): {peak / 1e9:.1f} GFLOP/s")
     for name, (ex, tok, flops) in results.items():
@@ -94,6 +94,8 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=10.0)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32", help="autocast dtype of the model (CPU)")
     p.add_argument("--replicas", type=int, default=1, help="runs trained together, each with its own batch (K x batch rows a step)")
+    p.add_argument("--concat", action="store_true",
+                   help="one backbone pass over the K concatenated batches (a GPU's default) instead of one per replica (the CPU's)")
     run(p.parse_args())
 
 

@@ -56,8 +56,23 @@ def assert_same_run(together, alone, atol=1e-4):
         assert torch.allclose(together.head_state[name], alone.head_state[name], atol=atol), name
 
 
+@pytest.fixture(params=[True, False], ids=["one_pass", "pass_per_replica"])
+def concat(request, monkeypatch):
+    """Both training paths of ReplicaLoop: one backbone pass over the concatenated batches (a GPU's
+    default) and one pass per replica (a CPU's)."""
+    from tasktransfer.prompting import training
+
+    original = training.ReplicaLoop.__init__
+
+    def init(self, *args, **kwargs):
+        original(self, *args, **{**kwargs, "concat": request.param})
+
+    monkeypatch.setattr(training.ReplicaLoop, "__init__", init)
+    return request.param
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_replicas_equal_runs_alone(backbone, case):
+def test_replicas_equal_runs_alone(backbone, case, concat):
     fmt, metric, source = CASES[case]
     meta, train, dev = synthetic(case, fmt, metric, **source)
     spec = PromptSpec(**{**SPEC.__dict__, "precision": "fp32"})
@@ -76,7 +91,7 @@ def test_replicas_equal_runs_alone(backbone, case):
     assert not torch.allclose(together[0].embedding, together[2].embedding, atol=1e-3)
 
 
-def test_seeds_and_grid_as_replicas_pick_each_seeds_best_lr(backbone):
+def test_seeds_and_grid_as_replicas_pick_each_seeds_best_lr(backbone, concat):
     meta, train, dev = synthetic("colour", *CASES["classification"][:2], **CASES["classification"][2])
     spec = PromptSpec(**{**SPEC.__dict__, "lrs": (1e-6, 0.03), "precision": "fp32"})
     together = tune_prompts(backbone, meta, train, dev, spec, [0, 1], log=QUIET)
@@ -91,7 +106,7 @@ def test_seeds_and_grid_as_replicas_pick_each_seeds_best_lr(backbone):
         assert_same_run(a, b)
 
 
-def test_same_replicas_give_the_same_numbers(backbone):
+def test_same_replicas_give_the_same_numbers(backbone, concat):
     """Determinism: the same config and seeds give bit-identical results (the precision the
     machine trains in, bf16 included, as the workflow runs)."""
     meta, train, dev = synthetic("colour", *CASES["classification"][:2], **CASES["classification"][2])

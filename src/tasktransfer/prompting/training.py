@@ -205,9 +205,15 @@ class ReplicaLoop:
     optimisation step of all of them (bench/throughput.py and bench/gpu.py time it)."""
 
     def __init__(self, backbone: Backbone, fmt: TaskFormat, spec: PromptSpec, replicas: list[Replica], pad_id: int,
-                 device: torch.device):
+                 device: torch.device, concat: bool | None = None):
         self.backbone, self.fmt, self.spec, self.replicas = backbone, fmt, spec, replicas
         self.pad_id, self.device = pad_id, device
+        # training steps through one backbone pass over the concatenated batches where that fills
+        # the device (a GPU: launch-bound at batch 16); on a CPU a batch of 16 already keeps the
+        # matrix units busy and concatenation would pad every replica's rows to the longest of
+        # them, so each replica's batch takes its own pass there (same numbers up to rounding).
+        # Dev evaluation is concatenated everywhere: every replica reads the same batch.
+        self.concat = device.type == "cuda" if concat is None else concat
         self.prompts: list[PromptEncoder] = []
         self.heads: list[nn.Module] = []
         groups = []
@@ -228,8 +234,19 @@ class ReplicaLoop:
         # optimisers, in fewer kernel launches); the schedule scales each group's own lr
         self.optimizer = torch.optim.Adam(groups)
 
-    def forward(self, batches: list[dict[str, torch.Tensor]]) -> list[torch.Tensor]:
-        """Each replica's logits on its own batch, from one backbone pass over all the rows."""
+    def forward(self, batches: list[dict[str, torch.Tensor]], concat: bool = True) -> list[torch.Tensor]:
+        """Each replica's logits on its own batch, from one backbone pass over all the rows
+        (``concat``) or from one pass per replica."""
+        if not concat and len(batches) > 1:
+            logits = []
+            with autocast_for(self.device, self.spec.precision):
+                for prompt, head, batch in zip(self.prompts, self.heads, batches):
+                    rows = prompt().unsqueeze(0).expand(batch["input_ids"].shape[0], -1, -1)
+                    states = prompted_states(self.backbone.model, rows, batch["input_ids"], batch["attention_mask"],
+                                             batch.get("token_type_ids"))
+                    tokens, pooled = pool_states(states, self.spec.length, batch["attention_mask"], self.spec.pooling)
+                    logits.append(self.fmt.forward_head(head, tokens, pooled, batch))
+            return logits
         width = max(b["input_ids"].shape[1] for b in batches)
 
         def padded(key: str, value: int) -> torch.Tensor:
@@ -254,7 +271,7 @@ class ReplicaLoop:
     def step(self, batches: list[dict[str, torch.Tensor]]) -> list[torch.Tensor]:
         """One optimisation step of every replica on its own (collated, on-device) batch: one
         forward and one backward pass through the backbone; returns each replica's loss."""
-        losses = [self.fmt.loss(logits, b) for logits, b in zip(self.forward(batches), batches)]
+        losses = [self.fmt.loss(logits, b) for logits, b in zip(self.forward(batches, self.concat), batches)]
         self.optimizer.zero_grad(set_to_none=True)
         # each replica's parameters only reach its own loss: the sum's gradient is each one's own
         torch.stack(losses).sum().backward()
