@@ -38,11 +38,12 @@ STAGES: dict[str, tuple[str, ...]] = {
     ),
     "gather": ("analysis.gather", "analysis.uncertainty", "prompting.formats", "metrics", "data.prepare", "cli.gather_commands"),
     "scorer": (
-        "affinity.scorer", "affinity.pairs", "prompting.backbone", "prompting.prompt_files", "prompting.training", "prompting.loop_steps",
+        "affinity.scorer", "affinity.scorer_model", "affinity.pairs", "prompting.backbone", "prompting.prompt_files", "prompting.training", "prompting.loop_steps",
         "analysis.gather", "cli.affinity_commands",
     ),
     "rank": (
-        "affinity.selection", "affinity.similarity", "affinity.scorer", "prompting.backbone", "prompting.prompt_files",
+        "affinity.selection", "affinity.similarity", "affinity.scorer", "affinity.scorer_model", "prompting.backbone",
+        "prompting.prompt_files",
         "affinity.source_prior", "affinity.feature_ranker", "affinity.pair_features", "analysis.gather",
         "cli.affinity_commands",
     ),

@@ -20,7 +20,6 @@ from tasktransfer.affinity.scorer import (
     training_labels,
 )
 
-
 QUIET = dict(log=lambda m: None)
 
 
@@ -83,7 +82,7 @@ def test_too_few_pairs_means_more_folds_then_no_cv():
 
 def test_cv_fold_models_never_train_on_the_target_they_predict(tiny_backbone, monkeypatch):
     """Spy on every model CV trains: the pairs it predicts have targets absent from its data."""
-    import tasktransfer.affinity.scorer as scorer
+    from tasktransfer.affinity import scorer
 
     seen, checked = [], []
     real = scorer.train_scorer_once
@@ -234,7 +233,7 @@ def test_training_labels_on_hand_made_gains():
 def test_cv_folds_and_the_final_fit_take_the_same_number_of_steps(tiny_backbone, monkeypatch):
     """Before: steps followed each fold's pair count, so fold models (fewer pairs) trained fewer
     steps than the final one and the lr was chosen for a different training length."""
-    import tasktransfer.affinity.scorer as scorer
+    from tasktransfer.affinity import scorer
 
     counter = {"steps": 0}
     real_step = torch.optim.Adam.step
@@ -350,7 +349,7 @@ def test_the_lr_is_chosen_by_spearman_where_mae_disagrees(tiny_backbone, monkeyp
     """Planted held-out predictions: lr 1e-5 is close in value but ranks every target's sources
     backwards (MAE at most 3, Spearman -1); lr 1e-4 ranks them right but is 10 points off (MAE 10,
     Spearman +1). Spearman must pick 1e-4, MAE 1e-5, whatever the grid's order."""
-    import tasktransfer.affinity.scorer as scorer
+    from tasktransfer.affinity import scorer
 
     tasks = ["a", "b", "c", "d"]
     pairs = _all_pairs(tasks, lambda s, t: float(tasks.index(s)))
