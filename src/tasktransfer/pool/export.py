@@ -15,6 +15,11 @@ from typing import Any
 from tasktransfer.errors import ArtefactError, TaskTransferError
 from tasktransfer.names import RULE, is_name
 from tasktransfer.pool.manifest import (
+    FORMAT_VERSION,
+    MANIFEST,
+    POOL_KIND,
+    SCORER_FILE,
+    Log,
     backbone_identity,
     header_metadata,
     prompt_rel,
@@ -24,16 +29,8 @@ from tasktransfer.pool.manifest import (
     sha256_file,
 )
 
-FORMAT_VERSION = 1
-POOL_KIND = "tasktransfer-prompt-pool"
-MANIFEST = "manifest.json"
-SCORER_FILE = "scorer.safetensors"
-#: keys of a job record that say where it ran: not shared
-PRIVATE_KEYS = ("host", "slurm_job_id")
-WEIGHT_SUFFIXES = (".safetensors", ".bin")
+#: a run's prompt folder per pool seed: results/prompts/{task}/seed{s}/
 _SEED_DIR = re.compile(r"seed(\d+)")
-
-Log = Callable[[str], None]
 
 
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -64,7 +63,6 @@ MANIFEST = "manifest.json"
 #: keys of a job record that say where it ran: not shared
 PRIVATE_KEYS = ("host", "slurm_job_id")
 WEIGHT_SUFFIXES = (".safetensors", ".bin")
-_SEED_DIR = re.compile(r"seed(\d+)")
 Log = Callable[[str], None]
 
 
