@@ -114,7 +114,10 @@ rule evaluate:
             caption="../report/headline.rst",
             category="5. Evaluation",
             subcategory="0. Headline",
-            labels={"item": "do the learned methods beat cosine_mean?", "type": "table"},
+            labels={
+                "item": "do the learned methods beat cosine_mean?",
+                "type": "table",
+            },
         ),
         headline_text="results/eval/headline.txt",
         transfer="results/eval/transfer.tsv",
