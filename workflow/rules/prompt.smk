@@ -101,12 +101,12 @@ rule control_prompt:
         backbone=config["backbone"],
         spec=lambda wc: as_json(prompt_spec(config["control"]["task"] or SOURCES[0])),
         args=lambda wc, input: (
-            f"--prompts {' '.join(input.prompts)}"
+            ["--prompts", *input.prompts]
             if CONTROL_INIT == "mean"
-            else f"--data {os.path.dirname(input.meta)}"
+            else ["--data", os.path.dirname(input.meta)]
         ),
         code=CODE["tune"],
     shell:
-        "tasktransfer control-prompt --mode {params.init} {params.args} "
-        "--backbone {params.backbone} --spec '{params.spec}' --seed {wildcards.seed} "
-        "--threads {threads} --out-prompt {output.prompt} --out-metrics {output.metrics} > {log} 2>&1"
+        "tasktransfer control-prompt --mode {params.init:q} {params.args:q} "
+        "--backbone {params.backbone:q} --spec {params.spec:q} --seed {wildcards.seed:q} "
+        "--threads {threads} --out-prompt {output.prompt:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"

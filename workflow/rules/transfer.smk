@@ -77,7 +77,7 @@ rule scorer_gains:
     params:
         code=CODE["gather"],
     shell:
-        "tasktransfer gains --transfer-metrics @{input.runs} --out-gains {output.gains} > {log} 2>&1"
+        "tasktransfer gains --transfer-metrics @{input.runs:q} --out-gains {output.gains:q} > {log:q} 2>&1"
 
 
 use rule scorer_gains as target_gains with:
@@ -115,8 +115,8 @@ rule no_transfer:
     params:
         code=CODE["gather"],
     shell:
-        "tasktransfer gains --prompt-metrics @{input.target_role} --out-no-transfer {output.no_transfer} "
-        "--pool-metrics @{input.pool} --out-pool {output.pool} > {log} 2>&1"
+        "tasktransfer gains --prompt-metrics @{input.target_role:q} --out-no-transfer {output.no_transfer:q} "
+        "--pool-metrics @{input.pool:q} --out-pool {output.pool:q} > {log:q} 2>&1"
 
 
 rule gain_intervals:
@@ -140,7 +140,7 @@ rule gain_intervals:
         level=config["uncertainty"]["level"],
         code=CODE["gather"],
     shell:
-        "tasktransfer intervals --prompt-metrics @{input.target_role} "
-        "--transfer-metrics @{input.target_pairs} @{input.control_pairs} "
-        "--data results/data --bootstrap {params.bootstrap} --level {params.level} "
-        "--out {output.intervals} > {log} 2>&1"
+        "tasktransfer intervals --prompt-metrics @{input.target_role:q} "
+        "--transfer-metrics @{input.target_pairs:q} @{input.control_pairs:q} "
+        "--data results/data --bootstrap {params.bootstrap:q} --level {params.level:q} "
+        "--out {output.intervals:q} > {log:q} 2>&1"
