@@ -43,11 +43,14 @@ def test_study_dry_run_plans_the_seeds_and_pairs(tmp_path):
     scorer_pairs = sample_pairs(sources, config["pairs"]["m"], config["pairs"]["seed"])
     pairs = set(scorer_pairs) | set(brute_force_pairs(sources, targets))
     entered = {t for _, t in scorer_pairs} | set(targets)
-    assert counts["prompt_tune"] == len(sources) * len(config["pool_seeds"])
-    assert counts["target_tune"] == len(entered) * len(seeds)
-    # every pair and the control into every target, once per seed: nothing twice, nothing missing
-    assert counts["transfer"] == (len(pairs) + len(targets)) * len(seeds)
-    assert counts["train_scorer"] == 1
     size = config["data"]["target_train"]
+    # a job trains a chunk of seeds as replicas: count the runs a job writes, not the jobs
+    pool_runs = set(re.findall(r"results/prompts/([^/\s]+)/seed(\d+)/metrics\.json", proc.stdout))
+    assert {(t, int(s)) for t, s in pool_runs if t != "_control"} == {(t, s) for t in sources for s in config["pool_seeds"]}
+    target_runs = set(re.findall(rf"results/targets/n{size}/([^/\s]+)/seed(\d+)/metrics\.json", proc.stdout))
+    assert {(t, int(s)) for t, s in target_runs} == {(t, s) for t in entered for s in seeds}
+    # every pair and the control into every target, once per seed: nothing twice, nothing missing
     planned = set(re.findall(rf"results/transfer/n{size}/([^/\s]+)/([^/\s]+)/seed(\d+)/metrics\.json", proc.stdout))
-    assert {(s, t, str(k)) for s, t in pairs for k in seeds} <= planned
+    wanted = {(s, t, k) for s, t in [*pairs, *(("_control", t) for t in targets)] for k in seeds}
+    assert {(s, t, int(k)) for s, t, k in planned} == wanted
+    assert counts["train_scorer"] == 1
