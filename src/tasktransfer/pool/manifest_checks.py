@@ -88,17 +88,22 @@ def _short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
+def _known_mapping(value: Any, where: str, fields) -> None:
+    """A manifest block that must be a mapping whose keys are all fields of its spec."""
+    if not isinstance(value, dict):
+        raise ArtefactError(f"{where} must be a mapping, not {type(value).__name__}; {DO_NOT_USE}")
+    unknown = sorted(str(k) for k in value if k not in fields)
+    if unknown:
+        raise ArtefactError(f"{where} has unknown keys {unknown}; {DO_NOT_USE}")
+
+
 def check_spec(spec: Any, where: str) -> dict:
     """A prompt spec as a manifest gives it: known keys, each number within :data:`SPEC_BOUNDS`.
 
     Returns the spec; raises one :class:`ArtefactError` (``where`` names the field)."""
     from tasktransfer.prompting.training import PromptSpec
 
-    if not isinstance(spec, dict):
-        raise ArtefactError(f"{where} must be a mapping, not {type(spec).__name__}; {DO_NOT_USE}")
-    unknown = sorted(str(k) for k in spec if k not in PromptSpec.__dataclass_fields__)
-    if unknown:
-        raise ArtefactError(f"{where} has unknown keys {unknown}; {DO_NOT_USE}")
+    _known_mapping(spec, where, PromptSpec.__dataclass_fields__)
     c = _Checker(f"{where}:")
     for key, bounds in SPEC_BOUNDS.items():
         if key in spec:
@@ -123,11 +128,7 @@ def check_data_caps(data: Any, where: str) -> dict:
     """Data caps as a manifest gives them (``max_train``, ``max_dev``, ``split_seed``, ``dev_fraction``)."""
     from tasktransfer.data.prepare import DataSpec
 
-    if not isinstance(data, dict):
-        raise ArtefactError(f"{where} must be a mapping, not {type(data).__name__}; {DO_NOT_USE}")
-    unknown = sorted(str(k) for k in data if k not in DataSpec.__dataclass_fields__)
-    if unknown:
-        raise ArtefactError(f"{where} has unknown keys {unknown}; {DO_NOT_USE}")
+    _known_mapping(data, where, DataSpec.__dataclass_fields__)
     c = _Checker(f"{where}:")
     for key, bounds in DATA_BOUNDS.items():
         if key in data:
