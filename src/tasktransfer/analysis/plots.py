@@ -67,10 +67,23 @@ def gain_heatmap(
     return drawn
 
 
+def held_out_points(scorer_metrics: dict) -> tuple[pd.DataFrame, str]:
+    """The scorer's cross-validated predictions beside the label it learned for each pair (the gain
+    as ``scorer.target_label`` makes it: centred within its target by default), and that label's
+    kind; metrics written before labels were recorded give the raw gain."""
+    held = pd.DataFrame(scorer_metrics["held_out"])
+    if held.empty:
+        return pd.DataFrame(columns=["source", "target", "truth", "predicted"]), "raw"
+    if "label" in held:
+        return held.assign(truth=held["label"]), scorer_metrics.get("target_label", "raw")
+    return held.assign(truth=held["gain"]), "raw"
+
+
 def scorer_held_out(scorer_metrics: dict, path: Path) -> None:
-    """Cross-validated predicted gain against the true gain of the scorer's training pairs
-    (folds grouped by target task: each prediction comes from a model that saw no pair of its target)."""
-    held = pd.DataFrame(scorer_metrics["held_out"], columns=["source", "target", "gain", "predicted"])
+    """Cross-validated prediction against the label learned, for the scorer's training pairs (folds
+    grouped by target task: each prediction comes from a model that saw no pair of its target),
+    so the diagonal is what a perfect scorer would reach."""
+    held, kind = held_out_points(scorer_metrics)
     fig, ax = plt.subplots(figsize=(4.5, 4.5))
     if held.empty:
         ax.text(0.5, 0.5, "no held-out predictions:\ntoo few pairs for cross-validation\ngrouped by target task",
@@ -78,16 +91,16 @@ def scorer_held_out(scorer_metrics: dict, path: Path) -> None:
         ax.set_axis_off()
         save_figure(fig, path)
         return
-    ax.scatter(held.gain, held.predicted, s=18, alpha=0.8)
-    lo = float(min(held.gain.min(), held.predicted.min()))
-    hi = float(max(held.gain.max(), held.predicted.max()))
+    ax.scatter(held.truth, held.predicted, s=18, alpha=0.8)
+    lo = float(min(held.truth.min(), held.predicted.min()))
+    hi = float(max(held.truth.max(), held.predicted.max()))
     ax.plot([lo, hi], [lo, hi], color="grey", lw=1, ls="--")
-    ax.set_xlabel("true gain")
-    ax.set_ylabel("predicted gain (fold without the target's pairs)")
+    ax.set_xlabel("true gain" if kind == "raw" else f"true gain, {kind} within its target (the label learned)")
+    ax.set_ylabel("prediction (fold without the target's pairs)")
     from tasktransfer.metrics import pearson, spearman
 
-    ax.set_title(f"Scorer on unseen targets: Spearman {spearman(held.gain, held.predicted):.2f}, "
-                 f"Pearson {pearson(held.gain, held.predicted):.2f}", fontsize=9)
+    ax.set_title(f"Scorer on unseen targets: Spearman {spearman(held.truth, held.predicted):.2f}, "
+                 f"Pearson {pearson(held.truth, held.predicted):.2f}", fontsize=9)
     save_figure(fig, path)
 
 
