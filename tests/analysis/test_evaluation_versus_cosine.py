@@ -114,6 +114,18 @@ def test_evaluate_writes_the_oracle_beside_brute_force_and_the_comparison_with_c
     assert versus[(versus.method == "brute_force_xfit") & (versus.metric == "top1_gain")]["diff"].item() == pytest.approx(
         ((1 - 5) + (5 - 2)) / 2
     )
+    # every method's own means with intervals over targets: scorer Spearman -1 on t, +1 on u
+    intervals = pd.read_csv(out / "intervals.tsv", sep="\t")
+    assert list(intervals.columns) == ["method", "metric", "mean", "low", "high", "targets"]
+    scorer = intervals[intervals.method == "scorer"].set_index("metric")
+    assert list(scorer.index) == ["spearman", "ndcg", "regret@1", "regret@2", "regret_xfit@1", "top1_gain"]
+    assert scorer.loc["spearman", "mean"] == pytest.approx(0.0, abs=1e-6)
+    assert (scorer.loc["spearman", "low"], scorer.loc["spearman", "high"]) == (pytest.approx(-1.0), pytest.approx(1.0))
+    assert scorer.loc["top1_gain", "mean"] == pytest.approx((1 + 5) / 2)  # c on t (gain 1), b on u (gain 5)
+    assert scorer.loc["regret@2", "mean"] == pytest.approx(100 * (55 - 54) / 55 / 2, abs=1e-3)  # best of c, b on t
+    assert intervals[(intervals.method == "brute_force") & (intervals.metric == "regret@1")]["mean"].item() == 0.0
+    assert "Every method: mean over targets" in (out / "intervals.html").read_text()
+
     sentence = (out / "headline.txt").read_text().strip()
     assert sentence == "No learned method beats cosine_mean on Spearman (mean difference, bootstrap interval): " \
         "scorer -0.75 [-2.00, 0.50] over 2 targets."

@@ -94,6 +94,20 @@ rule evaluate:
             subcategory="1. Methods against brute force",
             labels={"item": "ranking quality per method", "type": "TSV"},
         ),
+        intervals=report(
+            "results/eval/intervals.tsv",
+            caption="../report/intervals.rst",
+            category="5. Evaluation",
+            subcategory="1. Methods against brute force",
+            labels={"item": "every method with intervals", "type": "TSV"},
+        ),
+        intervals_html=report(
+            "results/eval/intervals.html",
+            caption="../report/intervals.rst",
+            category="5. Evaluation",
+            subcategory="1. Methods against brute force",
+            labels={"item": "every method with intervals", "type": "table"},
+        ),
         versus=report(
             "results/eval/versus_cosine.tsv",
             caption="../report/versus_cosine.rst",

@@ -9,6 +9,8 @@
 - ``ranking.tsv`` / ``ranking_summary.tsv``: Spearman, Pearson, NDCG, Regret@k per method and
   target, and their means, when rankings with scores are given;
 - ``novel.tsv``: for novel targets, the pool ranked by the scorer and the result of the top-k;
+- ``intervals.tsv``: per method and metric (Spearman, NDCG, Regret@k, regret_xfit@1, top-1 gain)
+  the mean over targets with a bootstrap interval over targets;
 - ``versus_cosine.tsv``: every method against ``cosine_mean``, per metric, the mean per-target
   difference with a bootstrap interval over targets (:mod:`tasktransfer.analysis.versus_baseline`);
   ``headline.txt`` / ``headline.html``: one sentence, does a learned method beat it.
@@ -33,7 +35,7 @@ from tasktransfer.analysis.evaluation import (
     summarise,
 )
 from tasktransfer.analysis.gather import mean_gains, mean_no_transfer
-from tasktransfer.analysis.versus_baseline import compare_to_baseline, headline, learned_methods
+from tasktransfer.analysis.versus_baseline import compare_to_baseline, headline, learned_methods, method_means
 from tasktransfer.errors import TaskTransferError
 from tasktransfer.io import atomic_write_text
 
@@ -156,6 +158,24 @@ def versus_cosine(per_target: pd.DataFrame, quality: pd.DataFrame | None, level:
     return table[columns], sentence
 
 
+def method_intervals(per_target: pd.DataFrame, quality: pd.DataFrame | None, ks: list[int], level: float = 0.95) -> pd.DataFrame:
+    """Every method's mean Spearman, NDCG, Regret@k (each k), regret_xfit@1 and top-1 gain over
+    targets, each with its bootstrap interval over targets: method, metric, mean, low, high, targets."""
+    table = versus_baseline_inputs(per_target, quality)
+    metrics = ["spearman", "ndcg", "regret@1"]
+    for k in sorted({int(k) for k in ks} - {1}):
+        at_k = per_target[per_target["k"] == k][["method", "target", "regret"]].rename(columns={"regret": f"regret@{k}"})
+        table = table.merge(at_k, on=["method", "target"], how="left")
+        metrics.append(f"regret@{k}")
+    if "regret_xfit" in per_target.columns:
+        xfit = per_target[per_target["k"] == 1][["method", "target", "regret_xfit"]].rename(columns={"regret_xfit": "regret_xfit@1"})
+        table = table.merge(xfit, on=["method", "target"], how="left")
+        metrics.append("regret_xfit@1")
+    means = method_means(table, [*metrics, "top1_gain"], level=level)
+    order = {m: i for i, m in enumerate(method_order(means["method"].unique()))}
+    return means.sort_values("method", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+
+
 def _display(table: pd.DataFrame) -> pd.DataFrame:
     """The HTML view's method names (brute_force_xfit as 'brute force (cross-fitted)')."""
     return table.assign(method=table["method"].map(lambda m: DISPLAY.get(m, m))) if "method" in table else table
@@ -221,6 +241,12 @@ TABLE2_NOTE = (
     "half-seed footing; the honest shortfall from an oracle, since the in-sample best carries the "
     "winner's curse (negative for brute_force: minus its curse)."
 )
+INTERVALS_NOTE = (
+    "Each method's mean over targets of Spearman and NDCG (its scores against the gains), regret@k (in %, "
+    "against the in-sample brute force), regret_xfit@1 (against the cross-fitted one) and top1_gain (the "
+    "top-1 pick's gain over no transfer, points); low and high: the {level:.0%} percentile bootstrap "
+    "interval over targets (seeded; none with one target, and too narrow with a handful)."
+)
 VERSUS_NOTE = (
     "Each method against cosine_mean: diff is the mean over targets of the per-target difference "
     "(method - cosine_mean) in Spearman, NDCG, regret@1 (in %, against the in-sample brute force; lower "
@@ -282,6 +308,10 @@ def run_evaluation(
     _write(out_dir / "table2.tsv", second, digits=3)
     write_html(out_dir / "table1.html", first.drop(columns=["k"]), "Table 1: target score by method", TABLE1_NOTE)
     write_html(out_dir / "table2.html", _display(second), "Table 2: ranking quality", TABLE2_NOTE, digits=3)
+    intervals = method_intervals(per_target, quality, ks, level)
+    _write(out_dir / "intervals.tsv", intervals)
+    write_html(out_dir / "intervals.html", _display(intervals), "Every method: mean over targets with intervals",
+               INTERVALS_NOTE.format(level=level), digits=3)
     versus, sentence = versus_cosine(per_target, quality, level)
     _write(out_dir / "versus_cosine.tsv", versus)
     note = sentence + " " + VERSUS_NOTE.format(level=level)

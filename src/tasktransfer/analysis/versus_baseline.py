@@ -46,7 +46,7 @@ def learned_methods(methods) -> list[str]:
     return sorted(str(m) for m in set(methods) if str(m) in LEARNED or str(m).endswith("_loto"))
 
 
-def _bootstrap_mean(d: np.ndarray, n_boot: int, rng: np.random.Generator, level: float) -> tuple[float, float]:
+def bootstrap_mean(d: np.ndarray, n_boot: int, rng: np.random.Generator, level: float) -> tuple[float, float]:
     """Percentile interval of the mean of d, resampling its entries with replacement.
 
     NaN with one entry: one target has no spread to resample, and a zero-width interval would
@@ -117,7 +117,7 @@ def compare_to_baseline(
                 # a fresh generator per comparison: each row can be reproduced on its own
                 rng = np.random.default_rng(seed)
                 diff = float(d.mean())
-                low, high = _bootstrap_mean(d, n_boot, rng, level)
+                low, high = bootstrap_mean(d, n_boot, rng, level)
                 if math.isnan(low):
                     beats = None
                 else:
@@ -135,6 +135,35 @@ def compare_to_baseline(
                 }
             )
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+MEAN_COLUMNS = ["method", "metric", "mean", "low", "high", "targets"]
+
+
+def method_means(
+    per_target: pd.DataFrame,
+    metrics: Sequence[str],
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Each method's mean of each metric over targets with the same percentile bootstrap interval
+    over targets as :func:`compare_to_baseline` (a target counts where the metric is present; NaN
+    interval on one target). Rows: methods by name, metrics in the given order; metrics the table
+    lacks are skipped."""
+    if not 0.0 < level < 1.0:
+        raise TaskTransferError(f"level must lie between 0 and 1, got {level}")
+    present = [m for m in metrics if m in per_target.columns]
+    rows = []
+    for method, part in sorted(per_target.groupby(per_target["method"].astype(str)), key=lambda kv: kv[0]):
+        for metric in present:
+            d = part[metric].astype(float).dropna().to_numpy()
+            if len(d) == 0:
+                continue
+            low, high = bootstrap_mean(d, n_boot, np.random.default_rng(seed), level)
+            rows.append({"method": method, "metric": metric, "mean": float(d.mean()), "low": low, "high": high,
+                         "targets": len(d)})
+    return pd.DataFrame(rows, columns=MEAN_COLUMNS)
 
 
 def _describe(row: pd.Series) -> str:
