@@ -1,0 +1,103 @@
+"""Print a finished run's findings as Markdown, for the README and docs/measured.md.
+
+    .venv/bin/python scripts/findings.py runs/study_design
+
+Reads only the run's own tables (results/eval/*.tsv, logs/design_pairs.log, benchmarks/): the
+signal shares with their permutation null and p-values, which tasks learn, every method's mean
+Spearman, NDCG, Regret@1/@3, regret_xfit@1 and top-1 gain with bootstrap intervals over targets,
+each method's difference from cosine_mean, the ILP's solve and the job-seconds by rule.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+
+import pandas as pd
+
+
+def _fmt(mean: float, low: float, high: float, digits: int) -> str:
+    if pd.isna(mean):
+        return ""
+    if pd.isna(low):
+        return f"{mean:+.{digits}f}"
+    return f"{mean:+.{digits}f} [{low:+.{digits}f}, {high:+.{digits}f}]"
+
+
+def method_table(intervals: pd.DataFrame) -> str:
+    metrics = [("spearman", 2), ("ndcg", 2), ("regret@1", 1), ("regret@3", 1), ("regret_xfit@1", 1), ("top1_gain", 2)]
+    present = [(m, d) for m, d in metrics if m in set(intervals.metric)]
+    lines = ["| method | " + " | ".join(m for m, _ in present) + " |", "|---" * (len(present) + 1) + "|"]
+    for method, part in intervals.groupby("method", sort=False):
+        row = part.set_index("metric")
+        cells = [_fmt(*row.loc[m, ["mean", "low", "high"]], d) if m in row.index else "" for m, d in present]
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def versus_table(versus: pd.DataFrame) -> str:
+    metrics = list(dict.fromkeys(versus.metric))
+    lines = ["| method − cosine_mean | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
+    for method, part in versus.groupby("method", sort=False):
+        row = part.set_index("metric")
+        cells = []
+        for m in metrics:
+            if m not in row.index:
+                cells.append("")
+                continue
+            text = _fmt(row.loc[m, "diff"], row.loc[m, "low"], row.loc[m, "high"], 2)
+            cells.append(f"**{text}**" if str(row.loc[m, "beats_baseline"]) == "True" else text)
+        lines.append(f"| {method} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def job_seconds(run: Path) -> pd.DataFrame:
+    rows = []
+    for path in sorted((run / "benchmarks").rglob("*.tsv")):
+        rule = path.relative_to(run / "benchmarks").parts[0].removesuffix(".tsv")
+        table = pd.read_csv(path, sep="\t")
+        rows.append({"rule": rule, "s": float(table["s"].iloc[-1]), "cpu_time": float(table["cpu_time"].iloc[-1])})
+    if not rows:
+        return pd.DataFrame(columns=["rule", "jobs", "s", "cpu_time"])
+    table = pd.DataFrame(rows)
+    return table.groupby("rule").agg(jobs=("s", "size"), s=("s", "sum"), cpu_time=("cpu_time", "sum")).reset_index()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="the run's working directory (holds results/, logs/, benchmarks/)")
+    run = parser.parse_args().run
+    ev = run / "results" / "eval"
+
+    signal = pd.read_csv(ev / "signal.tsv", sep="\t")
+    print("## Variance of the pair mean gains\n")
+    print(signal.to_markdown(index=False, floatfmt=".3f"))
+    headline = (ev / "headline.txt").read_text().strip() if (ev / "headline.txt").exists() else ""
+    learn = pd.read_csv(ev / "learnability.tsv", sep="\t") if (ev / "learnability.tsv").exists() else None
+    if learn is not None:
+        print("\n## Learnability (r1 against the trivial baseline)\n")
+        print(learn[["task", "type", "r1", "baseline", "baseline_kind", "margin", "learns"]].to_markdown(index=False, floatfmt=".1f"))
+    intervals = pd.read_csv(ev / "intervals.tsv", sep="\t")
+    targets = int(intervals.targets.max())
+    print(f"\n## Methods: mean over {targets} targets [95 % bootstrap interval over targets]\n")
+    print(method_table(intervals))
+    print("\n## Against cosine_mean (bold: the interval clears zero on the good side)\n")
+    print(versus_table(pd.read_csv(ev / "versus_cosine.tsv", sep="\t")))
+    if headline:
+        print(f"\n{headline}")
+    log = run / "logs" / "design_pairs.log"
+    if log.exists():
+        print("\n## Pair design\n")
+        for line in log.read_text().splitlines():
+            if re.search(r"solver status|scorer pairs into|cost model|learnable pool tasks", line):
+                print(f"    {line.strip()}")
+    jobs = job_seconds(run)
+    if len(jobs):
+        print("\n## Job-seconds by rule (benchmarks/)\n")
+        print(jobs.sort_values("s", ascending=False).to_markdown(index=False, floatfmt=".0f"))
+        print(f"\ntotal: {jobs.s.sum():.0f} job-seconds wall, {jobs.cpu_time.sum():.0f} CPU-seconds, {int(jobs.jobs.sum())} jobs with a benchmark")
+
+
+if __name__ == "__main__":
+    main()
