@@ -28,10 +28,15 @@ def _fmt(mean: float, low: float, high: float, digits: int) -> str:
 def method_table(intervals: pd.DataFrame) -> str:
     metrics = [("spearman", 2), ("ndcg", 2), ("regret@1", 1), ("regret@3", 1), ("regret_xfit@1", 1), ("top1_gain", 2)]
     present = [(m, d) for m, d in metrics if m in set(intervals.metric)]
-    lines = ["| method | " + " | ".join(m for m, _ in present) + " |", "|---" * (len(present) + 1) + "|"]
+    gains = intervals[intervals.metric == "top1_gain"].set_index("method")["mean"]
+    oracle = gains.get("brute_force_xfit")  # the share of the honest oracle's top-1 gain a method recovers
+    share = ["of xfit top-1"] if oracle is not None and oracle > 0 else []
+    lines = ["| method | " + " | ".join([*(m for m, _ in present), *share]) + " |", "|---" * (len(present) + len(share) + 1) + "|"]
     for method, part in intervals.groupby("method", sort=False):
         row = part.set_index("metric")
         cells = [_fmt(*row.loc[m, ["mean", "low", "high"]], d) if m in row.index else "" for m, d in present]
+        if share:
+            cells.append(f"{100 * gains[method] / oracle:.0f} %" if method in gains.index else "")
         lines.append(f"| {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

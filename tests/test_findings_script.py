@@ -16,7 +16,7 @@ def test_findings_prints_every_table_from_a_runs_files(tmp_path):
     pd.DataFrame({"factor": ["source", "target", "residual"], "share": [0.2, 0.5, 0.3], "share_null": [0.1, 0.05, None],
                   "share_adjusted": [0.11, 0.47, None], "p_value": [0.03, 0.001, None]}).to_csv(ev / "signal.tsv", sep="\t", index=False)
     rows = [("scorer", "spearman", 0.31, 0.05, 0.52, 10), ("scorer", "top1_gain", 1.5, -0.2, 3.1, 10),
-            ("cosine_mean", "spearman", 0.1, -0.1, 0.3, 10)]
+            ("cosine_mean", "spearman", 0.1, -0.1, 0.3, 10), ("brute_force_xfit", "top1_gain", 2.0, 1.0, 3.0, 10)]
     pd.DataFrame(rows, columns=["method", "metric", "mean", "low", "high", "targets"]).to_csv(ev / "intervals.tsv", sep="\t", index=False)
     pd.DataFrame([("scorer", "spearman", 0.21, 0.02, 0.4, 10, True)],
                  columns=["method", "metric", "diff", "low", "high", "targets", "beats_baseline"]).to_csv(
@@ -30,7 +30,7 @@ def test_findings_prints_every_table_from_a_runs_files(tmp_path):
         (bench / name).write_text(f"s\th:m:s\tmax_rss\tcpu_time\n{s}\t0:00:30\t100\t{s - 1}\n")
     out = subprocess.run([sys.executable, str(REPO / "scripts" / "findings.py"), str(tmp_path)],
                          capture_output=True, text=True, check=True).stdout
-    assert "| scorer | +0.31 [+0.05, +0.52] | +1.50 [-0.20, +3.10] |" in out
+    assert "| scorer | +0.31 [+0.05, +0.52] | +1.50 [-0.20, +3.10] | 75 % |" in out  # 1.5 of the oracle's 2.0
     assert "| scorer | **+0.21 [+0.02, +0.40]** |" in out  # beats the baseline: bold
     assert "solver status: Optimal (0.31 s)" in out and "other" not in out.split("## Pair design")[1].split("##")[0]
     assert "total: 42 job-seconds wall, 40 CPU-seconds, 2 jobs" in out

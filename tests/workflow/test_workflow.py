@@ -87,6 +87,12 @@ def test_evaluation_agrees_with_the_transfer_runs(finished_run):
             assert rows.loc[method, "chosen"] == top, method
             assert rows.loc[method, "score"] == pytest.approx(mine[top]), method
             assert set(ranking.source) == set(config["sources"]), method  # the whole pool, never a target
+    # every method's means with intervals: the same top-1 gains the summary averages
+    intervals = pd.read_csv(results / "eval" / "intervals.tsv", sep="\t").set_index(["method", "metric"])
+    for method in ("scorer", "cosine_mean", "brute_force"):
+        top1 = summary[(summary.method == method) & (summary.k == 1)].mean_gain.item()
+        assert intervals.loc[(method, "top1_gain"), "mean"] == pytest.approx(top1, abs=1e-3), method
+        assert intervals.loc[(method, "top1_gain"), "targets"] == len(config["targets"])
     tasks = pd.read_csv(results / "eval" / "tasks.tsv", sep="\t")
     assert set(tasks.role) == {"source", "target"}
     scorer = json.loads((results / "scorer" / "metrics.json").read_text())
