@@ -143,6 +143,12 @@ def versus_baseline_inputs(per_target: pd.DataFrame, quality: pd.DataFrame | Non
     return table[["method", "target", *VERSUS_METRICS]]
 
 
+def in_method_order(table: pd.DataFrame) -> pd.DataFrame:
+    """The rows sorted by :func:`method_order` of their methods (stable within a method)."""
+    order = {m: i for i, m in enumerate(method_order(table["method"].unique()))}
+    return table.sort_values("method", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+
+
 def versus_cosine(per_target: pd.DataFrame, quality: pd.DataFrame | None, level: float = 0.95) -> tuple[pd.DataFrame, str]:
     """Every method against cosine_mean: method, metric, diff, low, high, targets, beats_baseline
     (rows resting on no target left out), and the headline sentence on the learned methods."""
@@ -151,9 +157,7 @@ def versus_cosine(per_target: pd.DataFrame, quality: pd.DataFrame | None, level:
     if BASELINE not in set(inputs["method"]):
         return pd.DataFrame(columns=columns), f"{BASELINE} is not among this run's methods: no method was compared with it."
     table = compare_to_baseline(inputs, baseline=BASELINE, metrics=VERSUS_METRICS, level=level)
-    table = table[table["targets"] > 0]
-    order = {m: i for i, m in enumerate(method_order(table["method"].unique()))}
-    table = table.sort_values("method", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+    table = in_method_order(table[table["targets"] > 0])
     sentence = headline(table, learned_methods(inputs["method"].unique()))
     return table[columns], sentence
 
@@ -171,9 +175,7 @@ def method_intervals(per_target: pd.DataFrame, quality: pd.DataFrame | None, ks:
         xfit = per_target[per_target["k"] == 1][["method", "target", "regret_xfit"]].rename(columns={"regret_xfit": "regret_xfit@1"})
         table = table.merge(xfit, on=["method", "target"], how="left")
         metrics.append("regret_xfit@1")
-    means = method_means(table, [*metrics, "top1_gain"], level=level)
-    order = {m: i for i, m in enumerate(method_order(means["method"].unique()))}
-    return means.sort_values("method", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
+    return in_method_order(method_means(table, [*metrics, "top1_gain"], level=level))
 
 
 def _display(table: pd.DataFrame) -> pd.DataFrame:
