@@ -135,6 +135,15 @@ def test_design_pairs_command_writes_the_table_and_reports_an_infeasible_budget(
     done = run(4000)
     assert done.returncode == 0, done.stderr
     assert "solver status: Optimal" in done.stdout
+    assert "cost model: 0 measured" in done.stdout  # no benchmark yet
+    # a transfer into a held-out target (in --tasks, not a source) measures the key it shares
+    tasks["held_out"] = {"type": "T9", "format": "classification", "epochs": 6}
+    folder = tmp_path / "b" / "transfer" / "n128" / TASKS[0] / "held_out"
+    folder.mkdir(parents=True)
+    (folder / "seed0-1.tsv").write_text("s\th:m:s\n30.0\t0:00:30\n")
+    measured = run(4000)
+    assert measured.returncode == 0, measured.stderr
+    assert "cost model: 1 measured" in measured.stdout
     assert {t for _, t in read_pairs(tmp_path / "pairs.tsv")} <= set(LEARNABLE)
     failed = run(10)
     assert failed.returncode == 2

@@ -5,6 +5,7 @@ defaults) within 120 minutes on 2 cores. An estimate, printed; the run itself is
 
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -54,7 +55,7 @@ def test_study_design_config_and_its_plan(tmp_path):
     assert config["selection"]["loto"] and config["selection"]["loto_scorer"]
 
     proc = run_snakemake(
-        tmp_path, "-n", "--configfile", str(STUDY),
+        tmp_path, "-n", "-p", "--configfile", str(STUDY),
         "--config", f"tasks_registry={REPO / 'config' / 'tasks.yaml'}", f"resources_dir={tmp_path / 'resources'}",
         timeout=600,
     )
@@ -70,6 +71,11 @@ def test_study_design_config_and_its_plan(tmp_path):
     size = config["data"]["target_train"]
     planned = set(re.findall(rf"results/transfer/n{size}/([^/\s]+)/([^/\s]+)/seed(\d+)/metrics\.json", proc.stdout))
     assert {(s, t, str(k)) for s in sources for t in targets for k in seeds} <= planned
+    # the design's cost model keys every task a transfer goes into, the held-out targets too:
+    # their complete rows are what it measures the pool pairs' cost on
+    design = re.search(r"tasktransfer design-pairs .*?--tasks '(\{.*?\})'", proc.stdout)
+    assert design is not None
+    assert set(json.loads(design.group(1))) == set(sources) | set(targets)
     methods = {m for m in re.findall(r"results/rankings/([a-z_]+)/", proc.stdout)}
     assert {"scorer", "brute_force", "random", "cosine_mean", "source_prior", "logme", "feature_ranker",
             "source_prior_loto", "feature_ranker_loto", "scorer_loto"} <= methods

@@ -36,8 +36,9 @@ def transfer_chunk_tags():
 
 
 def design_tasks():
-    """What the design needs of each pool task: its type, and its format and target-role epochs
-    (the cost model's key, with the target size)."""
+    """What the design needs of each task a transfer goes into: its type, and its format and
+    target-role epochs (the cost model's key, with the target size). The held-out targets are in
+    it too: their transfers' benchmarks are the cost model's measurements of the same keys."""
     return as_json(
         {
             t: {
@@ -45,7 +46,7 @@ def design_tasks():
                 "format": REGISTRY[t].format,
                 "epochs": target_spec(t)["epochs"],
             }
-            for t in SOURCES
+            for t in [*SOURCES, *TARGETS]
         }
     )
 
