@@ -38,7 +38,8 @@ def transfer_chunk_tags():
 def design_tasks():
     """What the design needs of each task a transfer goes into: its type, and its format and
     target-role epochs (the cost model's key, with the target size). The held-out targets are in
-    it too: their transfers' benchmarks are the cost model's measurements of the same keys."""
+    it too: their transfers' benchmarks are the cost model's measurements of the same keys.
+    """
     return as_json(
         {
             t: {
