@@ -26,7 +26,7 @@ study: setup  ## the signal study (config/study.yaml) in runs/study/; 90 to 100 
 		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources --report $(CURDIR)/runs/study/report.html
 	@echo "report: runs/study/report.html"
 
-study-design: setup  ## the study by design (config/study_design.yaml) in runs/study_design/; over 2 hours on 2 AVX-512 cores (docs/measured.md)
+study-design: setup  ## the study by design (config/study_design.yaml) in runs/study_design/; 1 h 57 min on 2 idle AVX-512 BF16 cores (docs/measured.md)
 	mkdir -p runs/study_design
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/study_design --configfile config/study_design.yaml \
 		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources --cores $(CORES)
