@@ -204,7 +204,9 @@ def _test_cluster_partitions(path: Path) -> Path:
     return path
 
 
-def _run_through_slurm(workdir: Path, partitions: Path) -> tuple[subprocess.CompletedProcess, str | None]:
+def _run_through_slurm(
+    workdir: Path, partitions: Path, *extra: str
+) -> tuple[subprocess.CompletedProcess, str | None]:
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     env.pop("SLURM_JOB_ID", None)  # never look like a job of another allocation
     overrides = [
@@ -217,7 +219,9 @@ def _run_through_slurm(workdir: Path, partitions: Path) -> tuple[subprocess.Comp
     ]  # fmt: skip
     cmd = [
         "timeout", "-k", "15", str(LIMIT_S),
-        *snakemake_cmd(workdir, "--profile", str(PROFILE), *overrides, "--configfile", str(workdir / "config.yaml")),
+        *snakemake_cmd(
+            workdir, "--profile", str(PROFILE), *overrides, *extra, "--configfile", str(workdir / "config.yaml")
+        ),
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env)
     found = re.search(r"SLURM run ID: (\S+)", proc.stdout + proc.stderr)
@@ -225,6 +229,15 @@ def _run_through_slurm(workdir: Path, partitions: Path) -> tuple[subprocess.Comp
     if proc.returncode != 0 and run_id:
         subprocess.run(["scancel", "--name", run_id], capture_output=True)  # leave no job behind
     return proc, run_id
+
+
+def _jobs_of_run(run_id: str) -> dict[str, str]:
+    """Job id -> TRES request of every job a run submitted that squeue still knows."""
+    queue = subprocess.run(
+        ["squeue", "-h", "-t", "all", "--name", run_id, "-O", "JobID:30,tres-per-job:40"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return {row.split()[0]: (row.split() + [""])[1] for row in queue.stdout.splitlines() if row.strip()}
 
 
 @pytest.mark.slurm
@@ -236,11 +249,20 @@ def test_tiny_workflow_runs_every_heavy_job_under_sbatch(cluster, tmp_path, tiny
     write_tiny_workdir(workdir, tiny_backbone, **OVERRIDES)
     config = yaml.safe_load((workdir / "config.yaml").read_text())
 
-    proc, run_id = _run_through_slurm(workdir, _test_cluster_partitions(tmp_path / "partitions.yaml"))
-    out = proc.stdout[-5000:] + proc.stderr[-5000:]
-    assert proc.returncode != 124, f"the SLURM run hung past {LIMIT_S} s (job status never came back?):\n{out}"
-    assert proc.returncode == 0, f"the SLURM run failed (rc {proc.returncode}):\n{out}"
-    assert run_id, f"no SLURM run ID in the output: did the slurm executor run?\n{out}"
+    partitions = _test_cluster_partitions(tmp_path / "partitions.yaml")
+    # The plugin makes an array of the transfers that are ready in the same scheduling round. On
+    # this one-GPU node the tuning jobs finish one by one and each may free a single transfer (the
+    # order varies), so the test stages what a cluster run of hundreds of pairs does: the tuning
+    # first (`--until`), then the rest, where every transfer is ready at once.
+    runs = {}
+    for stage in (["--until", "prompt_tune", "target_tune"], []):
+        proc, run_id = _run_through_slurm(workdir, partitions, *stage)
+        out = proc.stdout[-5000:] + proc.stderr[-5000:]
+        assert proc.returncode != 124, f"the SLURM run hung past {LIMIT_S} s (job status never came back?):\n{out}"
+        assert proc.returncode == 0, f"the SLURM run {stage or 'to the end'} failed (rc {proc.returncode}):\n{out}"
+        assert run_id, f"no SLURM run ID in the output: did the slurm executor run?\n{out}"
+        # squeue forgets finished jobs after MinJobAge (600 s on the CI cluster): ask it right away
+        runs[run_id] = _jobs_of_run(run_id)
     assert (workdir / "results" / "eval" / "summary.tsv").is_file()
 
     size = config["data"]["target_train"] or "all"
@@ -258,16 +280,9 @@ def test_tiny_workflow_runs_every_heavy_job_under_sbatch(cluster, tmp_path, tiny
     job_ids = {name: r.get("slurm_job_id") for name, r in records.items()}
     assert all(job_ids.values()), f"jobs that did not run under sbatch: {[n for n, j in job_ids.items() if not j]}"
 
-    # every one of those ids is a job this run submitted (the plugin names its jobs by the run ID),
-    # and each asked for a GPU: the node's one GPU (a counted device) ran them one at a time
-    queue = subprocess.run(
-        ["squeue", "-h", "-t", "all", "--name", run_id, "-O", "JobID:30,ArrayJobID:30,tres-per-job:40"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    submitted = {}
-    for row in queue.stdout.splitlines():
-        job, array, tres = (row.split() + ["", "", ""])[:3]
-        submitted[job] = tres
+    # every one of those ids is a job these runs submitted (the plugin names its jobs by the run
+    # ID), and each asked for a GPU: the node's one GPU (a counted device) ran them one at a time
+    submitted = {job: tres for jobs in runs.values() for job, tres in jobs.items()}
     missing = set(job_ids.values()) - set(submitted)
     assert not missing, f"job ids {missing} not among this run's jobs {sorted(submitted)}"
     assert all("gpu" in submitted[j] for j in job_ids.values()), {n: submitted[j] for n, j in job_ids.items()}
