@@ -18,7 +18,7 @@ run: setup  ## the main job on the default config, ending with the HTML report
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --report results/report.html $$extra
 	@echo "report: results/report.html"
 
-study: setup  ## the signal study (config/study.yaml) in runs/study/; 90 to 100 minutes on 2 idle CPU cores (README)
+study: setup  ## the signal study (config/study.yaml) in runs/study/; 1 h 29 min on 2 idle AVX-512 BF16 cores (docs/measured.md)
 	mkdir -p runs/study
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/study --configfile config/study.yaml \
 		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources --cores $(CORES)
