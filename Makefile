@@ -11,11 +11,13 @@ setup:
 # a CPU without native bf16 (AVX2 only) trains in fp32, about 3.8x slower: `make run` adds the
 # smaller plan of config/fp32_cpu.yaml there (every stage, fewer pairs; docs/measured.md)
 RUN_CONFIG = $$($(VENV)/python -c "import torch; print('' if torch.cuda.is_available() or torch.ops.mkldnn._is_mkldnn_bf16_supported() else '--configfile config/fp32_cpu.yaml')")
+# further arguments for both snakemake calls of `make run`, e.g. SNAKEMAKE_ARGS="--config replicas='{max: 1}'"
+SNAKEMAKE_ARGS ?=
 
 run: setup  ## the main job on the default config, ending with the HTML report
 	@extra="$(RUN_CONFIG)"; [ -z "$$extra" ] || echo "no native bf16 on this CPU: the smaller plan of config/fp32_cpu.yaml"; \
-	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --cores $(CORES) $$extra && \
-	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --report results/report.html $$extra
+	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --cores $(CORES) $$extra $(SNAKEMAKE_ARGS) && \
+	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --report results/report.html $$extra $(SNAKEMAKE_ARGS)
 	@echo "report: results/report.html"
 
 study: setup  ## the signal study (config/study.yaml) in runs/study/; 1 h 29 min on 2 idle AVX-512 BF16 cores (docs/measured.md)

@@ -18,16 +18,9 @@ run_layout() {  # name, replicas.max
     local dir="$base/$1"
     [ ! -e "$dir" ] || { echo "$dir exists: give an empty WORKDIR" >&2; exit 1; }
     git clone -q "$repo" "$dir"
-    (
-        cd "$dir"
-        # as `make run`: a CPU without native bf16 adds the smaller plan of config/fp32_cpu.yaml
-        /usr/bin/time -v -o "$base/$1.time" bash -c '
-            make setup >/dev/null || exit 1
-            plan=$(.venv/bin/python -c "import torch; print(\"\" if torch.cuda.is_available() or torch.ops.mkldnn._is_mkldnn_bf16_supported() else \"config/fp32_cpu.yaml\")")
-            cfg=(--config "replicas={max: $1}" ${plan:+--configfile "$plan"})
-            PATH=$PWD/.venv/bin:$PATH .venv/bin/snakemake --cores 2 "${cfg[@]}" \
-            && PATH=$PWD/.venv/bin:$PATH .venv/bin/snakemake --report results/report.html "${cfg[@]}"' _ "$2"
-    ) >"$base/$1.log" 2>&1
+    # `make run` itself (set-up, the fp32 plan on a CPU without bf16, the report), one key changed
+    (cd "$dir" && /usr/bin/time -v -o "$base/$1.time" make run SNAKEMAKE_ARGS="--config replicas='{max: $2}'") \
+        >"$base/$1.log" 2>&1
 }
 
 summarise() {  # name
