@@ -16,6 +16,22 @@ TINY_CONFIG = REPO / "tests" / "workflow" / "tiny" / "config.yaml"
 TINY_TASKS = REPO / "tests" / "workflow" / "tiny" / "tasks.yaml"
 
 
+#: the data folder in the upstream layout github/OWNER/REPO/PATH that CI keeps beside the clone
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The data folder (../shared/data): the test skips, saying why, where it is absent;
+    TASKTRANSFER_REQUIRE_DATA=1 makes that a failure instead (CI sets it)."""
+    if not (SHARED_DATA / "github").is_dir():
+        problem = f"../shared/data is not here ({SHARED_DATA}): the tests of the data-folder tasks need it"
+        if os.environ.get("TASKTRANSFER_REQUIRE_DATA") == "1":
+            pytest.fail(f"TASKTRANSFER_REQUIRE_DATA=1 but {problem}")
+        pytest.skip(problem)
+    return SHARED_DATA
+
+
 @pytest.fixture(scope="session")
 def tiny_backbone(tmp_path_factory) -> Path:
     """A tiny random BERT saved like a real model (built once per test session)."""

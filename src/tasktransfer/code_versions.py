@@ -29,7 +29,8 @@ PACKAGE = Path(__file__).resolve().parent
 STAGES: dict[str, tuple[str, ...]] = {
     "data": (
         "data.registry", "data.prepare", "data.package_fetch", "data.package_corpora", "data.tables",
-        "data.synthetic", "io", "cli.data_commands",
+        "data.synthetic", "data.providers", "data.examples", "data.readers", "data.nltk_readers", "data.folder_readers_a",
+        "data.folder_readers_b", "data.folder_readers_b_taskweb", "io", "cli.data_commands",
     ),
     "tune": (
         "prompting.training", "prompting.loop_steps", "prompting.prompt_encoder", "prompting.formats", "prompting.backbone",

@@ -8,9 +8,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from types import MappingProxyType
 
-from tasktransfer.data import package_corpora
+from tasktransfer.data import folder_readers_a, folder_readers_b, nltk_readers, package_corpora
 
-_MODULES = (package_corpora,)
+#: package archives; NLTK's corpora; brmson, BIG-Bench-Hard, CLINC, SNIPS; TaskWeb, claims,
+#: reviews, toxicity, NER, BLiMP (folder_readers_b_taskweb is read through folder_readers_b)
+_MODULES = (package_corpora, nltk_readers, folder_readers_a, folder_readers_b)
 
 #: source kind -> reader
 READERS: Mapping[str, Callable] = MappingProxyType({k: v for m in _MODULES for k, v in m.LOADERS.items()})
