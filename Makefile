@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 CORES ?= 2
 
-.PHONY: setup run study study-design report test lint clean-results
+.PHONY: setup run study study-design task-survey task-check report test lint clean-results
 
 setup:
 	bash scripts/setup.sh
@@ -35,6 +35,21 @@ study-design: setup  ## the study by design (config/study_design.yaml) in runs/s
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/study_design --configfile config/study_design.yaml \
 		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources --report $(CURDIR)/runs/study_design/report.html
 	@echo "report: runs/study_design/report.html"
+
+# the data folder the study configs and the task survey read (github/OWNER/REPO/PATH): CI and the
+# development machines keep one beside the clone; a lab points it at its clones
+DATA_DIR ?= $(abspath ../shared/data)
+N ?= 128
+
+task-survey: setup  ## every task that can be had, tuned once at N training examples (N=128; 512 or 1000 for the rest) -> runs/task_survey_nN/results/eval/learnability.tsv
+	mkdir -p runs/task_survey_n$(N)
+	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/task_survey_n$(N) --configfile config/task_survey.yaml \
+		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources data_dir=$(DATA_DIR) \
+		"data={max_train: 1000, max_dev: 300, target_train: $(N), split_seed: 0}" \
+		--cores $(CORES) --keep-going results/eval/learnability.tsv
+
+task-check: setup  ## which providers hold each task of CONFIG's tasks now (no download)
+	$(VENV)/tasktransfer tasks-check --configfile $(or $(CONFIG),config/config.yaml) --data-dir $(DATA_DIR)
 
 test: setup  ## unit tests, the tiny workflow end to end, the SLURM and browser checks
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/python -m pytest -q -rs

