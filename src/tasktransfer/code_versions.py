@@ -29,7 +29,7 @@ PACKAGE = Path(__file__).resolve().parent
 STAGES: dict[str, tuple[str, ...]] = {
     "data": (
         "data.registry", "data.prepare", "data.package_fetch", "data.package_corpora", "data.tables",
-        "data.synthetic", "data.providers", "data.examples", "data.readers", "data.nltk_readers", "data.folder_readers_a",
+        "data.synthetic", "data.providers", "data.pins", "data.task_spec", "data.examples", "data.readers", "data.nltk_readers", "data.folder_readers_a",
         "data.folder_readers_b", "data.folder_readers_b_taskweb", "io", "cli.data_commands",
     ),
     "tune": (

@@ -19,7 +19,8 @@ import yaml
 
 from tasktransfer.data import registry
 from tasktransfer.data.folder_readers_b import LOADERS, SOURCE_KEYS, on_dev_side
-from tasktransfer.data.providers import TaskFiles, parse_repositories, sha256_bytes, tree_digest
+from tasktransfer.data.pins import parse_repositories, sha256_bytes, tree_digest
+from tasktransfer.data.providers import TaskFiles
 from tasktransfer.data.registry import parse_task
 from tasktransfer.errors import TaskError
 

@@ -15,7 +15,8 @@ import pytest
 
 from tasktransfer.data.availability import check_tasks, unavailable_summary
 from tasktransfer.data.prepare import DataSpec, prepare_task
-from tasktransfer.data.providers import TaskFiles, parse_repositories, tree_digest
+from tasktransfer.data.pins import parse_repositories, tree_digest
+from tasktransfer.data.providers import TaskFiles
 from tasktransfer.data.registry import parse_task
 from tasktransfer.errors import FetchError, MissingDataError, TaskError
 

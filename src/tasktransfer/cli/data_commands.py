@@ -60,7 +60,7 @@ def _fetch_package(kind: str, version: str, resources: Path) -> str:
 
 
 def _fetch_repo(name: str, commit: str, registry: str, resources: Path) -> str:
-    from tasktransfer.data.providers import parse_repositories
+    from tasktransfer.data.pins import parse_repositories
     from tasktransfer.data.registry import REPOSITORIES_KEY
     from tasktransfer.data.repo_fetch import download_repo_archive
     from tasktransfer.yaml_files import load_yaml_file

@@ -14,8 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tasktransfer.data.providers import PinnedFile, find_providers, sha256_bytes, tree_digest
-from tasktransfer.data.registry import TaskSpec
+from tasktransfer.data.pins import PinnedFile, sha256_bytes, tree_digest
+from tasktransfer.data.providers import find_providers
+from tasktransfer.data.task_spec import TaskSpec
 from tasktransfer.errors import TaskTransferError
 
 #: a provider's state: ok (it serves the file), or why not

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from tasktransfer.errors import TaskError
 
 if TYPE_CHECKING:  # the registry imports the readers: a type-only import keeps that one way
-    from tasktransfer.data.registry import TaskSpec
+    from tasktransfer.data.task_spec import TaskSpec
 
 
 def clean_text(text: Any) -> str:

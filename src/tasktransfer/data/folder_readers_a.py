@@ -26,7 +26,7 @@ from tasktransfer.errors import TaskError
 
 if TYPE_CHECKING:  # the registry imports the readers: type-only imports keep that one way
     from tasktransfer.data.providers import TaskFiles
-    from tasktransfer.data.registry import TaskSpec
+    from tasktransfer.data.task_spec import TaskSpec
 
 _LABEL_KEYS = ("label", "tags")
 

@@ -42,7 +42,7 @@ from tasktransfer.errors import TaskError
 
 if TYPE_CHECKING:  # the registry imports the readers: a type-only import keeps that one way
     from tasktransfer.data.providers import TaskFiles
-    from tasktransfer.data.registry import TaskSpec
+    from tasktransfer.data.task_spec import TaskSpec
 
 
 # --------------------------------------------------------------------------- helpers

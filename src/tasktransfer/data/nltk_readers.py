@@ -28,7 +28,7 @@ from tasktransfer.errors import TaskError
 
 if TYPE_CHECKING:  # the registry imports the readers: type-only imports keep that one way
     from tasktransfer.data.providers import TaskFiles
-    from tasktransfer.data.registry import TaskSpec
+    from tasktransfer.data.task_spec import TaskSpec
 
 # --------------------------------------------------------------------------- zip and XML
 

@@ -26,7 +26,7 @@ from tasktransfer.errors import TaskError
 
 if TYPE_CHECKING:  # the registry imports the readers: type-only imports keep that one way
     from tasktransfer.data.providers import TaskFiles
-    from tasktransfer.data.registry import TaskSpec
+    from tasktransfer.data.task_spec import TaskSpec
 
 #: a bigbench task.json inside its task folder: '' for the task's own, 'SUB/' for a direct subtask
 _BIGBENCH_MEMBER = re.compile(r"^(?:([^/]+)/)?task\.json$")

@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from tasktransfer.data.package_fetch import PACKAGES
-from tasktransfer.data.providers import PinnedFile, Repository, parse_files, parse_repositories
+from tasktransfer.data.pins import PinnedFile, Repository, parse_files, parse_repositories
 from tasktransfer.data.readers import LEGACY_PACKAGE, READER_KEYS
+from tasktransfer.data.task_spec import TaskSpec
 from tasktransfer.errors import ConfigError, TaskError
 from tasktransfer.names import RULE, is_name
 from tasktransfer.yaml_files import load_yaml_file
@@ -60,55 +61,6 @@ def legacy_files(name: str, kind: str, source: dict[str, Any]) -> tuple[PinnedFi
     if "file" in source:
         return (PinnedFile("data", str(source["file"]).strip("/"), None, package=package),)
     raise TaskError(name, "files", f"is missing: a '{kind}' task names the file it reads, e.g. files: {{data: {{package: {package}, path: ..., sha256: ...}}}}")
-
-
-@dataclass(frozen=True)
-class TaskSpec:
-    """One registry entry, checked."""
-
-    name: str
-    type: str
-    format: str
-    metric: str
-    source: dict[str, Any]
-    description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-    #: per-task split settings (``max_train``, ``max_dev``, ``dev_fraction``): caps at most as large
-    #: as the config's ``data`` block (the smaller wins), a dev fraction that replaces it
-    data: dict[str, Any] = field(default_factory=dict)
-    #: the files the task reads, pinned by content, with their providers (data/providers.py)
-    files: tuple[PinnedFile, ...] = ()
-    #: the training size this task learns at as a target (None: the config's data.target_train)
-    target_train: int | None = None
-    #: where the entry's repositories are pinned (OWNER/REPO -> commit, licence)
-    repositories: dict[str, Repository] = field(default_factory=dict)
-
-    @property
-    def kind(self) -> str:
-        return self.source["kind"]
-
-    def fingerprint(self) -> str:
-        """A stable string of everything that changes this task's prepared data: not its labels
-        (``type``, ``description``), which only the task table and the figures read."""
-        d: dict[str, Any] = {"format": self.format, "metric": self.metric, "source": self.source}
-        if self.data:  # only when set, so that entries without one keep their fingerprint
-            d["data"] = self.data
-        if self.files:  # the content, not its providers: another provider of the same bytes reruns nothing
-            d["files"] = {
-                f.name: f.sha256 or f"{f.package}:{f.package_path}:{','.join(f.include)}" for f in self.files
-            }
-        return json.dumps(d, sort_keys=True)
-
-    @property
-    def licences(self) -> list[str]:
-        """The licences of the repositories and packages this task's files come from."""
-        out = []
-        for f in self.files:
-            if f.repo and self.repositories.get(f.repo) and self.repositories[f.repo].licence:
-                out.append(self.repositories[f.repo].licence)
-            if f.package and PACKAGES[f.package].licence:
-                out.append(PACKAGES[f.package].licence)
-        return sorted(set(out))
 
 
 def parse_task(name: str, entry: Any, repositories: dict[str, Repository] | None = None) -> TaskSpec:

@@ -17,7 +17,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from tasktransfer.data.providers import Repository, repo_archive_path
+from tasktransfer.data.pins import Repository
+from tasktransfer.data.providers import repo_archive_path
 from tasktransfer.errors import FetchError
 
 #: where archives of commits are served: ``{base}/{owner}/{repo}/tar.gz/{commit}``
