@@ -23,17 +23,17 @@ run: setup  ## the main job on the default config, ending with the HTML report
 study: setup  ## the signal study (config/study.yaml) in runs/study/; 1 h 29 min on 2 idle AVX-512 BF16 cores (docs/measured.md)
 	mkdir -p runs/study
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/study --configfile config/study.yaml \
-		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources --cores $(CORES)
+		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources data_dir=$(DATA_DIR) --cores $(CORES)
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/study --configfile config/study.yaml \
-		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources --report $(CURDIR)/runs/study/report.html
+		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources data_dir=$(DATA_DIR) --report $(CURDIR)/runs/study/report.html
 	@echo "report: runs/study/report.html"
 
 study-design: setup  ## the study by design (config/study_design.yaml) in runs/study_design/; 1 h 57 min on 2 idle AVX-512 BF16 cores (docs/measured.md)
 	mkdir -p runs/study_design
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/study_design --configfile config/study_design.yaml \
-		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources --cores $(CORES)
+		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources data_dir=$(DATA_DIR) --cores $(CORES)
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/study_design --configfile config/study_design.yaml \
-		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources --report $(CURDIR)/runs/study_design/report.html
+		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources data_dir=$(DATA_DIR) --report $(CURDIR)/runs/study_design/report.html
 	@echo "report: runs/study_design/report.html"
 
 # the data folder the study configs and the task survey read (github/OWNER/REPO/PATH): CI and the

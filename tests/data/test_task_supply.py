@@ -82,8 +82,6 @@ def test_a_study_covers_the_twelve_types_and_no_provider_dominates(study):
     assert max(per_provider.values()) <= len(tasks) / 3, per_provider.most_common(3)
     assert sum(REGISTRY[t].type == "sentiment" for t in tasks) <= len(tasks) / 5
     assert not any(REGISTRY[t].kind == "bigbench" for t in tasks)
-    config = yaml.safe_load((REPO / "config" / study).read_text())
-    assert config["pairs"]["learnable_only"]  # learnability stays on
 
 
 @pytest.mark.parametrize("study", STUDIES)

