@@ -46,7 +46,7 @@ task-survey: setup  ## every task that can be had (or SURVEY_TASKS=a,b), tuned o
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/task_survey_n$(N) --configfile config/task_survey.yaml \
 		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources data_dir=$(DATA_DIR) \
 		"data={max_train: 1000, max_dev: 300, target_train: $(N), split_seed: 0}" \
-		$(if $(SURVEY_TASKS),"sources=[$(SURVEY_TASKS)]") --cores $(CORES) --keep-going results/eval/learnability.tsv
+		$(if $(SURVEY_TASKS),"sources=[$(SURVEY_TASKS)]") --cores $(CORES) --keep-going $(SNAKEMAKE_ARGS) results/eval/learnability.tsv
 
 task-check: setup  ## which providers hold each task of CONFIG's tasks now (no download)
 	$(VENV)/tasktransfer tasks-check --configfile $(or $(CONFIG),config/config.yaml) --data-dir $(DATA_DIR)

@@ -65,7 +65,7 @@ def table(registry: dict[str, TaskSpec], surveys: dict[int, dict[str, dict[str, 
     learns_at: dict[str, int | None] = {}
     for name, spec in registry.items():
         at128 = surveys.get(128, {}).get(name)
-        learned = [n for n in sizes if surveys[n].get(name, {}).get("learns") == "True"]
+        learned = [n for n in sizes if surveys[n].get(name, {}).get("learns", "").lower() == "true"]
         learns_at[name] = spec.target_train or (learned[0] if learned else None)
         if name in surveys.get(128, {}) or any(name in s for s in surveys.values()):
             where = str(learns_at[name]) if learns_at[name] else f"not at {', '.join(str(n) for n in sizes if name in surveys[n])}"
@@ -87,7 +87,7 @@ def table(registry: dict[str, TaskSpec], surveys: dict[int, dict[str, dict[str, 
     surveyed = [n for n in registry if any(n in s for s in surveys.values())]
     by_type = Counter(registry[n].type for n in surveyed)
     learn_type = Counter(registry[n].type for n in surveyed if learns_at[n])
-    at_128 = sum(1 for n in surveyed if surveys.get(128, {}).get(n, {}).get("learns") == "True")
+    at_128 = sum(1 for n in surveyed if surveys.get(128, {}).get(n, {}).get("learns", "").lower() == "true")
     summary = [
         "",
         f"{len(surveyed)} tasks surveyed; **{at_128} learn at 128 examples, "
