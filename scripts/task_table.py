@@ -72,6 +72,7 @@ def table(registry: dict[str, TaskSpec], surveys: dict[int, dict[str, dict[str, 
         else:
             where = "not surveyed"
         derived = " (derived)" if spec.description.startswith("Derived from") else ""
+        derived += f" (counts with `{spec.counts_with}`)" if spec.counts_with else ""
         row = [
             f"`{name}`{derived}",
             spec.type,
@@ -85,13 +86,20 @@ def table(registry: dict[str, TaskSpec], surveys: dict[int, dict[str, dict[str, 
         ]
         lines.append("| " + " | ".join(c.replace("|", "/") for c in row) + " |")
     surveyed = [n for n in registry if any(n in s for s in surveys.values())]
-    by_type = Counter(registry[n].type for n in surveyed)
-    learn_type = Counter(registry[n].type for n in surveyed if learns_at[n])
-    at_128 = sum(1 for n in surveyed if surveys.get(128, {}).get(n, {}).get("learns", "").lower() == "true")
+    # a task that counts with another (same corpus, same labels) is one task with it: a group learns
+    # when one of its tasks does
+    groups: dict[str, list[str]] = {}
+    for n in surveyed:
+        groups.setdefault(registry[n].counts_with or n, []).append(n)
+    by_type = Counter(registry[g].type for g in groups)
+    learn_type = Counter(registry[g].type for g, members in groups.items() if any(learns_at[m] for m in members))
+    at_128 = sum(1 for members in groups.values() if any(surveys.get(128, {}).get(m, {}).get("learns", "").lower() == "true" for m in members))
+    at_size = sum(1 for members in groups.values() if any(learns_at[m] for m in members))
     summary = [
         "",
-        f"{len(surveyed)} tasks surveyed; **{at_128} learn at 128 examples, "
-        f"{sum(1 for n in surveyed if learns_at[n])} at their recorded size** (sizes surveyed: {', '.join(map(str, sizes))}).",
+        f"{len(surveyed)} tasks surveyed, {len(groups)} when the tasks that count with another count once; of "
+        f"those, **{at_128} learn at 128 examples, {at_size} at their recorded size** (sizes surveyed: "
+        f"{', '.join(map(str, sizes))}).",
         "",
         "| type | tasks | learn |",
         "|---|---|---|",

@@ -22,6 +22,11 @@ never:
   type: animal
   format: classification
   source: {kind: synthetic, generator: keyword_classification, family: animal, size: 60, seed: 3}
+copy:
+  type: colour
+  format: classification
+  counts_with: early
+  source: {kind: synthetic, generator: keyword_classification, family: colour, size: 60, seed: 4}
 """
 HEADER = "task\ttype\tformat\tmetric\tr1\tbaseline\tbaseline_kind\tmargin\tlearns\n"
 
@@ -36,7 +41,7 @@ def _survey(root, n, rows):
 
 def test_the_table_says_where_each_task_learns_and_replaces_only_its_markers(tmp_path):
     (tmp_path / "tasks.yaml").write_text(REGISTRY)
-    n128 = _survey(tmp_path, 128, [("early", 71.0), ("late", 52.0), ("never", 49.0)])
+    n128 = _survey(tmp_path, 128, [("early", 71.0), ("late", 52.0), ("never", 49.0), ("copy", 70.0)])
     n512 = _survey(tmp_path, 512, [("late", 60.5), ("never", 51.0)])
     doc = tmp_path / "tasks.md"
     doc.write_text("# head\n<!-- task-table:start -->\nold\n<!-- task-table:end -->\ntail\n")
@@ -53,5 +58,7 @@ def test_the_table_says_where_each_task_learns_and_replaces_only_its_markers(tmp
     assert rows["late"].endswith("| 52.0 | 50.0 (majority class) | 512 |")
     assert "(derived)" in rows["late"] and rows["never"].endswith("| not at 128, 512 |")
     assert "| 60 |" in rows["early"]  # examples counted by loading the task
-    assert "3 tasks surveyed; **1 learn at 128 examples, 2 at their recorded size**" in text
+    assert "(counts with `early`)" in rows["copy"]
+    assert "4 tasks surveyed, 3 when the tasks that count with another count once; of those, **1 learn at 128 " in text
+    assert "examples, 2 at their recorded size**" in text
     assert "| animal | 2 | 1 |" in text and "| colour | 1 | 1 |" in text

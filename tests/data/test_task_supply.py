@@ -60,8 +60,15 @@ def test_every_task_is_pinned_by_the_content_it_reads():
 
 def test_the_registry_has_fifty_tasks_of_twelve_types_that_can_be_had_without_bigbench():
     available = [n for n, s in REGISTRY.items() if s.kind != "bigbench"]
-    assert len(available) >= 50
-    assert _groups(available) == set(TYPE_GROUPS)
+    distinct = [n for n in available if REGISTRY[n].counts_with is None]  # one corpus, one set of labels: one task
+    assert len(distinct) >= 50
+    assert _groups(distinct) == set(TYPE_GROUPS)
+
+
+@pytest.mark.parametrize("study", ["config.yaml", *STUDIES])
+def test_no_config_pairs_a_task_with_its_copy(study):
+    tasks = set(_tasks(study))
+    assert not [t for t in tasks if REGISTRY[t].counts_with in tasks]
 
 
 def test_the_default_reads_registry_packages_only():

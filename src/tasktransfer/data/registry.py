@@ -101,7 +101,10 @@ def parse_task(name: str, entry: Any, repositories: dict[str, Repository] | None
     target_train = entry.get("target_train")
     if target_train is not None and target_train not in TARGET_SIZES:
         raise TaskError(name, "target_train", f"must be one of {list(TARGET_SIZES)} (the size it learns at), not {target_train!r}")
-    known = {"type", "format", "metric", "source", "description", "data", "files", "target_train"}
+    counts_with = entry.get("counts_with")
+    if counts_with is not None and (not is_name(counts_with) or counts_with == name):
+        raise TaskError(name, "counts_with", f"must name another task of the registry, not {counts_with!r}")
+    known = {"type", "format", "metric", "source", "description", "data", "files", "target_train", "counts_with"}
     return TaskSpec(
         name=name,
         type=str(entry["type"]),
@@ -113,6 +116,7 @@ def parse_task(name: str, entry: Any, repositories: dict[str, Repository] | None
         data=dict(data),
         files=files,
         target_train=target_train,
+        counts_with=counts_with,
         repositories={f.repo: repositories[f.repo] for f in files if f.repo},
     )
 
@@ -126,7 +130,11 @@ def load_registry(path: str | Path) -> dict[str, TaskSpec]:
     if not isinstance(raw, dict):
         raise ConfigError(f"task registry {path} must be a mapping of task name -> entry")
     repositories = parse_repositories(raw.get(REPOSITORIES_KEY))
-    return {name: parse_task(name, entry, repositories) for name, entry in raw.items() if name != REPOSITORIES_KEY}
+    tasks = {name: parse_task(name, entry, repositories) for name, entry in raw.items() if name != REPOSITORIES_KEY}
+    for spec in tasks.values():
+        if spec.counts_with is not None and spec.counts_with not in tasks:
+            raise TaskError(spec.name, "counts_with", f"'{spec.counts_with}' is not a task of {path}")
+    return tasks
 
 
 def get_task(registry: dict[str, TaskSpec], name: str) -> TaskSpec:

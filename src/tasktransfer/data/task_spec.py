@@ -29,6 +29,9 @@ class TaskSpec:
     files: tuple[PinnedFile, ...] = ()
     #: the training size this task learns at as a target (None: the config's data.target_train)
     target_train: int | None = None
+    #: another task of the same corpus and labels (a second provider's copy, a subset): the two
+    #: count as one task where tasks are counted (docs/tasks.md), never as source and target
+    counts_with: str | None = None
     #: where the entry's repositories are pinned (OWNER/REPO -> commit, licence)
     repositories: dict[str, Repository] = field(default_factory=dict)
 
