@@ -252,7 +252,9 @@ def package_inputs(wildcards):
     spec = REGISTRY[wildcards.task]
     needed = set()
     for pin in spec.files:
-        if find_providers(spec.name, pin, config["resources_dir"], DATA_DIR, spec.repositories):
+        if find_providers(
+            spec.name, pin, config["resources_dir"], DATA_DIR, spec.repositories
+        ):
             continue
         if pin.package is not None:
             needed.add(package_marker(pin.package))
