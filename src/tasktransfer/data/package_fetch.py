@@ -295,6 +295,41 @@ def index_files(name: str, index: str, timeout: float = 60) -> list[dict[str, st
     return files
 
 
+def stream_download(url: str, folder: Path, name: str, timeout: float, log: Callable[[str], None]) -> tuple[Path, int, str]:
+    """Stream ``url`` into a private temporary file beside ``folder/name``, hashing it on the way,
+    with progress every 50 MiB: (the temporary file, its size, its sha256). Nothing is left
+    behind when it fails; the caller checks the file and puts it in place (:func:`put_in_place`)."""
+    handle, tmp_name = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
+    tmp = Path(tmp_name)
+    digest = hashlib.sha256()
+    log(f"downloading {name} from {url}")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            request = urllib.request.Request(url, headers={"User-Agent": "tasktransfer"})
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                total = int(response.headers.get("Content-Length") or 0)
+                done, last = 0, 0
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+                    digest.update(chunk)
+                    done += len(chunk)
+                    if done - last >= 50 << 20:
+                        last = done
+                        log(f"  {done >> 20} MiB" + (f" of {total >> 20} MiB" if total else ""))
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return tmp, done, digest.hexdigest()
+
+
+def put_in_place(tmp: Path, final: Path) -> None:
+    """Rename a checked download into place, readable as the umask says (mkstemp makes it private)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    os.replace(tmp, final)
+
+
 def download_archive(
     kind: str,
     resources: Path,
@@ -347,41 +382,19 @@ def download_archive(
         )
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / filename
-    digest = hashlib.sha256()
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{filename}.", suffix=".part", dir=folder)
-    tmp = Path(tmp_name)
     url = str(chosen["url"])
-    log(f"downloading {filename} from {url}")
     try:
-        with os.fdopen(handle, "wb") as out:
-            request = urllib.request.Request(url, headers={"User-Agent": "tasktransfer"})
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                total = int(response.headers.get("Content-Length") or 0)
-                done, last = 0, 0
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-                    digest.update(chunk)
-                    done += len(chunk)
-                    if done - last >= 50 << 20:
-                        last = done
-                        log(f"  {done >> 20} MiB" + (f" of {total >> 20} MiB" if total else ""))
-        actual = digest.hexdigest()
+        tmp, done, actual = stream_download(url, folder, filename, timeout, log)
+    except (urllib.error.URLError, OSError) as err:
+        raise FetchError(f"{ref.requirement}: downloading {url} failed ({err}); nothing was kept: {retry}") from err
+    try:
         if actual != expected:
             raise FetchError(
                 f"{ref.requirement}: the downloaded {filename} has sha256 {actual}, but the expected digest is "
                 f"{expected}; the file was deleted. The download was cut short or altered on the way (a proxy?): "
                 f"{retry}"
             )
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it private; an archive is not
-        os.replace(tmp, final)
-    except FetchError:
-        tmp.unlink(missing_ok=True)
-        raise
-    except (urllib.error.URLError, OSError) as err:
-        tmp.unlink(missing_ok=True)
-        raise FetchError(f"{ref.requirement}: downloading {url} failed ({err}); nothing was kept: {retry}") from err
+        put_in_place(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import os
 import shlex
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
+from tasktransfer.data.package_fetch import put_in_place, stream_download
 from tasktransfer.data.pins import Repository
 from tasktransfer.data.providers import repo_archive_path
 from tasktransfer.errors import FetchError
@@ -58,36 +58,17 @@ def download_repo_archive(
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     url = archive_url(repo)
-    handle, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".part", dir=final.parent)
-    tmp = Path(tmp_name)
-    log(f"downloading {url}")
     try:
-        with os.fdopen(handle, "wb") as out:
-            request = urllib.request.Request(url, headers={"User-Agent": "tasktransfer"})
-            with urllib.request.urlopen(request, timeout=timeout) as response:
-                done, last = 0, 0
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
-                    done += len(chunk)
-                    if done - last >= 50 << 20:
-                        last = done
-                        log(f"  {done >> 20} MiB")
-        if done == 0:
-            raise FetchError(f"{url} answered with an empty body; nothing was kept")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, final)
-    except FetchError:
-        tmp.unlink(missing_ok=True)
-        raise
+        tmp, done, digest = stream_download(url, final.parent, final.name, timeout, log)
     except (urllib.error.URLError, OSError) as err:
-        tmp.unlink(missing_ok=True)
         raise FetchError(
             f"{repo.name} at {repo.commit}: downloading {url} failed ({getattr(err, 'reason', err)}); nothing was "
             f"kept. Where there is no network, use a data folder (data_dir or $TASKTRANSFER_DATA) with "
             f"github/{repo.name}/ cloned at that commit"
         ) from err
-    except BaseException:
+    if done == 0:
         tmp.unlink(missing_ok=True)
-        raise
-    log(f"saved {final} ({done} bytes)")
+        raise FetchError(f"{url} answered with an empty body; nothing was kept")
+    put_in_place(tmp, final)  # no published digest: the files in it are checked against their pins when read
+    log(f"saved {final} ({done} bytes, sha256 {digest})")
     return final
