@@ -60,9 +60,12 @@ def _planned(stdout: str) -> dict[str, int]:
 
 
 def _target_role(config: dict) -> set[str]:
-    """Tasks tuned in the target role: targets, novel targets and pool tasks a scorer pair enters."""
+    """Tasks tuned in the target role: targets, novel targets and pool tasks a scorer pair enters;
+    every task where the learnability check is on (`pairs.learnable_only`: r1 of each task)."""
     from tasktransfer.affinity.pairs import sample_pairs
 
+    if config["pairs"].get("learnable_only"):
+        return set(config["sources"]) | set(config["targets"]) | set(config.get("novel_targets", []))
     entered = {t for _, t in sample_pairs(config["sources"], config["pairs"]["m"], config["pairs"]["seed"])}
     return entered | set(config["targets"]) | set(config.get("novel_targets", []))
 
