@@ -1,8 +1,8 @@
-"""Where a task's data files come from: content pins and the providers that can serve them.
+"""Where a task's data files come from: the providers that can serve a pinned file.
 
 A task reads named files (its registry entry's ``files`` block). Each file is pinned by the
-sha256 of its bytes (a folder, ``tree``, by the digest of its listing, :func:`tree_digest`), not
-by the archive that carries it, and may name several providers of the same bytes:
+sha256 of its bytes (a folder, ``tree``, by the digest of its listing; :mod:`tasktransfer.data.pins`),
+not by the archive that carries it, and may name several providers of the same bytes:
 
 - ``folder``: a data folder in the upstream layout ``github/OWNER/REPO/PATH`` (the config's
   ``data_dir`` or the environment variable ``TASKTRANSFER_DATA``: ``../shared/data``, a lab's
@@ -40,8 +40,7 @@ from tasktransfer.errors import (
 
 #: the environment variable that names the data folder when the config's ``data_dir`` is empty
 DATA_ENV = "TASKTRANSFER_DATA"
-#: the providers, in the order they are tried
-PROVIDERS = ("folder", "package", "archive")
+
 
 def data_dir(configured: str | os.PathLike | None = None) -> Path | None:
     """The data folder: the config's value, else ``$TASKTRANSFER_DATA``, else none."""
