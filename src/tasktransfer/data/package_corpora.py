@@ -327,14 +327,3 @@ SOURCE_KEYS: MappingProxyType[str, tuple[str, ...]] = MappingProxyType(
         "snli_jsonl": (),
     }
 )
-
-
-def load_package_source(spec: TaskSpec, resources, folder=None) -> dict[str, list[dict]]:
-    """Read a package reader's task: its pinned files from the first provider that holds them."""
-    from pathlib import Path
-
-    from tasktransfer.data.providers import TaskFiles
-
-    if spec.kind not in LOADERS:
-        raise TaskError(spec.name, "source.kind", f"'{spec.kind}' is not a package source; use one of {sorted(LOADERS)}")
-    return LOADERS[spec.kind](spec, TaskFiles(spec.name, spec.files, Path(resources), folder, spec.repositories))
