@@ -101,7 +101,7 @@ def parse_files(task: str, block: Any, packages: Mapping[str, Any], repositories
             raise TaskError(task, f"{where}.sha256", f"{sha!r} is not a sha256 (64 lowercase hex digits)")
         if sha is None and (package is None or repo is not None or not getattr(packages[package], "sha256", None)):
             raise TaskError(
-                task, f"{where}.sha256", "is missing: pin the file's content (`tasktransfer tasks pin` prints it)"
+                task, f"{where}.sha256", "is missing: pin the file's content (`tasktransfer tasks-pin` prints it)"
             )
         include = entry.get("include", [])
         if isinstance(include, str):
