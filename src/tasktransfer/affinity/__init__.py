@@ -2,10 +2,15 @@
 
 - :mod:`~tasktransfer.affinity.pairs`: the seeded, prefix-stable sample of scorer-training pairs
 - :mod:`~tasktransfer.affinity.pair_design`: a balanced design of pairs under a budget (an integer program)
-- :mod:`~tasktransfer.affinity.scorer`: the paper's affinity scorer s([P_t; P_s]) -> gain
+- :mod:`~tasktransfer.affinity.pair_plan`: a run's scorer pairs, sampled or designed, into learnable tasks if asked
+- :mod:`~tasktransfer.affinity.scorer`: training the paper's affinity scorer s([P_t; P_s]) -> gain
+- :mod:`~tasktransfer.affinity.scorer_model`: the scorer's model, built, loaded and applied
 - :mod:`~tasktransfer.affinity.similarity`: the six prompt-similarity baselines
 - :mod:`~tasktransfer.affinity.source_prior`: each source's mean effect over other targets
-- :mod:`~tasktransfer.affinity.logme`: LogME evidence of a target's labels on prompted features
+- :mod:`~tasktransfer.affinity.logme`: LogME, the log maximum evidence of a linear model on frozen features
+- :mod:`~tasktransfer.affinity.logme_features`: LogME of a target's labels on the features each source's prompt gives
+- :mod:`~tasktransfer.affinity.pair_features`: features of a pair that need no transfer (prompt cosines, LogME)
+- :mod:`~tasktransfer.affinity.feature_ranker`: a small learned ranker over pair features, falling back to cosine
 - :mod:`~tasktransfer.affinity.selection`: every method's scores, as one ranking per target
 """
 

@@ -2,6 +2,7 @@
 
 - :mod:`~tasktransfer.analysis.gather`: finished runs into long tables, seed means
 - :mod:`~tasktransfer.analysis.uncertainty`: paired bootstrap intervals of gains
+- :mod:`~tasktransfer.analysis.learnability`: which tasks learn at the target-role size (r1 against a trivial baseline)
 - :mod:`~tasktransfer.analysis.signal`: does the source move the gain more than noise does
 - :mod:`~tasktransfer.analysis.signal_null`: variance shares beyond what noise gives (permutation null)
 - :mod:`~tasktransfer.analysis.oracle`: brute force, in-sample and cross-fitted over seeds
@@ -9,7 +10,9 @@
 - :mod:`~tasktransfer.analysis.versus_baseline`: each method against cosine, with intervals over targets
 - :mod:`~tasktransfer.analysis.report_tables`: the report's tables (TSV and HTML)
 - :mod:`~tasktransfer.analysis.plots`: the report's figures
-- :mod:`~tasktransfer.analysis.ablations`, ``ablation_plan``, ``ablation_plots``: the paper's analyses
+- :mod:`~tasktransfer.analysis.ablations`: the paper's analyses as tables of a finished run
+- :mod:`~tasktransfer.analysis.ablation_plan`: what the analyses need from a run, checked at planning
+- :mod:`~tasktransfer.analysis.ablation_plots`: figures of the analyses
 """
 
 __all__ = [

@@ -1,5 +1,18 @@
 """The ``tasktransfer`` command line: a parser module, one module per command family, shared argument
-helpers in :mod:`tasktransfer.cli.common`. Nothing in the package imports it."""
+helpers. Nothing in the package imports it.
+
+- :mod:`~tasktransfer.cli.main`: ``tasktransfer``: parse, run the subcommand, report a user error as one line
+- :mod:`~tasktransfer.cli.parser`: the parser, one subcommand per workflow stage, registered by its family's module
+- :mod:`~tasktransfer.cli.common`: argument types and argument groups the command modules share
+- :mod:`~tasktransfer.cli.data_commands`: prepare, fetch, tasks-check, tasks-pin, tiny-backbone
+- :mod:`~tasktransfer.cli.prompt_commands`: prompt-tune (r1), transfer (r2, gain), control-prompt
+- :mod:`~tasktransfer.cli.gather_commands`: gains, no-transfer scores, gain intervals
+- :mod:`~tasktransfer.cli.design_commands`: learnability, design-pairs (the scorer's pairs)
+- :mod:`~tasktransfer.cli.affinity_commands`: train-scorer, features, rank, prior, select
+- :mod:`~tasktransfer.cli.analysis_commands`: evaluate, evaluate-run, task-table, noise, signal, figures, novel-table
+- :mod:`~tasktransfer.cli.pool_commands`: pool export, verify and install-*; rank --pool
+- :mod:`~tasktransfer.cli.ablation_commands`: the paper's analyses: fine-tuning, picks, a table and figure each
+"""
 
 from tasktransfer.cli.main import main
 from tasktransfer.cli.parser import build_parser

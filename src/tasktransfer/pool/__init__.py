@@ -1,9 +1,13 @@
 """Shared prompt pools: a finished run's prompts and scorer as a folder other people can use.
 
 - :mod:`~tasktransfer.pool.manifest`: the manifest, hashes, verification, compatibility checks
+- :mod:`~tasktransfer.pool.manifest_checks`: a manifest checked before anything uses it (names, digests, bounds)
+- :mod:`~tasktransfer.pool.pool_files`: a pool's files read safely: inside it, no symlink, size-capped, hashed as read
 - :mod:`~tasktransfer.pool.export`: export a run's pool
+- :mod:`~tasktransfer.pool.export_folder`: write an exported pool's folder in a temp folder, renamed into place
 - :mod:`~tasktransfer.pool.install`: read a pool's prompts and scorer, install them into a run
 - :mod:`~tasktransfer.pool.import_plan`: plan a run that builds on a pool (config ``pool``)
+- :mod:`~tasktransfer.pool.selection_models`: what a pool needs for the learned selection methods, used on a new task
 - :mod:`~tasktransfer.pool.rank_new_task`: rank a pool's sources for a new task in one call
 """
 

@@ -4,6 +4,7 @@
 - :mod:`~tasktransfer.prompting.prompt_encoder`: L token vectors through a two-layer MLP, prepended to the input
 - :mod:`~tasktransfer.prompting.formats`: per task format, the tensors, head, loss and score
 - :mod:`~tasktransfer.prompting.training`: the training loop (r1 from scratch, r2 from a source prompt)
+- :mod:`~tasktransfer.prompting.loop_steps`: what prompt tuning and full fine-tuning share (steps, batches, dev scores)
 - :mod:`~tasktransfer.prompting.tune_run`: tune one prompt and save it as a run (CLI and ``rank --pool``)
 - :mod:`~tasktransfer.prompting.prompt_files`: prompt files on disk (safetensors + metadata)
 - :mod:`~tasktransfer.prompting.control`: the control init (mean prompt, shuffled labels)
