@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import re
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from tasktransfer.errors import ArtefactError, TaskTransferError
 from tasktransfer.names import RULE, is_name
+from tasktransfer.pool.export_folder import PoolContent, write_pool
 from tasktransfer.pool.manifest import (
     FORMAT_VERSION,
     MANIFEST,
@@ -26,7 +25,6 @@ from tasktransfer.pool.manifest import (
     public_record,
     read_json,
     record_rel,
-    sha256_file,
 )
 
 #: a run's prompt folder per pool seed: results/prompts/{task}/seed{s}/
@@ -70,21 +68,6 @@ def _find_prompts(prompts_root: Path, only: Iterable[str] | None) -> dict[str, d
             f"no finished prompts under {prompts_root} (expected <task>/seed<s>/prompt.safetensors)"
         )
     return found
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_synced(path: Path, text: str) -> None:
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 def _most_common_spec(specs: list[dict]) -> dict:
@@ -146,6 +129,217 @@ def _prepare_out(out: Path, force: bool, results: Path) -> None:
     check_replaceable(out, [results], "pool", _holds_pool, force)
 
 
+#: the prompt header fields that must agree across a pool: one backbone and prompt size for all
+_SHAPE_KEYS = ("backbone", "length", "hidden_size", "mlp_hidden")
+
+
+@dataclass(frozen=True)
+class _PromptKind:
+    """The one backbone and prompt size that every prompt of a pool shares (``_SHAPE_KEYS``)."""
+
+    backbone: str
+    length: int
+    hidden: int
+    mlp_hidden: int | None
+
+
+def _read_prompts(
+    prompts_root: Path, found: dict[str, dict[int, Path]]
+) -> tuple[_PromptKind, dict[tuple[str, int], dict]]:
+    """The prompts' shared kind and each prompt's metrics record, keyed (task, seed).
+
+    Every header is read before the kinds are compared, so the error lists all the kinds found.
+    """
+    kinds: dict[tuple, list[str]] = {}
+    records: dict[tuple[str, int], dict] = {}
+    for task, seeds in found.items():
+        for seed, folder in seeds.items():
+            meta = header_metadata(folder / "prompt.safetensors")
+            if meta.get("task") not in (None, task):
+                raise ArtefactError(
+                    f"{folder / 'prompt.safetensors'} says task {meta.get('task')!r}, its folder {task!r}; rerun its job"
+                )
+            kinds.setdefault(tuple(meta.get(k) for k in _SHAPE_KEYS), []).append(f"{task}/seed{seed}")
+            records[(task, seed)] = read_json(folder / "metrics.json", "prompt metrics", "rerun that prompt_tune job")
+    if len(kinds) > 1:
+        listing = "; ".join(f"{dict(zip(_SHAPE_KEYS, k))}: {v[:3]}" for k, v in kinds.items())
+        raise ArtefactError(
+            f"the prompts under {prompts_root} differ in backbone or size ({listing}); a pool holds one kind"
+        )
+    kind = _PromptKind(*next(iter(kinds)))
+    if kind.backbone is None or kind.length is None or kind.hidden is None:
+        raise ArtefactError(
+            f"the prompts under {prompts_root} lack backbone/length/hidden_size metadata; retune them"
+        )
+    return kind, records
+
+
+def _caps_and_roles(config: dict | None, config_name: str | None, length: int) -> tuple[dict | None, dict[str, str]]:
+    """The config's data caps (all DataSpec fields) and each task's role; the config's prompt
+    length must be the prompts' own, or it is not this run's config."""
+    if config is None:
+        return None, {}
+    from tasktransfer.data.prepare import DataSpec
+
+    data_caps = asdict(
+        DataSpec(**{k: v for k, v in (config.get("data") or {}).items() if k in DataSpec.__dataclass_fields__})
+    )
+    prompt_cfg = config.get("prompt") or {}
+    if "length" in prompt_cfg and prompt_cfg["length"] != length:
+        raise TaskTransferError(
+            f"config {config_name} has prompt.length {prompt_cfg['length']}, the prompts have {length}: "
+            "it is not the config of this run; pass the run's config with --config"
+        )
+    roles = {}
+    for role, key in (("source", "sources"), ("target", "targets"), ("novel", "novel_targets")):
+        for t in config.get(key) or []:
+            roles[t] = role
+    return data_caps, roles
+
+
+def _task_entry(task: str, seeds: dict[int, Path], meta: dict, spec: Any, role: str | None, records: dict) -> dict:
+    """A task's manifest entry from its prepared-data meta, registry entry and prompt records."""
+    return {
+        # the registry's label where the task is there (meta.json keeps the type of its prepare)
+        "type": spec.type if spec else meta.get("type"),
+        "format": meta.get("format"),
+        "metric": meta.get("metric"),
+        "labels": meta.get("labels"),
+        "n_train": meta.get("n_train"),
+        "n_dev": meta.get("n_dev"),
+        "majority": meta.get("majority"),
+        "role": role,
+        "description": spec.description if spec else None,
+        "source": spec.source if spec else None,
+        # the entry's own split caps / dev fraction (registry `data` block), where it sets any
+        "task_data": dict(getattr(spec, "data", None) or {}) if spec else None,
+        "spec": records[(task, min(seeds))].get("spec"),  # the first seed's
+        "seeds": {
+            str(s): {
+                "r1": records[(task, s)].get("score"),
+                "lr": records[(task, s)].get("lr"),
+                "file": prompt_rel(task, s),
+                "record": record_rel(task, s),
+            }
+            for s in sorted(seeds)
+        },
+    }
+
+
+def _task_entries(
+    results: Path,
+    found: dict[str, dict[int, Path]],
+    records: dict[tuple[str, int], dict],
+    registry: str | Path | None,
+    data_caps: dict | None,
+    roles: dict[str, str],
+    config_name: str | None,
+    log: Log,
+) -> dict[str, Any]:
+    """The manifest's ``tasks``: each task's data (sizes checked against the config's caps) and source."""
+    specs = {}
+    if registry is not None:
+        from tasktransfer.data.registry import load_registry
+
+        specs = load_registry(registry)
+    entries: dict[str, Any] = {}
+    for task, seeds in found.items():
+        meta = read_json(
+            results / "data" / task / "meta.json", "prepared data meta", "export a run whose data is still there"
+        )
+        if data_caps and (meta["n_train"] > data_caps["max_train"] or meta["n_dev"] > data_caps["max_dev"]):
+            raise TaskTransferError(
+                f"task {task} has {meta['n_train']} train / {meta['n_dev']} dev examples, more than the data caps of "
+                f"config {config_name} ({data_caps['max_train']} / {data_caps['max_dev']}): it is not the config of this "
+                "run; pass the run's config with --config"
+            )
+        spec = specs.get(task)
+        if spec is None:
+            log(f"note: task {task} is not in the registry {registry}; its data source is recorded as null")
+        entries[task] = _task_entry(task, seeds, meta, spec, roles.get(task), records)
+    return entries
+
+
+def _scorer_info(scorer_file: Path, backbone: str, log: Log) -> dict | None:
+    """The manifest's ``scorer`` entry, or None (with a note) where the run has no scorer; a scorer
+    trained on another backbone than the prompts' is refused."""
+    if not scorer_file.exists():
+        log(
+            f"note: {scorer_file} does not exist; the pool has no scorer (ranking falls back to the similarity baselines)"
+        )
+        return None
+    smeta = header_metadata(scorer_file)
+    if smeta.get("backbone") != backbone:
+        raise ArtefactError(
+            f"scorer {scorer_file} was trained on backbone {smeta.get('backbone')!r}, the prompts on {backbone!r}; "
+            "rerun train_scorer or export without it (move it away)"
+        )
+    smetrics_path = scorer_file.parent / "metrics.json"
+    smetrics = (
+        public_record(read_json(smetrics_path, "scorer metrics", "rerun train_scorer"))
+        if smetrics_path.exists()
+        else None
+    )
+    trained_on = sorted({p[k] for p in (smetrics or {}).get("held_out", []) for k in ("source", "target")})
+    return {
+        "file": SCORER_FILE,
+        "backbone": smeta.get("backbone"),
+        # the scorer's backbone by weights (the prompts' backbone: checked equal above)
+        "weights_sha256": backbone_identity(backbone)["weights_sha256"],
+        "spec": smeta.get("spec"),
+        "lr": smeta.get("lr"),
+        "trained_on": trained_on,
+        "metrics": smetrics,
+    }
+
+
+def _checked_identity(kind: _PromptKind, log: Log) -> dict[str, Any]:
+    """The backbone's identity from its files here; its width must be the prompts' own."""
+    identity = backbone_identity(kind.backbone)
+    if identity["hidden_size"] is not None and identity["hidden_size"] != kind.hidden:
+        raise ArtefactError(
+            f"backbone {kind.backbone} has width {identity['hidden_size']} here, the prompts {kind.hidden}; "
+            "it is not their backbone"
+        )
+    if identity["note"]:
+        log(f"note: {identity['note']}")
+    return identity
+
+
+def _manifest(
+    kind: _PromptKind,
+    identity: dict[str, Any],
+    records: dict[tuple[str, int], dict],
+    found: dict[str, dict[int, Path]],
+    data_caps: dict | None,
+    tasks: dict[str, Any],
+    scorer: dict | None,
+) -> dict[str, Any]:
+    """The manifest, its ``files`` still empty (filled in once the files are written)."""
+    from tasktransfer import __version__
+
+    common_seeds = sorted(set.intersection(*(set(s) for s in found.values())))
+    all_specs = [records[k].get("spec") for k in sorted(records) if records[k].get("spec")]
+    return {
+        "format_version": FORMAT_VERSION,
+        "kind": POOL_KIND,
+        "tasktransfer_version": __version__,
+        "backbone": {k: identity[k] for k in ("name", "weights_sha256", "files", "note")},
+        "prompt": {
+            "length": kind.length,
+            "hidden_size": kind.hidden,
+            "mlp_hidden": kind.mlp_hidden,
+            "spec": _most_common_spec(all_specs) if all_specs else None,
+        },
+        "data": data_caps,
+        "seeds": common_seeds,
+        "embedding_seed": common_seeds[0] if common_seeds else None,
+        "tasks": tasks,
+        "scorer": scorer,
+        "files": {},
+    }
+
+
 def export_pool(
     results: str | Path,
     out: str | Path,
@@ -167,205 +361,24 @@ def export_pool(
     results, out = Path(results), Path(out)
     _prepare_out(out, force, results)
     found = _find_prompts(results / "prompts", tasks)
-
-    # ---- prompts: one backbone and prompt size for all
-    shape_keys = ("backbone", "length", "hidden_size", "mlp_hidden")
-    kinds: dict[tuple, list[str]] = {}
-    records: dict[tuple[str, int], dict] = {}
-    for task, seeds in found.items():
-        for seed, folder in seeds.items():
-            meta = header_metadata(folder / "prompt.safetensors")
-            if meta.get("task") not in (None, task):
-                raise ArtefactError(
-                    f"{folder / 'prompt.safetensors'} says task {meta.get('task')!r}, its folder {task!r}; rerun its job"
-                )
-            kinds.setdefault(tuple(meta.get(k) for k in shape_keys), []).append(f"{task}/seed{seed}")
-            records[(task, seed)] = read_json(folder / "metrics.json", "prompt metrics", "rerun that prompt_tune job")
-    if len(kinds) > 1:
-        listing = "; ".join(f"{dict(zip(shape_keys, k))}: {v[:3]}" for k, v in kinds.items())
-        raise ArtefactError(
-            f"the prompts under {results / 'prompts'} differ in backbone or size ({listing}); a pool holds one kind"
-        )
-    backbone, length, hidden, mlp_hidden = next(iter(kinds))
-    if backbone is None or length is None or hidden is None:
-        raise ArtefactError(
-            f"the prompts under {results / 'prompts'} lack backbone/length/hidden_size metadata; retune them"
-        )
-
-    # ---- config: data caps and roles, checked against what the results hold
-    data_caps, roles = None, {}
-    if config is not None:
-        from dataclasses import asdict
-
-        from tasktransfer.data.prepare import DataSpec
-
-        data_caps = asdict(
-            DataSpec(**{k: v for k, v in (config.get("data") or {}).items() if k in DataSpec.__dataclass_fields__})
-        )
-        prompt_cfg = config.get("prompt") or {}
-        if "length" in prompt_cfg and prompt_cfg["length"] != length:
-            raise TaskTransferError(
-                f"config {config_name} has prompt.length {prompt_cfg['length']}, the prompts have {length}: "
-                "it is not the config of this run; pass the run's config with --config"
-            )
-        for role, key in (("source", "sources"), ("target", "targets"), ("novel", "novel_targets")):
-            for t in config.get(key) or []:
-                roles[t] = role
-
-    # ---- registry: each task's data source
-    specs = {}
-    if registry is not None:
-        from tasktransfer.data.registry import load_registry
-
-        specs = load_registry(registry)
-
-    manifest_tasks: dict[str, Any] = {}
-    for task, seeds in found.items():
-        meta = read_json(
-            results / "data" / task / "meta.json", "prepared data meta", "export a run whose data is still there"
-        )
-        if data_caps and (meta["n_train"] > data_caps["max_train"] or meta["n_dev"] > data_caps["max_dev"]):
-            raise TaskTransferError(
-                f"task {task} has {meta['n_train']} train / {meta['n_dev']} dev examples, more than the data caps of "
-                f"config {config_name} ({data_caps['max_train']} / {data_caps['max_dev']}): it is not the config of this "
-                "run; pass the run's config with --config"
-            )
-        spec = specs.get(task)
-        if spec is None:
-            log(f"note: task {task} is not in the registry {registry}; its data source is recorded as null")
-        task_specs = [records[(task, s)].get("spec") for s in sorted(seeds)]
-        manifest_tasks[task] = {
-            # the registry's label where the task is there (meta.json keeps the type of its prepare)
-            "type": spec.type if spec else meta.get("type"),
-            "format": meta.get("format"),
-            "metric": meta.get("metric"),
-            "labels": meta.get("labels"),
-            "n_train": meta.get("n_train"),
-            "n_dev": meta.get("n_dev"),
-            "majority": meta.get("majority"),
-            "role": roles.get(task),
-            "description": spec.description if spec else None,
-            "source": spec.source if spec else None,
-            # the entry's own split caps / dev fraction (registry `data` block), where it sets any
-            "task_data": dict(getattr(spec, "data", None) or {}) if spec else None,
-            "spec": task_specs[0],
-            "seeds": {
-                str(s): {
-                    "r1": records[(task, s)].get("score"),
-                    "lr": records[(task, s)].get("lr"),
-                    "file": prompt_rel(task, s),
-                    "record": record_rel(task, s),
-                }
-                for s in sorted(seeds)
-            },
-        }
-
-    common_seeds = sorted(set.intersection(*(set(s) for s in found.values())))
-    all_specs = [records[k].get("spec") for k in sorted(records) if records[k].get("spec")]
-
-    # ---- scorer
+    # every check runs before anything is written: prompts, config, data and registry, scorer, backbone
+    kind, records = _read_prompts(results / "prompts", found)
+    data_caps, roles = _caps_and_roles(config, config_name, kind.length)
+    manifest_tasks = _task_entries(results, found, records, registry, data_caps, roles, config_name, log)
     scorer_file = results / "scorer" / "model.safetensors"
-    scorer_info = None
-    if scorer_file.exists():
-        smeta = header_metadata(scorer_file)
-        if smeta.get("backbone") != backbone:
-            raise ArtefactError(
-                f"scorer {scorer_file} was trained on backbone {smeta.get('backbone')!r}, the prompts on {backbone!r}; "
-                "rerun train_scorer or export without it (move it away)"
-            )
-        smetrics_path = results / "scorer" / "metrics.json"
-        smetrics = (
-            public_record(read_json(smetrics_path, "scorer metrics", "rerun train_scorer"))
-            if smetrics_path.exists()
-            else None
-        )
-        trained_on = sorted({p[k] for p in (smetrics or {}).get("held_out", []) for k in ("source", "target")})
-        scorer_info = {
-            "file": SCORER_FILE,
-            "backbone": smeta.get("backbone"),
-            # the scorer's backbone by weights (the prompts' backbone: checked equal above)
-            "weights_sha256": backbone_identity(backbone)["weights_sha256"],
-            "spec": smeta.get("spec"),
-            "lr": smeta.get("lr"),
-            "trained_on": trained_on,
-            "metrics": smetrics,
-        }
-    else:
-        log(
-            f"note: {scorer_file} does not exist; the pool has no scorer (ranking falls back to the similarity baselines)"
-        )
+    scorer_info = _scorer_info(scorer_file, kind.backbone, log)
+    identity = _checked_identity(kind, log)
+    manifest = _manifest(kind, identity, records, found, data_caps, manifest_tasks, scorer_info)
 
-    identity = backbone_identity(backbone)
-    if identity["hidden_size"] is not None and identity["hidden_size"] != hidden:
-        raise ArtefactError(
-            f"backbone {backbone} has width {identity['hidden_size']} here, the prompts {hidden}; it is not their backbone"
-        )
-    if identity["note"]:
-        log(f"note: {identity['note']}")
-
-    from tasktransfer import __version__
-
-    manifest: dict[str, Any] = {
-        "format_version": FORMAT_VERSION,
-        "kind": POOL_KIND,
-        "tasktransfer_version": __version__,
-        "backbone": {k: identity[k] for k in ("name", "weights_sha256", "files", "note")},
-        "prompt": {
-            "length": length,
-            "hidden_size": hidden,
-            "mlp_hidden": mlp_hidden,
-            "spec": _most_common_spec(all_specs) if all_specs else None,
-        },
-        "data": data_caps,
-        "seeds": common_seeds,
-        "embedding_seed": common_seeds[0] if common_seeds else None,
-        "tasks": manifest_tasks,
-        "scorer": scorer_info,
-        "files": {},
-    }
-
-    # ---- the learned selection methods' files: source prior, feature ranker (pool/selection_models.py)
+    # the learned selection methods' files: source prior, feature ranker (pool/selection_models.py)
     from tasktransfer.pool.selection_models import selection_files
 
     extra_files, selection_info = selection_files(results, config, log)
     if selection_info:
         manifest["selection"] = selection_info
-
-    # ---- write: a temp folder beside out, renamed into place
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # a folder to share: the usual permissions, not mkdtemp's 0700
-    try:
-        for (task, seed), record in sorted(records.items()):
-            target = tmp / prompt_rel(task, seed)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(found[task][seed] / "prompt.safetensors", target)
-            _write_synced(tmp / record_rel(task, seed), json.dumps(public_record(record), indent=2, sort_keys=True) + "\n")
-        if scorer_info:
-            shutil.copyfile(scorer_file, tmp / SCORER_FILE)
-        for name, data in extra_files.items():
-            (tmp / name).write_bytes(data)
-        manifest["files"] = {
-            p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()
-        }
-        _write_synced(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
-        for p in sorted(tmp.rglob("*.safetensors")):  # copies: on disk before the rename
-            _fsync(p)
-        if out.exists():
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            os.replace(out, old / "pool")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    n_prompts = len(records)
+    write_pool(out, PoolContent(found, records, scorer_file if scorer_info else None, extra_files), manifest)
     log(
-        f"pool written to {out}: {len(found)} tasks, {n_prompts} prompts, "
-        f"scorer {'yes' if scorer_info else 'no'}, backbone {backbone}"
+        f"pool written to {out}: {len(found)} tasks, {len(records)} prompts, "
+        f"scorer {'yes' if scorer_info else 'no'}, backbone {kind.backbone}"
     )
     return manifest

@@ -1,0 +1,79 @@
+"""Writing an exported pool's folder (:func:`tasktransfer.pool.export.export_pool`): built in a temp
+folder beside its place and renamed in, so that an error at any point leaves nothing behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tasktransfer.pool.manifest import MANIFEST, SCORER_FILE, prompt_rel, public_record, record_rel, sha256_file
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+@dataclass(frozen=True)
+class PoolContent:
+    """What goes into the pool folder besides the manifest: the prompts with their records, the
+    scorer's file (or None) and the selection methods' files."""
+
+    found: dict[str, dict[int, Path]]
+    records: dict[tuple[str, int], dict]
+    scorer_file: Path | None
+    extra_files: dict[str, bytes]
+
+
+def _fill_folder(tmp: Path, content: PoolContent, manifest: dict[str, Any]) -> None:
+    """Write the pool's files into ``tmp``, then the manifest with their hashes (set in ``manifest``)."""
+    for (task, seed), record in sorted(content.records.items()):
+        target = tmp / prompt_rel(task, seed)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(content.found[task][seed] / "prompt.safetensors", target)
+        _write_synced(tmp / record_rel(task, seed), json.dumps(public_record(record), indent=2, sort_keys=True) + "\n")
+    if content.scorer_file is not None:
+        shutil.copyfile(content.scorer_file, tmp / SCORER_FILE)
+    for name, data in content.extra_files.items():
+        (tmp / name).write_bytes(data)
+    manifest["files"] = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
+    _write_synced(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    for p in sorted(tmp.rglob("*.safetensors")):  # copies: on disk before the rename
+        _fsync(p)
+
+
+def write_pool(out: Path, content: PoolContent, manifest: dict[str, Any]) -> None:
+    """Build the pool in a temp folder beside ``out`` and rename it into place (replacing an old
+    pool there), so that an error at any point leaves ``out`` as it was and no temp folder behind."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o777 & ~umask)  # a folder to share: the usual permissions, not mkdtemp's 0700
+    try:
+        _fill_folder(tmp, content, manifest)
+        if out.exists():
+            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+            os.replace(out, old / "pool")
+            os.replace(tmp, out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
