@@ -225,6 +225,111 @@ def _solve(problem: pulp.LpProblem, seconds: float, warm: bool) -> tuple[str, st
     return pulp.LpStatus[problem.status], pulp.LpSolution[problem.sol_status], time.perf_counter() - start
 
 
+#: CBC's answers that carry a usable (feasible) solution; only the first is proven optimal
+_FOUND = ("Optimal Solution Found", "Solution Found")
+
+
+@dataclass(frozen=True)
+class _CoreModel:
+    """The covering ILP: one binary x per unfinished cell, costs in whole milliseconds."""
+
+    problem: pulp.LpProblem
+    x: dict[Pair, Any]
+    ms: dict[Pair, int]
+    free: list[Pair]
+    n_constraints: int
+
+
+def _core_model(
+    cells: list[Pair],
+    rank: dict[Pair, int],
+    done: set[Pair],
+    rows: list[tuple[str, list[Pair], int]],
+    seconds: dict[Pair, float],
+) -> _CoreModel:
+    """The first stage's model: least cost subject to the covering rows, finished cells as constants."""
+    # finished cells are constants: they lower a constraint's right-hand side instead of being
+    # variables, which keeps the model small as a study progresses
+    free = [cell for cell in cells if cell not in done]
+    problem = pulp.LpProblem("pair_design", pulp.LpMinimize)
+    # names by rank: task names may hold characters an LP file does not take
+    x = {cell: problem.add_variable(f"x{rank[cell]}", cat=pulp.LpBinary) for cell in free}
+    ms = {cell: round(1000 * seconds[cell]) for cell in free}  # whole ms: an integral objective
+    problem += pulp.lpSum(ms[c] * x[c] for c in free)
+    n_constraints = 0
+    for i, (name, group, required) in enumerate(rows):
+        rest = required - sum(cell in done for cell in group)
+        if rest > 0:
+            problem += pulp.lpSum(x[c] for c in group if c in x) >= rest, f"c{i}"
+            n_constraints += 1
+    return _CoreModel(problem, x, ms, free, n_constraints)
+
+
+def _solve_core(
+    model: _CoreModel, rank: dict[Pair, int], seconds_limit: float, say: Callable[[str], None]
+) -> tuple[str, float]:
+    """Solve the model in place, least cost then (the eps term) least rank sum at that cost;
+    return pulp's status and the seconds spent. The x values hold the core afterwards."""
+    if not model.n_constraints:  # the optimum is plainly nothing beyond the finished cells
+        say(f"pair design: {len(model.free)} variables, no constraint left to cover; nothing to solve")
+        return "Optimal", 0.0
+    problem, x, free = model.problem, model.x, model.free
+    status, solution, t1 = _solve(problem, seconds_limit, warm=False)
+    if solution not in _FOUND:
+        raise TaskTransferError(
+            f"pair design: the solver found no design ({status}, {solution}) within "
+            f"{seconds_limit:g} s; raise pairs.time_limit_seconds or lower the minima"
+        )
+    least = round(pulp.value(problem.objective) or 0)
+    first = {c: round(x[c].value() or 0) for c in free}
+    # second stage, the eps term: among designs of least cost, the smallest rank sum
+    for c in free:
+        x[c].setInitialValue(first[c])
+    problem.setObjective(pulp.lpSum(rank[c] * x[c] for c in free))
+    problem += pulp.lpSum(model.ms[c] * x[c] for c in free) <= least, "least_cost"
+    status2, solution2, t2 = _solve(problem, seconds_limit - t1, warm=True)
+    if solution2 not in _FOUND:  # keep the first stage's
+        for c in free:
+            x[c].varValue = first[c]
+    if solution != "Optimal Solution Found" or solution2 != "Optimal Solution Found":
+        say(
+            f"pair design: WARNING time limit hit ({solution}, {solution2}): the design is feasible but "
+            f"not proven optimal, so it may change between runs; raise pairs.time_limit_seconds"
+        )
+        status = status if solution != "Optimal Solution Found" else status2
+    say(
+        f"pair design: {len(free)} variables, {model.n_constraints} constraints; CBC {status} "
+        f"(cost stage {t1:.2f} s, tie-break stage {t2:.2f} s)"
+    )
+    return status, t1 + t2
+
+
+def _check_core_fits(core_cost: float, budget_seconds: float) -> None:
+    if core_cost > budget_seconds:
+        raise TaskTransferError(
+            f"pair design: the covering pairs alone need about {math.ceil(core_cost)} s of transfer jobs, "
+            f"more than pairs.budget_seconds = {budget_seconds:g}; the smallest feasible budget is "
+            f"{math.ceil(core_cost)}: raise pairs.budget_seconds to at least that, or lower the minima "
+            f"(min_targets_per_source, min_sources_per_target, related_per_type, cross_types)"
+        )
+
+
+def _fill(
+    cells: list[Pair], core: list[Pair], core_cost: float, seconds: dict[Pair, float], budget_seconds: float
+) -> tuple[list[Pair], float]:
+    """A prefix of the cells outside the core in hash order, while the total stays within the
+    budget (so a larger budget only adds pairs); with the total spent, core included."""
+    chosen, spent, fill = set(core), core_cost, []
+    for cell in cells:
+        if cell in chosen:
+            continue
+        if spent + seconds[cell] > budget_seconds:
+            break
+        spent += seconds[cell]
+        fill.append(cell)
+    return fill, spent
+
+
 def design_pairs(
     sources: Iterable[str],
     targets: Iterable[str],
@@ -251,88 +356,26 @@ def design_pairs(
     if unmet:
         more = f" (and {len(unmet) - 5} more)" if len(unmet) > 5 else ""
         raise TaskTransferError("pair design: the minima cannot be met: " + "; ".join(unmet[:5]) + more)
+    seconds = {cell: 0.0 if cell in done else float(cost[cell[1]]) for cell in cells}  # finished: free
 
-    def seconds(cell: Pair) -> float:
-        return 0.0 if cell in done else float(cost[cell[1]])
-
-    # finished cells are constants: they lower a constraint's right-hand side instead of being
-    # variables, which keeps the model small as a study progresses
-    free = [cell for cell in cells if cell not in done]
-    problem = pulp.LpProblem("pair_design", pulp.LpMinimize)
-    # names by rank: task names may hold characters an LP file does not take
-    x = {cell: problem.add_variable(f"x{rank[cell]}", cat=pulp.LpBinary) for cell in free}
-    ms = {cell: round(1000 * seconds(cell)) for cell in free}  # whole ms: an integral objective
-    problem += pulp.lpSum(ms[c] * x[c] for c in free)
-    n_constraints = 0
-    for i, (name, group, required) in enumerate(rows):
-        rest = required - sum(cell in done for cell in group)
-        if rest > 0:
-            problem += pulp.lpSum(x[c] for c in group if c in x) >= rest, f"c{i}"
-            n_constraints += 1
-
-    status, solve_seconds = "Optimal", 0.0
-    if n_constraints:  # otherwise the optimum is plainly nothing beyond the finished cells
-        status, solution, t1 = _solve(problem, spec.time_limit_seconds, warm=False)
-        if solution not in ("Optimal Solution Found", "Solution Found"):
-            raise TaskTransferError(
-                f"pair design: the solver found no design ({status}, {solution}) within "
-                f"{spec.time_limit_seconds:g} s; raise pairs.time_limit_seconds or lower the minima"
-            )
-        least = round(pulp.value(problem.objective) or 0)
-        first = {c: round(x[c].value() or 0) for c in free}
-        # second stage, the eps term: among designs of least cost, the smallest rank sum
-        for c in free:
-            x[c].setInitialValue(first[c])
-        problem.setObjective(pulp.lpSum(rank[c] * x[c] for c in free))
-        problem += pulp.lpSum(ms[c] * x[c] for c in free) <= least, "least_cost"
-        status2, solution2, t2 = _solve(problem, spec.time_limit_seconds - t1, warm=True)
-        solve_seconds = t1 + t2
-        if solution2 not in ("Optimal Solution Found", "Solution Found"):  # keep the first stage's
-            for c in free:
-                x[c].varValue = first[c]
-        if solution != "Optimal Solution Found" or solution2 != "Optimal Solution Found":
-            say(
-                f"pair design: WARNING time limit hit ({solution}, {solution2}): the design is feasible but "
-                f"not proven optimal, so it may change between runs; raise pairs.time_limit_seconds"
-            )
-            status = status if solution != "Optimal Solution Found" else status2
-        say(
-            f"pair design: {len(free)} variables, {n_constraints} constraints; CBC {status} "
-            f"(cost stage {t1:.2f} s, tie-break stage {t2:.2f} s)"
-        )
-    else:
-        say(f"pair design: {len(free)} variables, no constraint left to cover; nothing to solve")
-
-    core = sorted(done | {c for c in free if n_constraints and (x[c].value() or 0) > 0.5})
-    core_cost = sum(seconds(c) for c in core)
-    if core_cost > spec.budget_seconds:
-        raise TaskTransferError(
-            f"pair design: the covering pairs alone need about {math.ceil(core_cost)} s of transfer jobs, "
-            f"more than pairs.budget_seconds = {spec.budget_seconds:g}; the smallest feasible budget is "
-            f"{math.ceil(core_cost)}: raise pairs.budget_seconds to at least that, or lower the minima "
-            f"(min_targets_per_source, min_sources_per_target, related_per_type, cross_types)"
-        )
-    # fill: a prefix of the remaining cells in hash order (so a larger budget only adds pairs)
-    chosen, spent, fill = set(core), core_cost, []
-    for cell in cells:
-        if cell in chosen:
-            continue
-        if spent + seconds(cell) > spec.budget_seconds:
-            break
-        spent += seconds(cell)
-        fill.append(cell)
+    model = _core_model(cells, rank, done, rows, seconds)
+    status, solve_seconds = _solve_core(model, rank, spec.time_limit_seconds, say)
+    core = sorted(done | {c for c in model.free if model.n_constraints and (model.x[c].value() or 0) > 0.5})
+    core_cost = sum(seconds[c] for c in core)
+    _check_core_fits(core_cost, spec.budget_seconds)
+    fill, spent = _fill(cells, core, core_cost, seconds, spec.budget_seconds)
     say(
         f"pair design: core {len(core)} pairs ({core_cost:.0f} s), fill {len(fill)} pairs, "
         f"{spent:.0f} of {spec.budget_seconds:g} s budget"
     )
     return Design(
-        pairs=sorted(chosen | set(fill)),
+        pairs=sorted(set(core) | set(fill)),
         core=core,
         fill=fill,
         cost=spent,
         core_cost=core_cost,
         solver_status=status,
         solve_seconds=solve_seconds,
-        n_variables=len(free),
-        n_constraints=n_constraints,
+        n_variables=len(model.free),
+        n_constraints=model.n_constraints,
     )

@@ -25,7 +25,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from tasktransfer.affinity.pair_design import CostModel, DesignSpec, design_pairs, fit_cost_model, read_benchmarks
+from tasktransfer.affinity.pair_design import (
+    CostModel,
+    Design,
+    DesignSpec,
+    design_pairs,
+    fit_cost_model,
+    read_benchmarks,
+)
 from tasktransfer.affinity.pairs import Pair, pair_key, sample_pairs
 from tasktransfer.errors import ArtefactError, TaskTransferError
 
@@ -96,6 +103,98 @@ def default_pair_seconds(chunk_tags: Sequence[str], key: tuple[int, str, int]) -
     )
 
 
+def _random_plan(
+    sources: Sequence[str],
+    learnable: Iterable[str] | None,
+    seconds: Mapping[str, float],
+    done: frozenset[Pair],
+    m: int,
+    seed: int,
+) -> PairPlan:
+    """The paper's plan: the first M pairs of the hash order, into learnable targets when given."""
+    pairs = learnable_sample(sources, learnable, m, seed)
+    est = {p: 0.0 if p in done else float(seconds[p[1]]) for p in pairs}
+    return PairPlan(sorted(pairs), dict.fromkeys(pairs, "sample"), est, done & set(pairs), sum(est.values()))
+
+
+def _core_on_defaults(
+    src: list[str],
+    targets: list[str],
+    types: Mapping[str, str],
+    core_seconds: Mapping[str, float],
+    spec: DesignSpec,
+    say: Callable[[str], None],
+) -> Design:
+    """The core alone: no budget, no finished cell (its own fill, everything, is not used, nor logged)."""
+    return design_pairs(
+        src, targets, types, {t: core_seconds[t] for t in targets}, set(), replace(spec, budget_seconds=math.inf),
+        log=lambda message: None if "fill" in message else say(message),
+    )
+
+
+def _parts_within_budget(
+    cells: list[Pair], core: list[Pair], done: frozenset[Pair], cost: Callable[[Pair], float], budget_seconds: float
+) -> tuple[dict[Pair, str], float, float]:
+    """Each chosen cell's part (core, fill, finished), the core's cost and the total spent.
+
+    The core must fit the budget; the fill is the longest prefix of the other cells in hash order
+    that fits; finished cells beyond it are kept anyway, as they cost nothing.
+    """
+    core_cost = sum(cost(c) for c in core)
+    if core_cost > budget_seconds:
+        raise TaskTransferError(
+            f"pair design: the covering pairs alone need about {math.ceil(core_cost)} s of transfer jobs still to run, "
+            f"more than pairs.budget_seconds = {budget_seconds:g}; the smallest feasible budget is "
+            f"{math.ceil(core_cost)}: raise pairs.budget_seconds to at least that, or lower the minima "
+            f"(min_targets_per_source, min_sources_per_target, related_per_type, cross_types)"
+        )
+    parts = dict.fromkeys(core, "core")
+    spent = core_cost
+    for cell in cells:
+        if cell in parts:
+            continue
+        if spent + cost(cell) > budget_seconds:
+            break
+        spent += cost(cell)
+        parts[cell] = "fill"
+    for cell in done - set(parts):  # finished cells beyond the prefix: kept, free
+        parts[cell] = "finished"
+    return parts, core_cost, spent
+
+
+def _balanced_plan(
+    sources: Sequence[str],
+    learnable: Iterable[str] | None,
+    types: Mapping[str, str],
+    seconds: Mapping[str, float],
+    core_seconds: Mapping[str, float],
+    done: frozenset[Pair],
+    spec: DesignSpec,
+    say: Callable[[str], None],
+) -> PairPlan:
+    """The balanced design: the core solved on `core_seconds`, the budget spent on `seconds`."""
+    src = sorted(set(sources))
+    targets = sorted(set(src) & set(learnable)) if learnable is not None else src
+    if not targets:
+        raise TaskTransferError("pair design: no pool task learns at the target size, so no pair can be designed")
+    solved = _core_on_defaults(src, targets, types, core_seconds, spec, say)
+    core = solved.core
+    cells = sorted(((s, t) for s in src for t in targets if s != t), key=lambda p: pair_key(spec.seed, *p))
+    done = frozenset(p for p in done if p[1] in set(targets) and p[0] in set(src))
+
+    def cost(cell: Pair) -> float:  # looked up lazily: only the cells the fill reaches
+        return 0.0 if cell in done else float(seconds[cell[1]])
+
+    parts, core_cost, spent = _parts_within_budget(cells, core, done, cost, spec.budget_seconds)
+    say(
+        f"pair design: core {len(core)} pairs ({core_cost:.0f} s still to run), "
+        f"{sum(v == 'fill' for v in parts.values())} fill, {sum(v == 'finished' for v in parts.values())} finished "
+        f"beyond the fill; {spent:.0f} of {spec.budget_seconds:g} s budget"
+    )
+    est = {p: cost(p) for p in parts}
+    return PairPlan(sorted(parts), parts, est, done & set(parts), spent, solved.solver_status, solved.solve_seconds)
+
+
 def plan_pairs(
     *,
     design: str,
@@ -116,55 +215,12 @@ def plan_pairs(
     say = log or (lambda _m: None)
     done = frozenset(finished)
     if design == "random":
-        pairs = learnable_sample(sources, learnable, m, seed)
-        est = {p: 0.0 if p in done else float(seconds[p[1]]) for p in pairs}
-        return PairPlan(sorted(pairs), dict.fromkeys(pairs, "sample"), est, done & set(pairs), sum(est.values()))
+        return _random_plan(sources, learnable, seconds, done, m, seed)
     if design != "balanced":
         raise TaskTransferError(f"pairs.design must be random or balanced, not {design!r}")
     if spec is None:
         raise TaskTransferError("pairs.design balanced needs its settings (pairs.budget_seconds, the minima)")
-    src = sorted(set(sources))
-    targets = sorted(set(src) & set(learnable)) if learnable is not None else src
-    if not targets:
-        raise TaskTransferError("pair design: no pool task learns at the target size, so no pair can be designed")
-    # the core alone: no budget, no finished cell (its own fill, everything, is not used)
-    solved = design_pairs(
-        src, targets, types, {t: core_seconds[t] for t in targets}, set(), replace(spec, budget_seconds=math.inf),
-        log=lambda message: None if "fill" in message else say(message),
-    )
-    core = solved.core
-    cells = sorted(((s, t) for s in src for t in targets if s != t), key=lambda p: pair_key(spec.seed, *p))
-    done = frozenset(p for p in done if p[1] in set(targets) and p[0] in set(src))
-
-    def cost(cell: Pair) -> float:
-        return 0.0 if cell in done else float(seconds[cell[1]])
-
-    core_cost = sum(cost(c) for c in core)
-    if core_cost > spec.budget_seconds:
-        raise TaskTransferError(
-            f"pair design: the covering pairs alone need about {math.ceil(core_cost)} s of transfer jobs still to run, "
-            f"more than pairs.budget_seconds = {spec.budget_seconds:g}; the smallest feasible budget is "
-            f"{math.ceil(core_cost)}: raise pairs.budget_seconds to at least that, or lower the minima "
-            f"(min_targets_per_source, min_sources_per_target, related_per_type, cross_types)"
-        )
-    parts = dict.fromkeys(core, "core")
-    spent = core_cost
-    for cell in cells:
-        if cell in parts:
-            continue
-        if spent + cost(cell) > spec.budget_seconds:
-            break
-        spent += cost(cell)
-        parts[cell] = "fill"
-    for cell in done - set(parts):  # finished cells beyond the prefix: kept, free
-        parts[cell] = "finished"
-    say(
-        f"pair design: core {len(core)} pairs ({core_cost:.0f} s still to run), "
-        f"{sum(v == 'fill' for v in parts.values())} fill, {sum(v == 'finished' for v in parts.values())} finished "
-        f"beyond the fill; {spent:.0f} of {spec.budget_seconds:g} s budget"
-    )
-    est = {p: cost(p) for p in parts}
-    return PairPlan(sorted(parts), parts, est, done & set(parts), spent, solved.solver_status, solved.solve_seconds)
+    return _balanced_plan(sources, learnable, types, seconds, core_seconds, done, spec, say)
 
 
 def finished_pairs(candidates: Iterable[Pair], done: Callable[[str, str], bool]) -> set[Pair]:
