@@ -43,14 +43,14 @@ STAGES: dict[str, tuple[str, ...]] = {
         "analysis.gather", "cli.affinity_commands",
     ),
     "rank": (
-        "affinity.selection", "affinity.similarity", "affinity.scorer", "affinity.scorer_model", "prompting.backbone",
+        "affinity.selection", "affinity.similarity", "run_layout", "affinity.scorer", "affinity.scorer_model", "prompting.backbone",
         "prompting.prompt_files",
         "affinity.source_prior", "affinity.feature_ranker", "affinity.pair_features", "analysis.gather",
         "cli.affinity_commands",
     ),
     # pair features of a target-role task: prompt cosines and LogME under each source's prompt
     "features": (
-        "affinity.pair_features", "affinity.logme", "affinity.logme_features", "affinity.similarity",
+        "affinity.pair_features", "affinity.logme", "affinity.logme_features", "affinity.similarity", "run_layout",
         "prompting.prompt_encoder", "prompting.formats", "prompting.backbone", "prompting.prompt_files",
         "prompting.training", "prompting.loop_steps", "data.prepare", "cli.affinity_commands",
     ),

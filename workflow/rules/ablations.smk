@@ -1,19 +1,9 @@
 # Stage 7 (extra targets, never part of `rule all`): the paper's analyses. `snakemake ablations`
 # builds all; `snakemake ablation_beta | ablation_m | ablation_target_size | ablation_unseen_type |
 # ablation_full_finetune` one each. They reuse the main run's jobs: beta, M and unseen type train
-# only scorers (on results/gains/scorer_pairs.tsv) and rank; target size adds target-role runs and
-# transfers at other sizes; full fine-tuning adds its own jobs. See config/README.md, "Analyses".
-from tasktransfer.analysis.ablation_plan import plan_ablations
-from tasktransfer.analysis.ablations import PRETRAINED, SIZE_METHODS
-
-# the analyses' lists, checked against the run (analysis/ablation_plan.py); used in this file only
-ABL = plan_ablations(
-    config,
-    {t: REGISTRY[t].type for t in [*SOURCES, *TARGETS]},
-    SOURCES,
-    TARGETS,
-    SCORER_PAIRS,
-)
+# only scorers (on the main scorer's pairs, passed explicitly: sampled or designed) and rank;
+# target size adds target-role runs and transfers at other sizes; full fine-tuning adds its own
+# jobs. See config/README.md, "Analyses".
 ANALYSES = {
     name: [f"results/ablations/{name}.tsv", f"results/ablations/{name}.png"]
     for name in ("beta", "m", "target_size", "unseen_type", "full_finetune")
@@ -58,53 +48,36 @@ rule ablation_full_finetune:
 
 
 # --- scorers of the analyses and their rankings ------------------------------------------------------
-rule ablation_scorer:
-    # the main scorer's inputs: the sampled pairs' gains (all pairs.m of them; a variant takes the
-    # first M, or leaves out a type's pairs) and the same embeddings
+use rule train_scorer as ablation_scorer with:
+    # the main scorer's inputs and pairs (all of them: a variant takes the first M, or leaves out a
+    # type's pairs) and the same embeddings
     input:
         unpack(scorer_inputs),
+        designed_targets=designed_targets,
     output:
-        model="results/ablations/scorers/{variant}/model.safetensors",
-        metrics="results/ablations/scorers/{variant}/metrics.json",
+        model=layout.ABLATION_SCORER_MODEL,
+        metrics=layout.ABLATION_SCORER_METRICS,
     log:
         "logs/ablations/train_scorer/{variant}.log",
     benchmark:
         "benchmarks/ablations/train_scorer/{variant}.tsv"
-    conda:
-        "../../envs/tasktransfer.yaml"
-    threads: config["threads"]
-    resources:
-        gpu=config["gpus_per_job"],
-        mem_mb=lambda wc, attempt: 6000 * attempt,
-        runtime=lambda wc, attempt: config["runtime_minutes"]["scorer"] * attempt,
     params:
-        backbone=config["backbone"],
-        sources=",".join(SOURCES),
-        m=lambda wc: ABL.scorers[wc.variant]["m"],
-        exclude=lambda wc: ",".join(ABL.scorers[wc.variant]["exclude"]),
-        pair_seed=config["pairs"]["seed"],
-        spec=lambda wc: as_json(ABL.scorer_spec(wc.variant, config["scorer"])),
-        seed=config["scorer"]["seed"],
-        embedding_seed=POOL_EMBEDDING_SEED,
-        target_prompts=f"results/targets/n{SIZE}",
-        target_seed=TARGET_EMBEDDING_SEED,
+        **scorer_params(
+            spec=lambda wc: as_json(
+                ablation_plan().scorer_spec(wc.variant, config["scorer"])
+            )
+        ),
+        extra=lambda wc: ablation_scorer_args(wc.variant),
         code=CODE["scorer"],
-    shell:
-        "tasktransfer train-scorer --gains {input.gains:q} --prompts results/prompts "
-        "--target-prompts {params.target_prompts:q} --target-seed {params.target_seed:q} "
-        "--sources {params.sources:q} --backbone {params.backbone:q} --m {params.m:q} "
-        "--exclude-tasks={params.exclude:q} --pair-seed {params.pair_seed:q} --spec {params.spec:q} "
-        "--seed {params.seed:q} --embedding-seed {params.embedding_seed:q} --threads {threads} "
-        "--out-model {output.model:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"
 
 
 rule ablation_rank:
     input:
         sources=[prompt_file(t, POOL_EMBEDDING_SEED) for t in SOURCES],
         target=lambda wc: target_prompt_file(wc.target, TARGET_EMBEDDING_SEED),
-        scorer="results/ablations/scorers/{variant}/model.safetensors",
+        scorer=layout.ABLATION_SCORER_MODEL,
     output:
-        ranking="results/ablations/rankings/{variant}/{target}.tsv",
+        ranking=layout.ABLATION_RANKING,
     log:
         "logs/ablations/rank/{variant}/{target}.log",
     conda:
@@ -132,17 +105,17 @@ checkpoint ablation_picks:
     """
     input:
         rankings=lambda wc: [
-            f"results/rankings/{m}/{wc.target}.tsv" for m in ABL.pick_methods
+            ranking_file(m, wc.target) for m in ablation_settings().pick_methods
         ],
     output:
-        picks="results/ablations/picks/{target}.tsv",
+        picks=layout.ABLATION_PICKS,
     log:
         "logs/ablations/picks/{target}.log",
     localrule: True
     conda:
         "../../envs/tasktransfer.yaml"
     params:
-        methods=",".join(ABL.pick_methods),
+        methods=",".join(ablation_settings().pick_methods),
         code=CODE["ablations"],
     shell:
         "tasktransfer ablation-picks --rankings {input.rankings:q} --methods {params.methods:q} "
@@ -155,8 +128,8 @@ rule finetune_source:
     input:
         meta="results/data/{task}/meta.json",
     output:
-        model="results/ablations/finetune/sources/{task}/seed{seed}/model.safetensors",
-        metrics="results/ablations/finetune/sources/{task}/seed{seed}/metrics.json",
+        model=layout.FINETUNE_SOURCE_MODEL,
+        metrics=layout.FINETUNE_SOURCE_METRICS,
     log:
         "logs/ablations/finetune_source/{task}/seed{seed}.log",
     benchmark:
@@ -170,7 +143,7 @@ rule finetune_source:
         runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
     params:
         backbone=config["backbone"],
-        spec=as_json(ABL.finetune_spec),
+        spec=as_json(ablation_settings().finetune_spec),
         code=CODE["finetune"],
     shell:
         "tasktransfer finetune --data results/data/{wildcards.task:q} --backbone {params.backbone:q} "
@@ -187,10 +160,12 @@ rule finetune_target:
         init=lambda wc: (
             []
             if wc.init == PRETRAINED
-            else f"results/ablations/finetune/sources/{wc.init}/seed{pool_seed_for(wc.seed)}/model.safetensors"
+            else layout.fill(
+                layout.FINETUNE_SOURCE_MODEL, task=wc.init, seed=pool_seed_for(wc.seed)
+            )
         ),
     output:
-        metrics="results/ablations/finetune/n{size}/{init}/{target}/seed{seed}/metrics.json",
+        metrics=layout.FINETUNE_TARGET_METRICS,
     log:
         "logs/ablations/finetune_target/n{size}/{init}/{target}/seed{seed}.log",
     benchmark:
@@ -206,7 +181,7 @@ rule finetune_target:
         runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
     params:
         backbone=config["backbone"],
-        spec=as_json(ABL.finetune_spec),
+        spec=as_json(ablation_settings().finetune_spec),
         init=lambda wc, input: ["--init-from", input.init] if input.init else [],
         max_train=lambda wc: [] if wc.size == "all" else ["--max-train", wc.size],
         code=CODE["finetune"],
@@ -220,7 +195,9 @@ rule finetune_target:
 rule ablation_beta_table:
     input:
         gains="results/gains/target_pairs.tsv",
-        rankings=lambda wc: ABL.scorer_rankings(ABL.sweep_items("beta", TARGETS)),
+        rankings=lambda wc: ablation_plan().scorer_rankings(
+            ablation_plan().sweep_items("beta", TARGETS)
+        ),
     output:
         table=report(
             "results/ablations/beta.tsv",
@@ -243,7 +220,7 @@ rule ablation_beta_table:
         "../../envs/tasktransfer.yaml"
     params:
         key="beta",
-        rankings=ABL.sweep_items("beta", TARGETS),
+        rankings=lambda wc: ablation_plan().sweep_items("beta", TARGETS),
         ks=",".join(str(k) for k in config["selection"]["top_k"]),
         level=config["uncertainty"]["level"],
         code=CODE["ablations"],
@@ -255,7 +232,9 @@ rule ablation_beta_table:
 use rule ablation_beta_table as ablation_m_table with:
     input:
         gains="results/gains/target_pairs.tsv",
-        rankings=lambda wc: ABL.scorer_rankings(ABL.sweep_items("m", TARGETS)),
+        rankings=lambda wc: ablation_plan().scorer_rankings(
+            ablation_plan().sweep_items("m", TARGETS)
+        ),
     output:
         table=report(
             "results/ablations/m.tsv",
@@ -275,7 +254,7 @@ use rule ablation_beta_table as ablation_m_table with:
         "logs/ablations/m.log",
     params:
         key="m",
-        rankings=ABL.sweep_items("m", TARGETS),
+        rankings=lambda wc: ablation_plan().sweep_items("m", TARGETS),
         ks=",".join(str(k) for k in config["selection"]["top_k"]),
         level=config["uncertainty"]["level"],
         code=CODE["ablations"],
@@ -284,7 +263,9 @@ use rule ablation_beta_table as ablation_m_table with:
 rule ablation_unseen_type_table:
     input:
         gains="results/gains/target_pairs.tsv",
-        rankings=lambda wc: ABL.scorer_rankings(ABL.unseen_items(TARGETS, METHODS)),
+        rankings=lambda wc: ablation_plan().scorer_rankings(
+            ablation_plan().unseen_items(TARGETS, METHODS)
+        ),
     output:
         table=report(
             "results/ablations/unseen_type.tsv",
@@ -312,8 +293,8 @@ rule ablation_unseen_type_table:
     conda:
         "../../envs/tasktransfer.yaml"
     params:
-        rankings=ABL.unseen_items(TARGETS, METHODS),
-        skipped=as_json(ABL.skipped_types),
+        rankings=lambda wc: ablation_plan().unseen_items(TARGETS, METHODS),
+        skipped=lambda wc: as_json(ablation_plan().skipped_types),
         ks=",".join(str(k) for k in config["selection"]["top_k"]),
         level=config["uncertainty"]["level"],
         code=CODE["ablations"],
@@ -325,10 +306,10 @@ rule ablation_unseen_type_table:
 
 rule ablation_target_size_table:
     input:
-        picks=expand("results/ablations/picks/{target}.tsv", target=ABL.targets),
+        picks=expand(layout.ABLATION_PICKS, target=ablation_settings().targets),
         runs=lambda wc: [
             transfer_metrics(source, target, seed, size)
-            for source, target, seed, size in ABL.size_transfers(
+            for source, target, seed, size in ablation_settings().size_transfers(
                 lambda t: checkpoints.ablation_picks.get(target=t).output.picks, SEEDS
             )
         ],
@@ -367,12 +348,16 @@ rule ablation_target_size_table:
 
 rule ablation_full_finetune_table:
     input:
-        picks=expand(
-            "results/ablations/picks/{target}.tsv", target=ABL.finetune_targets
-        ),
+        picks=expand(layout.ABLATION_PICKS, target=ablation_settings().finetune_targets),
         runs=lambda wc: [
-            f"results/ablations/finetune/n{SIZE}/{init}/{target}/seed{seed}/metrics.json"
-            for init, target, seed in ABL.finetune_runs(
+            layout.fill(
+                layout.FINETUNE_TARGET_METRICS,
+                size=SIZE,
+                init=init,
+                target=target,
+                seed=seed,
+            )
+            for init, target, seed in ablation_settings().finetune_runs(
                 lambda t: checkpoints.ablation_picks.get(target=t).output.picks, SEEDS
             )
         ],
@@ -403,7 +388,7 @@ rule ablation_full_finetune_table:
     conda:
         "../../envs/tasktransfer.yaml"
     params:
-        methods=",".join(ABL.finetune_methods),
+        methods=",".join(ablation_settings().finetune_methods),
         level=config["uncertainty"]["level"],
         code=CODE["ablations"],
     shell:

@@ -2,7 +2,7 @@
 # learnability (which tasks beat their majority class at the target size) and the checkpoint
 # design_pairs (a learnable-only sample, or the balanced design under a budget). Neither runs in
 # the paper's setting (pairs.design random, pairs.learnable_only false): the pairs are then known
-# when the workflow is read (common.smk, SCORER_PAIRS).
+# when the workflow is read (common/tasks.smk, sampled_pairs).
 from functools import lru_cache
 
 from tasktransfer.affinity.pair_plan import read_pairs

@@ -27,7 +27,7 @@ for _index, _chunk in enumerate(POOL_SEED_CHUNKS):
         resources:
             **tune_resources(_chunk, lambda wc: prompt_spec(wc.task)),
         params:
-            data=lambda wc: data_dir(wc.task),
+            data=lambda wc: task_data(wc.task),
             backbone=config["backbone"],
             spec=lambda wc: as_json(prompt_spec(wc.task)),
             seeds=_chunk,
@@ -63,7 +63,7 @@ for _index, _chunk in enumerate(SEED_CHUNKS):
         resources:
             **tune_resources(_chunk, lambda wc: target_spec(wc.task)),
         params:
-            data=lambda wc: data_dir(wc.task),
+            data=lambda wc: task_data(wc.task),
             backbone=config["backbone"],
             spec=lambda wc: as_json(target_spec(wc.task)),
             seeds=_chunk,

@@ -44,7 +44,7 @@ rule pair_features:
     input:
         sources=[prompt_file(t, POOL_EMBEDDING_SEED) for t in SOURCES],
         target=lambda wc: target_prompt_file(wc.target, TARGET_EMBEDDING_SEED),
-        train=lambda wc: f"{data_dir(wc.target)}/train.jsonl",
+        train=lambda wc: f"{task_data(wc.target)}/train.jsonl",
         meta=lambda wc: meta_file(wc.target),
     output:
         features=features_file("{target}"),
@@ -61,7 +61,7 @@ rule pair_features:
     params:
         backbone=config["backbone"],
         sources=",".join(SOURCES),
-        data=lambda wc: data_dir(wc.target),
+        data=lambda wc: task_data(wc.target),
         spec=lambda wc: features_spec(wc.target),
         max_train=SIZE,
         embedding_seed=POOL_EMBEDDING_SEED,

@@ -32,7 +32,7 @@ for _index, _chunk in enumerate(SEED_CHUNKS):
             # the same tuning as a target-role run, from another start
             **tune_resources(_chunk, lambda wc: target_spec(wc.target)),
         params:
-            data=lambda wc: data_dir(wc.target),
+            data=lambda wc: task_data(wc.target),
             backbone=config["backbone"],
             spec=lambda wc: as_json(target_spec(wc.target)),
             seeds=_chunk,

@@ -27,6 +27,14 @@ def sample_pairs(sources: Iterable[str], m: int, seed: int) -> list[Pair]:
     return candidates[: max(0, m)]
 
 
+def subsample_pairs(pairs: Iterable[Pair], m: int, seed: int) -> list[Pair]:
+    """M of the given pairs in the seeded order of :func:`sample_pairs` (prefix-stable in M): the M
+    analysis trains on the first M of the main scorer's pairs, sampled or designed alike (of a
+    sample of M' >= M pairs, these are exactly ``sample_pairs(sources, M, seed)``)."""
+    ordered = sorted(set(pairs), key=lambda p: pair_key(seed, *p))
+    return ordered[: max(0, m)]
+
+
 def brute_force_pairs(sources: Iterable[str], targets: Iterable[str]) -> list[Pair]:
     """Every source into every target (the upper bound that methods are judged against)."""
     return [(s, t) for t in sorted(set(targets)) for s in sorted(set(sources)) if s != t]

@@ -32,16 +32,8 @@ from tasktransfer.affinity.similarity import METHODS as SIMILARITY_METHODS
 from tasktransfer.affinity.similarity import rank_by_similarity
 from tasktransfer.errors import ArtefactError, TaskTransferError
 
-FEATURE_METHODS = ("source_prior", "logme", "feature_ranker")
-LOTO_METHODS = ("source_prior_loto", "feature_ranker_loto", "scorer_loto")
-METHODS = ("scorer", "brute_force", "random", *SIMILARITY_METHODS, *FEATURE_METHODS, *LOTO_METHODS)
-#: methods trained on gains: their rankings must never read a row of the target they rank
-LEARNED = ("scorer", "source_prior", "feature_ranker", *LOTO_METHODS)
-
-
-def base_method(method: str) -> str:
-    """The computation behind a method name: ``feature_ranker_loto`` is ``feature_ranker``."""
-    return method.removesuffix("_loto")
+# the method names' one home is run_layout; LEARNED: their rankings never read a row of the target
+from tasktransfer.run_layout import FEATURE_METHODS, LEARNED, LOTO_METHODS, METHODS, base_method  # noqa: F401
 
 
 def learned_scores(

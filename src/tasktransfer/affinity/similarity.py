@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import torch
 
-MEASURES = ("cosine", "euclidean", "manhattan")
-POOLINGS = ("mean", "tokens")
-METHODS = tuple(f"{m}_{p}" for p in POOLINGS for m in MEASURES)
+from tasktransfer.run_layout import SIMILARITY_MEASURES as MEASURES
+from tasktransfer.run_layout import SIMILARITY_METHODS as METHODS
+from tasktransfer.run_layout import SIMILARITY_POOLINGS as POOLINGS
 
 
 def _mean_pairwise(a: torch.Tensor, b: torch.Tensor, measure: str) -> float:

@@ -31,6 +31,11 @@ def cmd_train_scorer(a: argparse.Namespace) -> None:
         sampled = read_pairs(a.pairs)
     else:
         sampled = sample_pairs(a.sources, a.m, a.pair_seed)
+    if a.subsample is not None:
+        # the M analysis: the first M of the main scorer's pairs (ablations.smk)
+        from tasktransfer.affinity.pairs import subsample_pairs
+
+        sampled = subsample_pairs(sampled, a.subsample, a.pair_seed)
     if a.exclude_tasks:
         # the unseen-task-type analysis: no pair that touches an excluded task, on either side
         excluded = set(a.exclude_tasks)
@@ -249,6 +254,9 @@ def add_commands(sub) -> None:
     s.add_argument("--target-seed", type=int, help="seed of the target-side embeddings (default: --embedding-seed)")
     s.add_argument("--m", type=int, required=True)
     s.add_argument("--pair-seed", type=int, default=0)
+    s.add_argument(
+        "--subsample", type=int, help="train on the first M of the pairs in --pair-seed's order (the M analysis)"
+    )
     s.add_argument("--pairs", help="TSV of the pairs to train on (source, target; design-pairs): replaces --m's sample")
     s.add_argument("--exclude-tasks", type=list_arg, default=[], help="drop the sampled pairs touching these tasks")
     s.add_argument("--extra-gains", help="gains table whose pairs are added to the sampled ones (leave-one-target-out)")
