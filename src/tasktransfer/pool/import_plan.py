@@ -151,33 +151,11 @@ def _compare_spec(pool: str, theirs: dict | None, prompt: dict) -> list[str]:
     return [f"prompt settings differ from pool {pool}'s ({listing}): new sources are tuned with this run's"]
 
 
-def plan_pool_import(pool: str | Path, config: dict, registry: dict[str, TaskSpec]) -> PoolPlan:
-    """Check a pool against a run's (validated) config and say what the run takes from it.
+def _check_backbone_and_prompt(pool: str, manifest: dict, config: dict) -> None:
+    """The run's backbone and prompt size against the pool's: its ``prompt`` block and, where the
+    target-role runs differ, ``prompt`` + ``target_prompt`` (both tune against pool prompts)."""
+    from tasktransfer.pool.manifest import backbone_identity, check_pool_compatible
 
-    ``config`` is the workflow's config with the schema's defaults filled in; ``registry`` the
-    run's task registry. Raises one :class:`~tasktransfer.errors.ArtefactError` (or
-    :class:`~tasktransfer.errors.TaskTransferError`) naming both sides on any mismatch.
-    """
-    from tasktransfer.affinity.pairs import sample_pairs
-    from tasktransfer.pool.manifest import (
-        backbone_identity,
-        check_pool_compatible,
-        load_manifest,
-        pool_seeds,
-        pool_tasks,
-        prompt_rel,
-        record_rel,
-        verify_pool,
-    )
-
-    pool = str(pool)
-    manifest = load_manifest(pool)
-    tasks = pool_tasks(manifest)
-    if not tasks:
-        raise ArtefactError(f"pool {pool} holds no task; export a finished run's pool again")
-    warnings: list[str] = []
-
-    # the run's backbone and prompt size against the pool's
     backbone = config["backbone"]
     identity = backbone_identity(backbone)
     blocks = [("prompt", config["prompt"])]
@@ -195,7 +173,9 @@ def plan_pool_import(pool: str | Path, config: dict, registry: dict[str, TaskSpe
             pool,
         )
 
-    # roles: a pool task is a source, never a target
+
+def _check_no_pool_target(pool: str, tasks: list[str], config: dict) -> None:
+    """A pool task is a source of the run, never a target."""
     in_two = sorted(set(tasks) & (set(config.get("targets") or []) | set(config.get("novel_targets") or [])))
     if in_two:
         raise TaskTransferError(
@@ -203,7 +183,11 @@ def plan_pool_import(pool: str | Path, config: dict, registry: dict[str, TaskSpe
             "take them out of targets/novel_targets, or use a pool without them"
         )
 
-    # seeds: every pool seed the run asks for, for every pool task
+
+def _run_seeds(pool: str, manifest: dict, tasks: list[str], config: dict) -> list[int]:
+    """The pool seeds the run asks for, each one held by every pool task."""
+    from tasktransfer.pool.manifest import pool_seeds
+
     seeds = sorted(int(s) for s in config["pool_seeds"])
     lacking = {t: sorted(set(seeds) - set(pool_seeds(manifest, t))) for t in tasks}
     lacking = {t: s for t, s in lacking.items() if s}
@@ -213,17 +197,26 @@ def plan_pool_import(pool: str | Path, config: dict, registry: dict[str, TaskSpe
             f"this run's pool_seeds {seeds} are not all in pool {pool} ({listing}); set pool_seeds to seeds "
             f"every pool task has ({pool_seeds(manifest)}), or export a pool with those seeds"
         )
+    return seeds
 
-    # the scorer: the pool's when it has one (its prompts passed the checks above, so it fits)
+
+def _pool_scorer(pool: str, manifest: dict) -> dict | None:
+    """The pool's scorer entry, or None; it must share the prompts' backbone (whose fit to the run
+    is checked already, so a scorer that passes fits the run too)."""
     info = manifest.get("scorer")
-    scorer = bool(info)
-    if scorer and info.get("backbone") not in (None, manifest["backbone"]["name"]):
+    if info and info.get("backbone") not in (None, manifest["backbone"]["name"]):
         raise ArtefactError(
             f"pool {pool}: its scorer was trained on backbone {info.get('backbone')}, its prompts on "
             f"{manifest['backbone']['name']}; export the pool again"
         )
+    return info
 
-    # the pool tasks whose examples the run still needs
+
+def _data_tasks(tasks: list[str], config: dict, scorer: bool) -> list[str]:
+    """The pool tasks whose examples the run still needs: targets of the scorer pairs it samples
+    (only without the pool's scorer) and the shuffled control's task."""
+    from tasktransfer.affinity.pairs import sample_pairs
+
     sources = sorted(set(config.get("sources") or []) | set(tasks))
     needed: set[str] = set()
     if not scorer:
@@ -231,9 +224,11 @@ def plan_pool_import(pool: str | Path, config: dict, registry: dict[str, TaskSpe
     control = config.get("control") or {}
     if control.get("init") == "shuffled":
         needed.add(control.get("task") or sources[0])
-    data_tasks = sorted(needed & set(tasks))
+    return sorted(needed & set(tasks))
 
-    entries = {t: _entry(pool, t, manifest["tasks"][t], registry, warnings) for t in tasks}
+
+def _check_data_sources(pool: str, data_tasks: list[str], entries: dict[str, TaskSpec], scorer: bool) -> None:
+    """A pool task whose examples the run needs must have a data source, the pool's or the run's."""
     no_source = [t for t in data_tasks if entries[t].kind == "pool"]
     if no_source:
         raise ArtefactError(
@@ -243,12 +238,42 @@ def plan_pool_import(pool: str | Path, config: dict, registry: dict[str, TaskSpe
             "add their entries to the run's registry, or use a pool exported with --registry"
         )
 
-    # the files the run uses, hash-checked now: a damaged pool stops the plan
+
+def _verify_used_files(pool: str, manifest: dict, tasks: list[str], seeds: list[int], scorer: dict | None) -> None:
+    """The files the run uses, hash-checked now: a damaged pool stops the plan."""
+    from tasktransfer.pool.manifest import prompt_rel, record_rel, verify_pool
+
     used = [rel for t in tasks for s in seeds for rel in (prompt_rel(t, s), record_rel(t, s))]
     if scorer:
-        used.append(info["file"])
+        used.append(scorer["file"])
     verify_pool(pool, manifest, used)
 
+
+def plan_pool_import(pool: str | Path, config: dict, registry: dict[str, TaskSpec]) -> PoolPlan:
+    """Check a pool against a run's (validated) config and say what the run takes from it.
+
+    ``config`` is the workflow's config with the schema's defaults filled in; ``registry`` the
+    run's task registry. Raises one :class:`~tasktransfer.errors.ArtefactError` (or
+    :class:`~tasktransfer.errors.TaskTransferError`) naming both sides on any mismatch.
+    """
+    from tasktransfer.pool.manifest import load_manifest, pool_tasks
+
+    pool = str(pool)
+    manifest = load_manifest(pool)
+    tasks = pool_tasks(manifest)
+    if not tasks:
+        raise ArtefactError(f"pool {pool} holds no task; export a finished run's pool again")
+    # the cheap checks first, in the order a user fixes them; the file hashes last
+    _check_backbone_and_prompt(pool, manifest, config)
+    _check_no_pool_target(pool, tasks, config)
+    seeds = _run_seeds(pool, manifest, tasks, config)
+    info = _pool_scorer(pool, manifest)
+    scorer = bool(info)  # the pool's scorer, when it has one, replaces train_scorer
+    data_tasks = _data_tasks(tasks, config, scorer)
+    warnings: list[str] = []
+    entries = {t: _entry(pool, t, manifest["tasks"][t], registry, warnings) for t in tasks}
+    _check_data_sources(pool, data_tasks, entries, scorer)
+    _verify_used_files(pool, manifest, tasks, seeds, info)
     warnings += _compare_caps(pool, manifest.get("data"), config.get("data") or {})
     warnings += _compare_spec(pool, (manifest.get("prompt") or {}).get("spec"), config["prompt"])
     return PoolPlan(
