@@ -118,6 +118,72 @@ def supported_ks(counts: list[int], ks: list[int], add_n: bool = True) -> list[i
     return sorted({k for k in ks if k <= n} | ({n} if add_n and n > 1 else set()) | {1})
 
 
+def _ordered_selections(selections: pd.DataFrame) -> pd.DataFrame:
+    """Selections without brute force, ranked (by row order where they carry no rank), best first."""
+    _require(selections, ["method", "target", "source"], "the selections table")
+    # brute force is always derived from the transfer table, never taken from a selection
+    selections = selections[selections["method"] != BRUTE_FORCE]
+    if "rank" not in selections.columns:
+        selections = selections.assign(rank=selections.groupby(["method", "target"]).cumcount() + 1)
+    return selections.sort_values(["method", "target", "rank"], kind="stable")
+
+
+def _method_rows(
+    method: str, by_method: pd.DataFrame, matrix: dict[str, dict[str, float]], base: dict[str, float], ks: list[int]
+) -> tuple[list[dict], list[int]]:
+    """One method's rows at each k its selections support, and those ks."""
+    proposed = {
+        str(target): list(dict.fromkeys(str(s) for s in group["source"]))
+        for target, group in by_method.groupby("target", sort=True)
+    }
+    # full rankings are judged at the requested ks only; explicit selections also at their own n
+    ranked = "ranked" in by_method.columns and bool(by_method["ranked"].fillna(False).astype(bool).all())
+    method_ks = supported_ks([len(p) for p in proposed.values()], ks, add_n=not ranked)
+    rows = []
+    for target, sources in proposed.items():
+        known = matrix.get(target, {})
+        for k in method_ks:
+            picks = sources[:k]
+            missing = [s for s in picks if s not in known]
+            if missing:
+                raise TaskTransferError(
+                    f"method {method} picks {missing} for target {target} (top-{k}), but the transfer "
+                    "table has no score for that pair; add it to the transfer table or drop the selection"
+                )
+            rows.append(_row(method, k, target, picks, known, base))
+    return rows, method_ks
+
+
+def _random_expected_row(target: str, k: int, known: dict[str, float], base: dict[str, float]) -> dict:
+    """The expectation of best-of-top-k over a uniformly random k-subset of the target's sources."""
+    expected = expected_best_of_random(list(known.values()), k)
+    top = max(known.values())
+    return {
+        "method": RANDOM_EXPECTED,
+        "k": k,
+        "target": target,
+        "sources": "(all)",
+        "chosen": "(expectation)",
+        "score": expected,
+        "no_transfer": base.get(target, np.nan),
+        # expected <= top; max() only drops a rounding -0.0
+        "regret": max(0.0, 100.0 * (top - expected) / top) if top else 0.0,
+    }
+
+
+def _reference_rows(matrix: dict[str, dict[str, float]], base: dict[str, float], ks: list[int]) -> list[dict]:
+    """Brute force at every k, and the random expectation at each k the target's sources allow."""
+    rows = []
+    for target in sorted(matrix):
+        known = matrix[target]
+        best = metrics.top_k(known, 1)
+        for k in ks:
+            rows.append(_row(BRUTE_FORCE, k, target, best, known, base))
+            if k <= len(known):
+                rows.append(_random_expected_row(target, k, known, base))
+    return rows
+
+
 def evaluate_selections(
     transfer: pd.DataFrame,
     no_transfer: pd.DataFrame,
@@ -140,54 +206,13 @@ def evaluate_selections(
     matrix = transfer_matrix(transfer)
     base = {str(r.target): float(r.score) for r in no_transfer.itertuples(index=False)}
     rows: list[dict] = []
-    used_ks = set(ks)
+    used_ks = set(ks)  # the references are given at every k some method is judged at
     if selections is not None and len(selections):
-        _require(selections, ["method", "target", "source"], "the selections table")
-        # brute force is always derived from the transfer table below, never taken from a selection
-        selections = selections[selections["method"] != BRUTE_FORCE]
-        if "rank" not in selections.columns:
-            selections = selections.assign(rank=selections.groupby(["method", "target"]).cumcount() + 1)
-        selections = selections.sort_values(["method", "target", "rank"], kind="stable")
-        for method, by_method in selections.groupby("method", sort=True):
-            proposed = {
-                str(target): list(dict.fromkeys(str(s) for s in group["source"]))
-                for target, group in by_method.groupby("target", sort=True)
-            }
-            ranked = "ranked" in by_method.columns and bool(by_method["ranked"].fillna(False).astype(bool).all())
-            method_ks = supported_ks([len(p) for p in proposed.values()], ks, add_n=not ranked)
+        for method, by_method in _ordered_selections(selections).groupby("method", sort=True):
+            method_rows, method_ks = _method_rows(method, by_method, matrix, base, ks)
+            rows += method_rows
             used_ks |= set(method_ks)
-            for target, sources in proposed.items():
-                known = matrix.get(target, {})
-                for k in method_ks:
-                    picks = sources[:k]
-                    missing = [s for s in picks if s not in known]
-                    if missing:
-                        raise TaskTransferError(
-                            f"method {method} picks {missing} for target {target} (top-{k}), but the transfer "
-                            "table has no score for that pair; add it to the transfer table or drop the selection"
-                        )
-                    rows.append(_row(method, k, target, picks, known, base))
-    for target in sorted(matrix):
-        known = matrix[target]
-        best = metrics.top_k(known, 1)
-        for k in sorted(used_ks):
-            rows.append(_row(BRUTE_FORCE, k, target, best, known, base))
-            if k <= len(known):
-                expected = expected_best_of_random(list(known.values()), k)
-                top = max(known.values())
-                rows.append(
-                    {
-                        "method": RANDOM_EXPECTED,
-                        "k": k,
-                        "target": target,
-                        "sources": "(all)",
-                        "chosen": "(expectation)",
-                        "score": expected,
-                        "no_transfer": base.get(target, np.nan),
-                        # expected <= top; max() only drops a rounding -0.0
-                        "regret": max(0.0, 100.0 * (top - expected) / top) if top else 0.0,
-                    }
-                )
+    rows += _reference_rows(matrix, base, sorted(used_ks))
     footing: dict[str, dict[str, float]] = {}
     if per_seed is not None and len(per_seed):
         oracle_rows, footing = _cross_fitted_rows(per_seed, matrix, base, sorted(used_ks))
