@@ -47,14 +47,13 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import replace
 
 import numpy as np
 import torch
 from torch import nn
 
 from tasktransfer.affinity.scorer_model import (  # noqa: F401 (build_scorer, load_scorer, predict: this module's API)
-    TOP_LAYERS,
     AffinityScorer,
     ScorerEnsemble,
     build_scorer,
@@ -63,87 +62,17 @@ from tasktransfer.affinity.scorer_model import (  # noqa: F401 (build_scorer, lo
     pool_statistics,
     predict,
 )
+from tasktransfer.affinity.scorer_spec import (  # noqa: F401 (SELECT_ON, TARGET_LABELS: this module's API)
+    SELECT_ON,
+    TARGET_LABELS,
+    ScorerSpec,
+    TrainingPair,
+    training_labels,
+)
 from tasktransfer.metrics import spearman
 from tasktransfer.prompting.training import pick_device, seed_everything
 
 Log = Callable[[str], None]
-
-TARGET_LABELS = ("raw", "centred", "standardised")
-SELECT_ON = ("spearman", "mae")
-
-
-@dataclass(frozen=True)
-class ScorerSpec:
-    lrs: tuple[float, ...] = (1e-5, 2e-5, 3e-5, 1e-4)
-    epochs: int = 20
-    batch_size: int = 16
-    beta: float = 1.0
-    folds: int = 5
-    warmup_ratio: float = 0.06
-    #: optimizer steps of every model (folds and final); None: epochs x ceil(M / batch_size)
-    steps: int | None = None
-    segments: bool = True
-    standardise: bool = True
-    target_label: str = "centred"
-    select_on: str = "spearman"
-    ensemble: int = 3
-    train_layers: str = "all"
-
-    def __post_init__(self):
-        if self.target_label not in TARGET_LABELS:
-            raise ValueError(f"scorer.target_label {self.target_label!r} is unknown; use one of {TARGET_LABELS}")
-        if self.select_on not in SELECT_ON:
-            raise ValueError(f"scorer.select_on {self.select_on!r} is unknown; use one of {SELECT_ON}")
-        if self.ensemble < 1:
-            raise ValueError(f"scorer.ensemble must be at least 1, got {self.ensemble}")
-        if self.steps is not None and self.steps < 1:
-            raise ValueError(f"scorer.steps must be at least 1 (or null), got {self.steps}")
-        if self.train_layers != "all" and not TOP_LAYERS.fullmatch(str(self.train_layers)):
-            raise ValueError(f"scorer.train_layers {self.train_layers!r}: use 'all' or 'top-N' (N >= 1)")
-
-    @classmethod
-    def from_dict(cls, d: dict) -> ScorerSpec:
-        d = dict(d)
-        if "lrs" in d:
-            d["lrs"] = tuple(float(x) for x in d["lrs"])
-        return cls(**{k: v for k, v in d.items() if k in cls.__dataclass_fields__})
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["lrs"] = list(self.lrs)
-        return d
-
-    def total_steps(self, n_pairs: int) -> int:
-        """Optimizer steps of every model trained for a set of ``n_pairs`` pairs (folds included)."""
-        return self.steps if self.steps is not None else self.epochs * math.ceil(n_pairs / self.batch_size)
-
-
-@dataclass(frozen=True)
-class TrainingPair:
-    source: str
-    target: str
-    gain: float
-
-
-def training_labels(pairs: Sequence[TrainingPair], kind: str) -> list[float]:
-    """What the scorer learns for each pair: the gain (raw), or the gain centred (and, for
-    standardised, divided by the population standard deviation) within the pairs of its target.
-    A target with one pair, or with equal gains, gets 0."""
-    if kind == "raw":
-        return [float(p.gain) for p in pairs]
-    by_target: dict[str, list[float]] = {}
-    for p in pairs:
-        by_target.setdefault(p.target, []).append(float(p.gain))
-    mean = {t: float(np.mean(g)) for t, g in by_target.items()}
-    sd = {t: float(np.std(g)) for t, g in by_target.items()}
-    out = []
-    for p in pairs:
-        centred = float(p.gain) - mean[p.target]
-        if kind == "standardised":
-            centred = centred / sd[p.target] if sd[p.target] > 1e-12 else 0.0
-        out.append(centred)
-    return out
-
 
 def _stack(
     pairs: Sequence[TrainingPair], emb: dict[str, torch.Tensor], target_emb: dict[str, torch.Tensor] | None = None
@@ -152,6 +81,17 @@ def _stack(
     t = torch.stack([target_emb[p.target] for p in pairs]).float()
     s = torch.stack([emb[p.source] for p in pairs]).float()
     return t, s
+
+
+def _fresh_copy(base: AffinityScorer, spec: ScorerSpec, seed: int) -> tuple[AffinityScorer, torch.device]:
+    """A copy of ``base`` on the device, ready to train: its new parameters (head, segments) drawn
+    anew from ``seed`` (seeded first, so every model of a seed starts alike), its lower layers frozen."""
+    seed_everything(seed)
+    device = pick_device()
+    model = copy.deepcopy(base).to(device)
+    model.reset_new_parameters()
+    freeze_lower_layers(model, spec.train_layers)
+    return model, device
 
 
 def train_scorer_once(
@@ -174,11 +114,7 @@ def train_scorer_once(
     """
     from transformers import get_linear_schedule_with_warmup
 
-    seed_everything(seed)
-    device = pick_device()
-    model = copy.deepcopy(base).to(device)
-    model.reset_new_parameters()
-    freeze_lower_layers(model, spec.train_layers)
+    model, device = _fresh_copy(base, spec, seed)
     t, s = _stack(pairs, emb, target_emb)
     y = torch.tensor(training_labels(pairs, spec.target_label), dtype=torch.float)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=lr)
@@ -331,35 +267,27 @@ def choose_lr(spec: ScorerSpec, scores: dict[float, dict], log: Log = print) -> 
     return best, on
 
 
-def fit_scorer(
-    backbone_name: str,
+def _cross_validate_lrs(
+    base: AffinityScorer,
     pairs: Sequence[TrainingPair],
     emb: dict[str, torch.Tensor],
     spec: ScorerSpec,
     seed: int,
-    log: Log = print,
-    target_emb: dict[str, torch.Tensor] | None = None,
-) -> tuple[nn.Module, dict]:
-    """Choose lr by task-grouped CV (``spec.select_on``), then train ``spec.ensemble`` members on
-    all pairs with it. Without CV (too few pairs) the grid's first lr is used.
-
-    Standardisation statistics come from every prompt given (sources and targets; no gains).
-    Every model, fold or final, takes ``spec.total_steps(len(pairs))`` optimizer steps.
-    """
-    if len(pairs) < 2:
-        raise ValueError(f"the scorer needs at least 2 training pairs, got {len(pairs)}; raise pairs.m")
-    base = build_scorer(backbone_name, replace(spec, ensemble=1))
-    if spec.standardise:
-        base.set_standardisation(*pool_statistics([*emb.values(), *(target_emb or {}).values()]))
-    steps = spec.total_steps(len(pairs))
-    plan = plan_folds(pairs, spec, seed, log)
+    plan: dict,
+    steps: int,
+    log: Log,
+    target_emb: dict[str, torch.Tensor] | None,
+) -> dict[float, dict[int, float]]:
+    """lr -> the held-out predictions of every lr of the grid (nothing without folds)."""
     cv: dict[float, dict[int, float]] = {}
     if plan["folds"]:
         for lr in spec.lrs:
             log(f"cross-validating lr {lr:g} over {plan['folds']} task-grouped folds of {len(pairs)} pairs, {steps} steps each")
             cv[lr] = cross_validate(base, pairs, emb, spec, lr, seed, plan["splits"], log, target_emb, steps=steps)
-    scores = {lr: held_out_scores(pairs, held, spec.target_label) for lr, held in cv.items()}
-    best_lr, chosen_on = choose_lr(spec, scores, log)
+    return cv
+
+
+def _log_choice(spec: ScorerSpec, scores: dict[float, dict], best_lr: float, chosen_on: str, log: Log) -> None:
     if scores:
         s = scores[best_lr]
         rho = "n/a" if s["spearman"] is None else f"{s['spearman']:.3f}"
@@ -367,14 +295,25 @@ def fit_scorer(
             f"training {spec.ensemble} member(s) on all pairs")
     else:
         log(f"lr {best_lr:g} (the grid's first; nothing to cross-validate on); training on all pairs")
-    members = [train_scorer_once(base, pairs, emb, spec, best_lr, seed + k, log, target_emb, steps=steps)
-               for k in range(spec.ensemble)]
-    model = members[0] if len(members) == 1 else ScorerEnsemble(members)
-    held = cv.get(best_lr, {})
+
+
+def _fit_report(
+    pairs: Sequence[TrainingPair],
+    spec: ScorerSpec,
+    seed: int,
+    steps: int,
+    plan: dict,
+    scores: dict[float, dict],
+    held: dict[int, float],
+    best_lr: float,
+    chosen_on: str,
+) -> dict:
+    """The scorer's metrics record: the chosen lr and why, the folds, and every held-out prediction
+    of the chosen lr (for the report's predicted-against-true plot)."""
     labels = held_out_labels(pairs, held, spec.target_label)
     predicted = sorted(held)
     fold = plan["fold_of_task"]
-    report = {
+    return {
         "lr": best_lr,
         "selected_on": chosen_on,
         "steps": steps,
@@ -416,4 +355,36 @@ def fit_scorer(
             for i in predicted
         ],
     }
+
+
+def fit_scorer(
+    backbone_name: str,
+    pairs: Sequence[TrainingPair],
+    emb: dict[str, torch.Tensor],
+    spec: ScorerSpec,
+    seed: int,
+    log: Log = print,
+    target_emb: dict[str, torch.Tensor] | None = None,
+) -> tuple[nn.Module, dict]:
+    """Choose lr by task-grouped CV (``spec.select_on``), then train ``spec.ensemble`` members on
+    all pairs with it. Without CV (too few pairs) the grid's first lr is used.
+
+    Standardisation statistics come from every prompt given (sources and targets; no gains).
+    Every model, fold or final, takes ``spec.total_steps(len(pairs))`` optimizer steps.
+    """
+    if len(pairs) < 2:
+        raise ValueError(f"the scorer needs at least 2 training pairs, got {len(pairs)}; raise pairs.m")
+    base = build_scorer(backbone_name, replace(spec, ensemble=1))
+    if spec.standardise:
+        base.set_standardisation(*pool_statistics([*emb.values(), *(target_emb or {}).values()]))
+    steps = spec.total_steps(len(pairs))
+    plan = plan_folds(pairs, spec, seed, log)
+    cv = _cross_validate_lrs(base, pairs, emb, spec, seed, plan, steps, log, target_emb)
+    scores = {lr: held_out_scores(pairs, held, spec.target_label) for lr, held in cv.items()}
+    best_lr, chosen_on = choose_lr(spec, scores, log)
+    _log_choice(spec, scores, best_lr, chosen_on, log)
+    members = [train_scorer_once(base, pairs, emb, spec, best_lr, seed + k, log, target_emb, steps=steps)
+               for k in range(spec.ensemble)]
+    model = members[0] if len(members) == 1 else ScorerEnsemble(members)
+    report = _fit_report(pairs, spec, seed, steps, plan, scores, cv.get(best_lr, {}), best_lr, chosen_on)
     return model, report
