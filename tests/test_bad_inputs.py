@@ -567,7 +567,7 @@ def test_every_shell_placeholder_is_quoted():
 def test_wildcards_are_constrained_to_the_strict_name_pattern():
     from tasktransfer.names import NAME_PATTERN, SOURCE_PATTERN
 
-    common = (RULES / "common.smk").read_text()
+    common = (RULES / "common" / "settings.smk").read_text()
     for wildcard, pattern in (("task", "NAME_PATTERN"), ("target", "NAME_PATTERN"), ("source", "SOURCE_PATTERN")):
         assert re.search(rf"^\s+{wildcard}={pattern},", common, re.M)
     assert re.fullmatch(SOURCE_PATTERN, "_control") and not re.fullmatch(NAME_PATTERN, "_control")

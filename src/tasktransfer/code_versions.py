@@ -34,16 +34,16 @@ STAGES: dict[str, tuple[str, ...]] = {
     ),
     "tune": (
         "prompting.training", "prompting.loop_steps", "prompting.prompt_encoder", "prompting.formats", "prompting.backbone",
-        "prompting.prompt_files", "prompting.control", "prompting.tune_run", "metrics", "data.prepare", "io",
-        "cli.prompt_commands",
+        "prompting.prompt_files", "prompting.control", "prompting.tune_run", "prompting.transfer_job",
+        "prompting.control_job", "names", "metrics", "data.prepare", "io", "cli.prompt_commands",
     ),
     "gather": ("analysis.gather", "analysis.uncertainty", "prompting.formats", "metrics", "data.prepare", "cli.gather_commands"),
     "scorer": (
         "affinity.scorer", "affinity.scorer_model", "affinity.pairs", "prompting.backbone", "prompting.prompt_files", "prompting.training", "prompting.loop_steps",
-        "analysis.gather", "cli.affinity_commands",
+        "affinity.scorer_job", "affinity.pair_plan", "run_layout", "analysis.gather", "cli.affinity_commands",
     ),
     "rank": (
-        "affinity.selection", "affinity.similarity", "run_layout", "affinity.scorer", "affinity.scorer_model", "prompting.backbone",
+        "affinity.selection", "affinity.similarity", "affinity.rank_job", "affinity.pairs", "run_layout", "affinity.scorer", "affinity.scorer_model", "prompting.backbone",
         "prompting.prompt_files",
         "affinity.source_prior", "affinity.feature_ranker", "affinity.pair_features", "analysis.gather",
         "cli.affinity_commands",
@@ -71,14 +71,16 @@ STAGES: dict[str, tuple[str, ...]] = {
     # installing a shared pool's files into a run (workflow/rules/pool.smk)
     "pool": ("pool.manifest", "pool.install", "pool.import_plan", "io", "cli.pool_commands"),
     # which tasks learn at the target size (workflow/rules/design.smk: the checkpoint learnability)
-    "learnability": ("analysis.learnability", "analysis.report_tables", "metrics", "io", "cli.design_commands"),
+    "learnability": ("analysis.learnability", "affinity.design_job", "analysis.report_tables", "metrics", "io", "cli.design_commands"),
     # the scorer's pairs: a learnable-only sample or the balanced design (checkpoint design_pairs)
-    "design": ("affinity.pair_plan", "affinity.pair_design", "affinity.pairs", "analysis.learnability", "io", "cli.design_commands"),
+    "design": ("affinity.design_job", "affinity.pair_plan", "affinity.pair_design", "run_layout", "affinity.pairs", "analysis.learnability", "io", "cli.design_commands"),
 }  # fmt: skip
 
 #: bumped by hand when a stage's results change for a reason outside its modules; 2: the package
-#: moved into subpackages (docs/cluster.md, "Code versions": carry a finished run across with --touch)
-REVISIONS: dict[str, int] = {stage: 2 for stage in STAGES}
+#: moved into subpackages; 3: the command bodies moved into the package and the workflow's common
+#: files split (issue 26; results unchanged: docs/cluster.md, "Code versions", carries a finished
+#: run across with --touch)
+REVISIONS: dict[str, int] = {stage: 3 for stage in STAGES}
 
 #: module-level names left out of a module's hash: values that reach the jobs through their paths
 PINS: dict[str, tuple[str, ...]] = {"data.package_fetch": ("PACKAGES",)}

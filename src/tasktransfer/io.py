@@ -86,6 +86,21 @@ def atomic_write_json(path: str | Path, obj: Any) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
 
+def read_record(path: str | Path, fields: tuple[str, ...] = ()) -> dict:
+    """A job's JSON record (metrics.json): the one reader of records, so a missing, corrupt or
+    incomplete one is one line naming the file and the fix, never a bare KeyError."""
+    try:
+        record = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ArtefactError(f"{path} is missing or corrupt ({err}); delete it and rerun its job") from err
+    if not isinstance(record, dict):
+        raise ArtefactError(f"{path} is not a JSON object; delete it and rerun its job")
+    lacking = [f for f in fields if f not in record]
+    if lacking:
+        raise ArtefactError(f"{path} lacks {', '.join(lacking)}; delete it and rerun its job")
+    return record
+
+
 def save_tensors(path: str | Path, tensors: dict[str, torch.Tensor], metadata: dict[str, Any]) -> None:
     """Save tensors with their metadata (values JSON-encoded, since safetensors keeps strings)."""
     path = Path(path)

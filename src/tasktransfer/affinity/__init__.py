@@ -5,6 +5,9 @@
 - :mod:`~tasktransfer.affinity.pair_plan`: a run's scorer pairs, sampled or designed, into learnable tasks if asked
 - :mod:`~tasktransfer.affinity.scorer`: training the paper's affinity scorer s([P_t; P_s]) -> gain
 - :mod:`~tasktransfer.affinity.scorer_model`: the scorer's model, built, loaded and applied
+- :mod:`~tasktransfer.affinity.scorer_job`: the scorer's training job (its pairs, the fit, its files)
+- :mod:`~tasktransfer.affinity.design_job`: the design job (learnable targets, costs, the design's table)
+- :mod:`~tasktransfer.affinity.rank_job`: ranking a run's pool for one target by each method
 - :mod:`~tasktransfer.affinity.similarity`: the six prompt-similarity baselines
 - :mod:`~tasktransfer.affinity.source_prior`: each source's mean effect over other targets
 - :mod:`~tasktransfer.affinity.logme`: LogME, the log maximum evidence of a linear model on frozen features

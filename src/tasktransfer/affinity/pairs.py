@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 
+import pandas as pd
+
 Pair = tuple[str, str]
 
 
@@ -33,6 +35,16 @@ def subsample_pairs(pairs: Iterable[Pair], m: int, seed: int) -> list[Pair]:
     sample of M' >= M pairs, these are exactly ``sample_pairs(sources, M, seed)``)."""
     ordered = sorted(set(pairs), key=lambda p: pair_key(seed, *p))
     return ordered[: max(0, m)]
+
+
+def mean_gains(gains: pd.DataFrame) -> pd.DataFrame:
+    """One row per pair: mean r1, r2 and gain over seeds, with the gain's spread."""
+    grouped = gains.groupby(["source", "target"], sort=True)
+    out = grouped.agg(
+        r1=("r1", "mean"), r2=("r2", "mean"), gain=("gain", "mean"), gain_sd=("gain", "std"), seeds=("seed", "nunique")
+    )
+    out["gain_sd"] = out["gain_sd"].fillna(0.0)
+    return out.reset_index()
 
 
 def brute_force_pairs(sources: Iterable[str], targets: Iterable[str]) -> list[Pair]:

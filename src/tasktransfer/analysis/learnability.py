@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from tasktransfer import metrics
+from tasktransfer.affinity.design_job import read_learnable  # noqa: F401  (its one home; callers import it here too)
 from tasktransfer.errors import ArtefactError
 
 COLUMNS = ("task", "type", "format", "metric", "r1", "baseline", "baseline_kind", "margin", "learns")
@@ -120,12 +121,3 @@ def write_table(rows: Sequence[Mapping[str, Any]], path: str | Path) -> None:
     for row in rows:
         lines.append("\t".join(str(row[c]).lower() if c == "learns" else str(row[c]) for c in COLUMNS))
     atomic_write_text(path, "\n".join(lines) + "\n")
-
-
-def read_learnable(path: str | Path) -> dict[str, bool]:
-    """task -> learns, from a table written by write_table."""
-    try:
-        with Path(path).open(newline="") as handle:
-            return {r["task"]: r["learns"].strip().lower() == "true" for r in csv.DictReader(handle, delimiter="\t")}
-    except (OSError, KeyError) as exc:
-        raise ArtefactError(f"learnability table {path}: cannot be read ({exc})") from exc

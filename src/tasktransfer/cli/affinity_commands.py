@@ -8,174 +8,53 @@ from pathlib import Path
 from tasktransfer.cli.common import add_pool_args, json_arg, list_arg, max_train_arg
 from tasktransfer.cli.pool_commands import add_rank_pool_args
 from tasktransfer.errors import TaskTransferError
+from tasktransfer.run_layout import prompt_in
 from tasktransfer.runtime import job_info, log, set_threads
 
 
 def cmd_train_scorer(a: argparse.Namespace) -> None:
-    import pandas as pd
-
-    from tasktransfer.affinity.pairs import sample_pairs
-    from tasktransfer.affinity.scorer import ScorerSpec, TrainingPair, fit_scorer
-    from tasktransfer.analysis.gather import mean_gains
-    from tasktransfer.io import atomic_write_json, save_tensors
-    from tasktransfer.prompting.prompt_files import load_embeddings
+    from tasktransfer.affinity.scorer import ScorerSpec
+    from tasktransfer.affinity.scorer_job import ScorerJob, train_scorer_job
 
     set_threads(a.threads)
-    spec = ScorerSpec.from_dict(a.spec)
-    gains = mean_gains(pd.read_csv(a.gains, sep="\t"))
-    lookup = {(r.source, r.target): float(r.gain) for r in gains.itertuples(index=False)}
-    if a.pairs:
-        # the pairs a run chose (design-pairs: a learnable-only sample or the balanced design)
-        from tasktransfer.affinity.pair_plan import read_pairs
-
-        sampled = read_pairs(a.pairs)
-    else:
-        sampled = sample_pairs(a.sources, a.m, a.pair_seed)
-    if a.subsample is not None:
-        # the M analysis: the first M of the main scorer's pairs (ablations.smk)
-        from tasktransfer.affinity.pairs import subsample_pairs
-
-        sampled = subsample_pairs(sampled, a.subsample, a.pair_seed)
-    if a.exclude_tasks:
-        # the unseen-task-type analysis: no pair that touches an excluded task, on either side
-        excluded = set(a.exclude_tasks)
-        sampled = [(s, t) for s, t in sampled if s not in excluded and t not in excluded]
-    missing = [p for p in sampled if p not in lookup]
-    if missing:
-        raise TaskTransferError(f"gains table {a.gains} lacks sampled pairs {missing[:5]}...; rerun the gains rule")
-    pairs = [TrainingPair(s, t, lookup[(s, t)]) for s, t in sampled]
-    if a.extra_gains:
-        # leave-one-target-out (scorer_loto): the other held-out targets' complete rows as well
-        extra = mean_gains(pd.read_csv(a.extra_gains, sep="\t"))
-        have = {(p.source, p.target) for p in pairs}
-        pairs += [
-            TrainingPair(str(r.source), str(r.target), float(r.gain))
-            for r in extra.itertuples(index=False)
-            if (str(r.source), str(r.target)) not in have and str(r.source) != str(r.target)
-        ]
-    if a.exclude_targets:
-        # the held-out target (and anything named with it) never appears in a training pair
-        pairs = [p for p in pairs if p.target not in set(a.exclude_targets)]
-    unknown = sorted({p.source for p in pairs} - set(a.sources))
-    if unknown:
-        raise TaskTransferError(f"training pairs have sources {unknown[:5]} outside --sources; pass the run's pool")
-    # source side: pool prompts; target side: the target-role runs (the prompt a target with few
-    # labels can have), the same files a held-out target is ranked with
-    emb = load_embeddings({t: Path(a.prompts) / t / f"seed{a.embedding_seed}" / "prompt.safetensors" for t in a.sources})
-    target_dir = Path(a.target_prompts or a.prompts)
-    target_seed = a.embedding_seed if a.target_seed is None else a.target_seed
-    target_emb = load_embeddings(
-        {t: target_dir / t / f"seed{target_seed}" / "prompt.safetensors" for t in sorted({p.target for p in pairs})}
+    job = ScorerJob(
+        gains=a.gains, sources=a.sources, prompts=a.prompts, backbone=a.backbone, spec=ScorerSpec.from_dict(a.spec),
+        m=a.m, pair_seed=a.pair_seed, pairs=a.pairs, subsample=a.subsample, exclude_tasks=a.exclude_tasks,
+        extra_gains=a.extra_gains, exclude_targets=a.exclude_targets, target_prompts=a.target_prompts,
+        embedding_seed=a.embedding_seed, target_seed=a.target_seed, seed=a.seed,
     )
-    log(f"training the affinity scorer on {len(pairs)} pairs among {len(a.sources)} sources")
-    model, report = fit_scorer(a.backbone, pairs, emb, spec, a.seed, log=log, target_emb=target_emb)
-    save_tensors(a.out_model, model.state_dict(), {"backbone": a.backbone, "spec": spec.to_dict(), "lr": report["lr"]})
-    atomic_write_json(
-        a.out_metrics,
-        {
-            "spec": spec.to_dict(),
-            "pairs": len(pairs),
-            "excluded_tasks": sorted(a.exclude_tasks),
-            "excluded_targets": sorted(a.exclude_targets),
-            **report,
-            **job_info(),
-        },
-    )
-    held = pd.DataFrame(report["held_out"], columns=["source", "target", "gain", "predicted"])
-    from tasktransfer.metrics import pearson, spearman
-
-    log(
-        f"held-out (CV grouped by target task, {len(held)} of {len(pairs)} pairs): "
-        f"Spearman {spearman(held.gain, held.predicted):.3f}, Pearson {pearson(held.gain, held.predicted):.3f}; "
-        f"mean per-target Spearman {report['cv_spearman'].get(str(report['lr']))} (lr chosen on {report['selected_on']})"
-    )
+    train_scorer_job(job, a.out_model, a.out_metrics)
 
 
 def cmd_rank(a: argparse.Namespace) -> None:
     """Rank the pool's sources for a target by one or more methods; write (--out) and print the table."""
-    import pandas as pd
-
-    from tasktransfer.affinity.selection import load_pool, pool_prompt_files, ranking_table, score_sources, side_by_side
-    from tasktransfer.analysis.gather import mean_gains
-    from tasktransfer.io import atomic_write_text, load_tensors
-
     if a.pool:  # a new task against a shared pool (pool_commands.py)
         from tasktransfer.cli.pool_commands import cmd_rank_pool
 
         return cmd_rank_pool(a)
     if not a.prompts:
         raise TaskTransferError("rank needs --prompts (a run's results/prompts) or --pool (a shared pool)")
+    import pandas as pd
+
+    from tasktransfer.affinity.rank_job import RankJob, rank
+    from tasktransfer.affinity.selection import side_by_side
+    from tasktransfer.io import atomic_write_text
+
     set_threads(a.threads)
-    from tasktransfer.affinity.selection import FEATURE_METHODS, base_method, learned_scores
-
     methods = list_arg(a.method or "scorer")
-    bases = {base_method(m) for m in methods}
-    if a.target_prompt:
-        from tasktransfer.prompting.prompt_files import load_prompt
-
-        target = a.target or str(load_prompt(a.target_prompt).metadata.get("task") or Path(a.target_prompt).parent.name)
-        target_file = Path(a.target_prompt)
-    elif a.target:
-        target = a.target
-        target_file = Path(a.prompts) / target / f"seed{a.embedding_seed}" / "prompt.safetensors"
-    else:
-        raise TaskTransferError("name the target (--target) or give its prompt file (--target-prompt)")
-    if a.sources:
-        files = {t: Path(a.prompts) / t / f"seed{a.embedding_seed}" / "prompt.safetensors" for t in a.sources}
-    else:
-        files = pool_prompt_files(a.prompts, a.embedding_seed)
-    files = {t: f for t, f in files.items() if t != target}
-    missing = [str(f) for f in [*files.values(), target_file] if not Path(f).exists()]
-    if missing:
-        raise TaskTransferError(f"prompt files {missing[:3]} do not exist; tune those prompts first (prompt_tune)")
-    scorer_state, scorer_meta = (None, {})
-    if "scorer" in bases:
-        if not a.scorer:
-            raise TaskTransferError("method scorer needs --scorer (results/scorer/model.safetensors)")
-        scorer_state, scorer_meta = load_tensors(a.scorer)
-    backbone = a.backbone or scorer_meta.get("backbone")
-    emb, backbone = load_pool({**files, target: target_file}, backbone)
-    model, true = None, None
-    if "scorer" in bases:
-        from tasktransfer.affinity.scorer import load_scorer
-
-        if scorer_meta.get("backbone") != backbone:
-            raise TaskTransferError(
-                f"scorer {a.scorer} was trained on backbone {scorer_meta.get('backbone')}, but the prompts on {backbone}; "
-                "rank with the scorer of this prompt pool or retrain it"
-            )
-        model = load_scorer(scorer_state, scorer_meta, backbone)
-    if "brute_force" in methods:
-        if not a.gains:
-            raise TaskTransferError("method brute_force needs --gains (results/gains.tsv)")
-        gains = mean_gains(pd.read_csv(a.gains, sep="\t"))
-        true = {r.source: float(r.gain) for r in gains.itertuples(index=False) if r.target == target}
-        lacking = sorted(set(files) - set(true))
-        if lacking:
-            raise TaskTransferError(f"brute_force needs the gain of every source on {target}; {a.gains} lacks {lacking[:5]}")
-    sources = {s: emb[s] for s in sorted(files)}
-    train_gains = pd.read_csv(a.train_gains, sep="\t") if a.train_gains else None
-    features = None
-    if a.features:
-        from tasktransfer.affinity.pair_features import read_features
-
-        features = read_features(a.features)
-    tables = []
-    for m in methods:
-        if base_method(m) in FEATURE_METHODS:
-            scores, info = learned_scores(m, target, list(sources), train_gains, features, a.prior_lambda)
-            if info.get("decision"):
-                log(f"{m} for {target}: {info['decision']} (alpha {info['alpha']}): {info['reason']}; weights "
-                    + ", ".join(f"{k} {v:+.3f}" for k, v in info["weights"].items()))
-        else:
-            scores = score_sources(m, target, emb[target], sources, a.seed, model, true)
-        tables.append(ranking_table(m, target, scores))
+    ranked = rank(
+        RankJob(
+            prompts=a.prompts, methods=methods, target=a.target, target_prompt=a.target_prompt, sources=a.sources,
+            backbone=a.backbone, embedding_seed=a.embedding_seed, seed=a.seed, scorer=a.scorer, gains=a.gains,
+            train_gains=a.train_gains, features=a.features, prior_lambda=a.prior_lambda,
+        )
+    )
     if a.out:
-        atomic_write_text(a.out, pd.concat(tables, ignore_index=True).to_csv(sep="\t", index=False))
+        atomic_write_text(a.out, pd.concat(ranked.tables, ignore_index=True).to_csv(sep="\t", index=False))
     if not a.quiet:
-        print(f"Sources for {target}, best first by {methods[0]} (scores: predicted gain for scorer, similarity otherwise):")
-        print(side_by_side(tables).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-    log(f"{', '.join(methods)} for {target}: top {', '.join(tables[0].source.head(3))}")
+        print(f"Sources for {ranked.target}, best first by {methods[0]} (scores: predicted gain for scorer, similarity otherwise):")
+        print(side_by_side(ranked.tables).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    log(f"{', '.join(methods)} for {ranked.target}: top {', '.join(ranked.tables[0].source.head(3))}")
 
 
 def cmd_features(a: argparse.Namespace) -> None:
@@ -193,7 +72,7 @@ def cmd_features(a: argparse.Namespace) -> None:
     set_threads(a.threads)
     start = time.perf_counter()
     spec = PromptSpec.from_dict(a.spec)
-    files = {t: Path(a.prompts) / t / f"seed{a.embedding_seed}" / "prompt.safetensors" for t in a.sources}
+    files = {t: prompt_in(a.prompts, t, a.embedding_seed) for t in a.sources}
     missing = [str(f) for f in [*files.values(), Path(a.target_prompt)] if not f.exists()]
     if missing:
         raise TaskTransferError(f"prompt files {missing[:3]} do not exist; tune those prompts first")

@@ -7,7 +7,6 @@ import argparse
 from pathlib import Path
 
 from tasktransfer.cli.common import json_arg, list_arg
-from tasktransfer.errors import TaskTransferError
 from tasktransfer.runtime import log
 
 LEARNABILITY_NOTE = (
@@ -42,67 +41,14 @@ def cmd_learnability(a: argparse.Namespace) -> None:
 
 
 def cmd_design_pairs(a: argparse.Namespace) -> None:
-    from tasktransfer.affinity.pair_design import DesignSpec
-    from tasktransfer.affinity.pair_plan import (
-        chunk_cost_models,
-        default_pair_seconds,
-        pair_seconds,
-        plan_pairs,
-        write_pairs,
+    from tasktransfer.affinity.design_job import DesignJob, design_pairs_job
+
+    job = DesignJob(
+        design=a.design, sources=a.sources, tasks=a.tasks, size=a.size, examples=a.examples, chunks=a.chunks,
+        seeds=a.seeds, transfer_dir=a.transfer_dir, benchmarks=a.benchmarks, learnability=a.learnability,
+        m=a.m, pair_seed=a.pair_seed, spec=a.spec,
     )
-
-    tasks = a.tasks  # task -> {type, format, epochs}
-    missing = sorted(set(a.sources) - set(tasks))
-    if missing:
-        raise TaskTransferError(f"design-pairs: --tasks lacks sources {missing[:5]}")
-    learnable = None
-    if a.learnability:
-        from tasktransfer.analysis.learnability import read_learnable
-
-        table = read_learnable(a.learnability)
-        absent = sorted(set(a.sources) - set(table))
-        if absent:
-            raise TaskTransferError(f"design-pairs: learnability table {a.learnability} lacks sources {absent[:5]}")
-        learnable = sorted(t for t in a.sources if table[t])
-        log(f"learnable pool tasks: {len(learnable)} of {len(a.sources)}; left out as targets: "
-            f"{', '.join(sorted(set(a.sources) - set(learnable))) or 'none'}")
-
-    def key_of(task: str) -> tuple[int, str, int]:
-        info = tasks[task]
-        return int(a.examples), str(info["format"]), int(info["epochs"])
-
-    size = a.size
-    models = chunk_cost_models(a.benchmarks, size, a.chunks, key_of)
-    measured = sum(len(m.measured) for m in models.values())
-    log(f"cost model: {measured} measured (size, format, epochs) keys from {a.benchmarks}/transfer/n{size}; "
-        f"defaults elsewhere")
-    seconds = {t: pair_seconds(models, key_of(t)) for t in a.sources}
-    core_seconds = {t: default_pair_seconds(a.chunks, key_of(t)) for t in a.sources}
-    transfer_dir = Path(a.transfer_dir)
-    candidates = [(s, t) for s in a.sources for t in a.sources if s != t]
-    finished = {
-        (s, t) for s, t in candidates
-        if all((transfer_dir / s / t / f"seed{k}" / "metrics.json").is_file() for k in a.seeds)
-    }
-    spec = DesignSpec(**a.spec) if a.design == "balanced" else None
-    plan = plan_pairs(
-        design=a.design,
-        sources=a.sources,
-        learnable=learnable,
-        types={t: str(tasks[t]["type"]) for t in a.sources},
-        seconds=seconds,
-        core_seconds=core_seconds,
-        finished=finished,
-        m=a.m,
-        seed=a.pair_seed,
-        spec=spec,
-        log=log,
-    )
-    write_pairs(plan, a.out)
-    if a.design == "balanced":
-        log(f"solver status: {plan.solver_status} ({plan.solve_seconds:.2f} s)")
-    log(f"{len(plan.pairs)} scorer pairs into {len({t for _, t in plan.pairs})} targets, "
-        f"{len(plan.finished)} finished; about {plan.cost:.0f} job-seconds still to run")
+    design_pairs_job(job, a.out)
 
 
 def add_commands(sub) -> None:

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from tasktransfer.cli.common import add_tune_args, json_arg
 from tasktransfer.errors import TaskTransferError
-from tasktransfer.prompting.tune_run import TuneRequest, run_record, tune_and_save_prompts, tune_run, tune_runs
-from tasktransfer.runtime import job_info, log
+from tasktransfer.prompting.tune_run import TuneRequest, tune_and_save_prompts
 
 
 def _seeds(a: argparse.Namespace) -> list[int]:
@@ -48,54 +46,28 @@ def cmd_prompt_tune(a: argparse.Namespace) -> None:
 
 
 def cmd_transfer(a: argparse.Namespace) -> None:
-    from tasktransfer.io import atomic_write_json
+    from tasktransfer.prompting.transfer_job import run_transfers
 
     sources = _per_seed(a, "--source-prompt", a.source_prompt, allow_one=True)
-    r1s = [json.loads(Path(p).read_text())["score"] for p in _per_seed(a, "--target-metrics", a.target_metrics)]
-    outs = _per_seed(a, "--out-metrics", a.out_metrics)
-    for run, r1, out in zip(tune_runs(_request(a, sources)), r1s, outs):
-        score = run.result.score
-        atomic_write_json(
-            out,
-            {
-                "source": a.source,
-                "target": run.meta.name,
-                "seed": run.seed,
-                "metric": run.meta.metric,
-                "r1": r1,
-                "r2": score,
-                "gain": score - r1,
-                **run_record(run),
-            },
-        )
-        log(f"done: {a.source} -> {run.meta.name}, seed {run.seed}: r2 = {score:.2f}, gain {score - r1:+.2f}")
+    run_transfers(
+        _request(a, sources),
+        a.source,
+        _per_seed(a, "--target-metrics", a.target_metrics),
+        _per_seed(a, "--out-metrics", a.out_metrics),
+    )
 
 
 def cmd_control_prompt(a: argparse.Namespace) -> None:
-    from tasktransfer.io import atomic_write_json
-    from tasktransfer.prompting.control import mean_control, shuffle_labels
-    from tasktransfer.prompting.prompt_files import save_prompt
-    from tasktransfer.prompting.tune_run import prompt_metadata
+    from tasktransfer.prompting.control_job import write_mean_control, write_shuffled_control
 
     if a.mode == "mean":
         if not a.prompts:
             raise TaskTransferError("a mean control needs --prompts (the pool's prompt files)")
-        state, embedding, meta = mean_control(a.prompts)
-        save_prompt(a.out_prompt, state, {}, embedding, meta)
-        atomic_write_json(a.out_metrics, {"task": "_control", "control": "mean", "sources": meta["sources"], "seed": a.seed})
-        log(f"control prompt = mean of {len(a.prompts)} prompt encoders")
-        return
-    if not a.data:
+        write_mean_control(a.prompts, a.seed, a.out_prompt, a.out_metrics)
+    elif not a.data:
         raise TaskTransferError("a shuffled control needs --data (the prepared folder of a pool task)")
-    request = _request(a)
-    run = tune_run(request, transform=lambda rows, task: shuffle_labels(rows, task, a.seed))
-    metadata = prompt_metadata(run, request)
-    metadata = {"task": "_control", "control": "shuffled", "shuffled_task": run.meta.name,
-                **{k: v for k, v in metadata.items() if k != "task"}}
-    save_prompt(a.out_prompt, run.result.prompt_state, {}, run.result.embedding, metadata)
-    atomic_write_json(a.out_metrics, {"task": "_control", "control": "shuffled", "shuffled_task": run.meta.name,
-                                      "seed": a.seed, "score": run.result.score, **job_info()})
-    log(f"control prompt tuned on {run.meta.name} with shuffled labels (dev {run.result.score:.2f}, chance level expected)")
+    else:
+        write_shuffled_control(_request(a), a.out_prompt, a.out_metrics)
 
 
 def add_commands(sub) -> None:

@@ -8,6 +8,8 @@
 - :mod:`~tasktransfer.prompting.tune_run`: tune one prompt and save it as a run (CLI and ``rank --pool``)
 - :mod:`~tasktransfer.prompting.prompt_files`: prompt files on disk (safetensors + metadata)
 - :mod:`~tasktransfer.prompting.control`: the control init (mean prompt, shuffled labels)
+- :mod:`~tasktransfer.prompting.control_job`: the control's job, written as a source's prompt and record
+- :mod:`~tasktransfer.prompting.transfer_job`: a transfer job (r1 read, r2 tuned, the gain written)
 - :mod:`~tasktransfer.prompting.finetune`: full fine-tuning (the paper's Table 3 analysis)
 """
 

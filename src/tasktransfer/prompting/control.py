@@ -15,6 +15,7 @@ from pathlib import Path
 import torch
 
 from tasktransfer.errors import TaskError
+from tasktransfer.names import CONTROL
 from tasktransfer.prompting.prompt_files import load_prompt, mean_prompt_state
 
 CONTROL_KINDS = ("mean", "shuffled")
@@ -36,7 +37,7 @@ def mean_control(prompt_paths: list[str | Path]) -> tuple[dict[str, torch.Tensor
     with torch.no_grad():
         embedding = encoder().detach()
     meta = {k: first[k] for k in ("backbone", "length", "hidden_size", "mlp_hidden")}
-    meta.update(task="_control", control="mean", sources=[a.metadata.get("task") for a in artefacts])
+    meta.update(task=CONTROL, control="mean", sources=[a.metadata.get("task") for a in artefacts])
     return state, embedding, meta
 
 
