@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -138,88 +139,124 @@ def check_data_caps(data: Any, where: str) -> dict:
     return data
 
 
-def check_manifest(manifest: dict, pool: str | Path) -> None:
-    """Every field a command reads from a manifest, checked before anything uses it: types, the
-    strict name pattern for every task name, seed and file name (they become paths and shell
-    arguments), sha256 digests, and bounds on every number (:data:`PROMPT_BOUNDS`, ...)."""
-    pool = Path(pool)
-    c = _Checker(f"pool {pool}: manifest field")
+class _ManifestChecker(_Checker):
+    """The checks of one pool's manifest: its fields, and the names that become paths (whose own
+    checks in names.py raise with the pool and what the name is)."""
 
-    def named(check, value, what):  # noqa: ANN001
-        return check(value, f"pool {pool}: {what}", DO_NOT_USE)
+    def __init__(self, pool: Path):
+        super().__init__(f"pool {pool}: manifest field")
+        self.pool = pool
 
-    for task in c.mapping(manifest["tasks"], "tasks"):  # task names first: the clearest message
-        named(check_name, task, "manifest task name")
+    def named(self, check: Callable[[Any, str, str], Any], value: Any, what: str) -> Any:
+        return check(value, f"pool {self.pool}: {what}", DO_NOT_USE)
+
+
+def _check_files(c: _ManifestChecker, manifest: dict) -> dict:
+    """The manifest's ``files`` (relative path -> sha256); returned for the checks that need them."""
     files = c.mapping(manifest["files"], "files")
     for rel, digest in files.items():
-        named(check_relative_path, rel, "manifest file name")
+        c.named(check_relative_path, rel, "manifest file name")
         c.sha(digest, f"files.{rel}")
+    return files
+
+
+def _check_backbone_and_prompt(c: _ManifestChecker, manifest: dict) -> None:
+    """The backbone's identity, the prompt's size and spec, and the data caps."""
     backbone = c.mapping(manifest["backbone"], "backbone")
     c.text(backbone.get("name"), "backbone.name")
     c.sha(backbone.get("weights_sha256"), "backbone.weights_sha256", optional=True)
     for fname, digest in c.mapping(backbone.get("files"), "backbone.files", optional=True).items():
-        named(check_name, fname, "manifest backbone file name")
+        c.named(check_name, fname, "manifest backbone file name")
         c.sha(digest, f"backbone.files.{fname}")
     prompt = c.mapping(manifest["prompt"], "prompt")
     for key, bounds in PROMPT_BOUNDS.items():
         c.integer(prompt.get(key), f"prompt.{key}", bounds)
     if prompt.get("spec") is not None:
-        check_spec(prompt["spec"], f"pool {pool}: manifest field 'prompt.spec'")
+        check_spec(prompt["spec"], f"pool {c.pool}: manifest field 'prompt.spec'")
     if manifest.get("data") is not None:
-        check_data_caps(manifest["data"], f"pool {pool}: manifest field 'data'")
+        check_data_caps(manifest["data"], f"pool {c.pool}: manifest field 'data'")
+
+
+def _check_seeds(c: _ManifestChecker, manifest: dict) -> None:
+    """The pool's common seeds and its embedding seed."""
     seeds = manifest.get("seeds", [])
     if not isinstance(seeds, list):
         c.fail("seeds", f"must be a list of seeds, not {type(seeds).__name__}")
     for s in seeds:
-        named(check_seed, s, "manifest seed")
+        c.named(check_seed, s, "manifest seed")
     if manifest.get("embedding_seed") is not None:
-        named(check_seed, manifest["embedding_seed"], "manifest embedding_seed")
-    tasks = c.mapping(manifest["tasks"], "tasks")
-    for task, entry in tasks.items():
-        named(check_name, task, "manifest task name")
-        entry = c.mapping(entry, f"tasks.{task}")
-        for key in ("type", "format", "metric", "description", "role"):
-            c.text(entry.get(key), f"tasks.{task}.{key}", optional=True)
-        for key in ("n_train", "n_dev"):
-            c.integer(entry.get(key), f"tasks.{task}.{key}", (0, 10**9), optional=True)
-        c.number(entry.get("majority"), f"tasks.{task}.majority", 0.0, 1.0, optional=True)
-        labels = entry.get("labels")
-        if labels is not None and (not isinstance(labels, list) or not all(isinstance(x, str) for x in labels)):
-            c.fail(f"tasks.{task}.labels", "must be a list of label names")
-        if entry.get("source") is not None:
-            c.mapping(entry["source"], f"tasks.{task}.source")
-        if entry.get("task_data") is not None:
-            c.mapping(entry["task_data"], f"tasks.{task}.task_data")
-        if entry.get("spec") is not None:
-            check_spec(entry["spec"], f"pool {pool}: manifest field 'tasks.{task}.spec'")
-        if "seeds" not in entry:
-            c.fail(f"tasks.{task}.seeds", "is missing")
-        task_seeds = c.mapping(entry["seeds"], f"tasks.{task}.seeds")
-        if not task_seeds:
-            c.fail(f"tasks.{task}.seeds", "is empty")
-        for seed, info in task_seeds.items():
-            named(check_seed, seed, f"manifest seed of task {task!r}")
-            if seed != str(int(seed)):
-                c.fail(f"tasks.{task}.seeds.{seed}", "must be written without leading zeros")
-            info = c.mapping(info, f"tasks.{task}.seeds.{seed}")
-            for key, rel in (("file", prompt_rel(task, seed)), ("record", record_rel(task, seed))):
-                if info.get(key, rel) != rel:
-                    c.fail(f"tasks.{task}.seeds.{seed}.{key}", f"must be {rel!r}, not {_short(info.get(key))}")
-                if rel not in files:
-                    c.fail("files", f"lacks {rel!r} (task {task}, seed {seed})")
-            c.number(info.get("r1"), f"tasks.{task}.seeds.{seed}.r1", -1e9, 1e9, optional=True)
-            c.number(info.get("lr"), f"tasks.{task}.seeds.{seed}.lr", 0.0, 10.0, optional=True)
-    scorer = manifest.get("scorer")
-    if scorer is not None:
-        scorer = c.mapping(scorer, "scorer")
-        if scorer.get("file") != SCORER_FILE:
-            c.fail("scorer.file", f"must be {SCORER_FILE!r}, not {_short(scorer.get('file'))}")
-        if SCORER_FILE not in files:
-            c.fail("files", f"lacks {SCORER_FILE!r} (the scorer)")
-        c.text(scorer.get("backbone"), "scorer.backbone", optional=True)
-        c.sha(scorer.get("weights_sha256"), "scorer.weights_sha256", optional=True)
-        trained_on = scorer.get("trained_on", [])
-        if not isinstance(trained_on, list) or not all(isinstance(t, str) for t in trained_on):
-            c.fail("scorer.trained_on", "must be a list of task names")
-        if scorer.get("metrics") is not None:
-            c.mapping(scorer["metrics"], "scorer.metrics")
+        c.named(check_seed, manifest["embedding_seed"], "manifest embedding_seed")
+
+
+def _check_task(c: _ManifestChecker, task: str, entry: Any, files: dict) -> None:
+    """One task's entry: its data description, its spec, and its seeds."""
+    c.named(check_name, task, "manifest task name")
+    entry = c.mapping(entry, f"tasks.{task}")
+    for key in ("type", "format", "metric", "description", "role"):
+        c.text(entry.get(key), f"tasks.{task}.{key}", optional=True)
+    for key in ("n_train", "n_dev"):
+        c.integer(entry.get(key), f"tasks.{task}.{key}", (0, 10**9), optional=True)
+    c.number(entry.get("majority"), f"tasks.{task}.majority", 0.0, 1.0, optional=True)
+    labels = entry.get("labels")
+    if labels is not None and (not isinstance(labels, list) or not all(isinstance(x, str) for x in labels)):
+        c.fail(f"tasks.{task}.labels", "must be a list of label names")
+    if entry.get("source") is not None:
+        c.mapping(entry["source"], f"tasks.{task}.source")
+    if entry.get("task_data") is not None:
+        c.mapping(entry["task_data"], f"tasks.{task}.task_data")
+    if entry.get("spec") is not None:
+        check_spec(entry["spec"], f"pool {c.pool}: manifest field 'tasks.{task}.spec'")
+    if "seeds" not in entry:
+        c.fail(f"tasks.{task}.seeds", "is missing")
+    task_seeds = c.mapping(entry["seeds"], f"tasks.{task}.seeds")
+    if not task_seeds:
+        c.fail(f"tasks.{task}.seeds", "is empty")
+    for seed, info in task_seeds.items():
+        _check_task_seed(c, task, seed, info, files)
+
+
+def _check_task_seed(c: _ManifestChecker, task: str, seed: Any, info: Any, files: dict) -> None:
+    """One prompt of a task: its canonical file names (listed in ``files``), its score and lr."""
+    c.named(check_seed, seed, f"manifest seed of task {task!r}")
+    if seed != str(int(seed)):
+        c.fail(f"tasks.{task}.seeds.{seed}", "must be written without leading zeros")
+    info = c.mapping(info, f"tasks.{task}.seeds.{seed}")
+    for key, rel in (("file", prompt_rel(task, seed)), ("record", record_rel(task, seed))):
+        if info.get(key, rel) != rel:
+            c.fail(f"tasks.{task}.seeds.{seed}.{key}", f"must be {rel!r}, not {_short(info.get(key))}")
+        if rel not in files:
+            c.fail("files", f"lacks {rel!r} (task {task}, seed {seed})")
+    c.number(info.get("r1"), f"tasks.{task}.seeds.{seed}.r1", -1e9, 1e9, optional=True)
+    c.number(info.get("lr"), f"tasks.{task}.seeds.{seed}.lr", 0.0, 10.0, optional=True)
+
+
+def _check_scorer(c: _ManifestChecker, scorer: Any, files: dict) -> None:
+    """The scorer's entry (where the pool has one): its file, listed in ``files``, and its record."""
+    scorer = c.mapping(scorer, "scorer")
+    if scorer.get("file") != SCORER_FILE:
+        c.fail("scorer.file", f"must be {SCORER_FILE!r}, not {_short(scorer.get('file'))}")
+    if SCORER_FILE not in files:
+        c.fail("files", f"lacks {SCORER_FILE!r} (the scorer)")
+    c.text(scorer.get("backbone"), "scorer.backbone", optional=True)
+    c.sha(scorer.get("weights_sha256"), "scorer.weights_sha256", optional=True)
+    trained_on = scorer.get("trained_on", [])
+    if not isinstance(trained_on, list) or not all(isinstance(t, str) for t in trained_on):
+        c.fail("scorer.trained_on", "must be a list of task names")
+    if scorer.get("metrics") is not None:
+        c.mapping(scorer["metrics"], "scorer.metrics")
+
+
+def check_manifest(manifest: dict, pool: str | Path) -> None:
+    """Every field a command reads from a manifest, checked before anything uses it: types, the
+    strict name pattern for every task name, seed and file name (they become paths and shell
+    arguments), sha256 digests, and bounds on every number (:data:`PROMPT_BOUNDS`, ...)."""
+    c = _ManifestChecker(Path(pool))
+    for task in c.mapping(manifest["tasks"], "tasks"):  # task names first: the clearest message
+        c.named(check_name, task, "manifest task name")
+    files = _check_files(c, manifest)
+    _check_backbone_and_prompt(c, manifest)
+    _check_seeds(c, manifest)
+    for task, entry in c.mapping(manifest["tasks"], "tasks").items():
+        _check_task(c, task, entry, files)
+    if manifest.get("scorer") is not None:
+        _check_scorer(c, manifest["scorer"], files)
