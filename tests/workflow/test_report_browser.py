@@ -1,4 +1,5 @@
-"""The report: its figures from small tables, and the tiny run's Snakemake report in a real browser.
+"""The tiny run's Snakemake report in a real browser (its figures from small tables are
+tests/analysis/test_plots.py).
 
 The browser test opens report.html in Debian's headless Chromium and drives it through the
 DevTools protocol over a pipe (--remote-debugging-pipe; standard library only, no port): it
@@ -18,13 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 
 from conftest import run_snakemake
 from novel_run import NOVEL, TARGET, finished_novel_run
-from tasktransfer.analysis import plots
 from tasktransfer.affinity.selection import METHODS
 
 CATEGORIES = ["1. Data", "2. Prompt pool", "3. Transfer", "4. Scorer", "5. Evaluation"]
@@ -45,37 +43,6 @@ SUBCATEGORIES = {("5. Evaluation", "do the learned methods beat cosine_mean?"): 
     ("5. Evaluation", item): METHODS_VS_BRUTE for item in [
     "Table 1: target score by method", "Table 2: ranking quality",
     "novel targets: scorer ranking and top-k transfer", "mean gain by method"]}
-
-
-# --- figures from small tables (fast) -------------------------------------------------------------
-def _tables():
-    tasks = pd.DataFrame({"task": ["a", "b", "c", "t"], "role": ["source", "source", "source", "target"],
-                          "type": ["x", "x", "y", "y"]})
-    gains = pd.DataFrame({"source": ["a", "b", "c", "_control", "a"], "target": ["t", "t", "t", "t", "b"], "seed": 0,
-                          "metric": "accuracy", "r1": 50.0, "r2": [52.0, 49.0, 60.0, 51.0, 55.0],
-                          "gain": [2.0, -1.0, 10.0, 1.0, 5.0]})
-    return tasks, gains
-
-
-def test_gain_figures(tmp_path):
-    tasks, gains = _tables()
-    plots.gains_by_target(gains, tasks, tmp_path / "by_target.png")
-    plots.gain_heatmap(gains, tasks, tmp_path / "heatmap.png")
-    for name in ("by_target.png", "heatmap.png"):
-        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_pca_and_embedding_map(tmp_path):
-    rng = np.random.default_rng(0)
-    # points on a line in 3-D: PC1 carries all the variance, and the 2-D map keeps their distances
-    x = np.outer(np.arange(4.0), [1.0, 2.0, 2.0]) + 5
-    coords, shares = plots.pca_2d(x)
-    assert shares[0] == pytest.approx(1.0) and shares[1] == pytest.approx(0.0, abs=1e-12)
-    assert abs(coords[1, 0] - coords[0, 0]) == pytest.approx(3.0)  # |(1, 2, 2)| = 3
-    tasks, _ = _tables()
-    emb = {t: rng.normal(size=(4, 6)) for t in tasks.task}
-    plots.embedding_map(emb, tasks, tmp_path / "emb.png")
-    assert (tmp_path / "emb.png").stat().st_size > 1000
 
 
 # --- a minimal DevTools-protocol client over a pipe ---------------------------------------------

