@@ -130,6 +130,78 @@ def picked_sources(path: str, methods: Sequence[str]) -> list[str]:
     return sorted({r["source"] for r in rows if r["method"] in methods})
 
 
+def _checked_targets(abl: dict, targets: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The size analysis' and fine-tuning's targets (default: all held-out targets), each one held out."""
+    all_targets = sorted(targets)
+    size_targets = sorted(abl["targets"]) or all_targets
+    ft_targets = sorted(abl["finetune"]["targets"]) or size_targets
+    for key, listed in (("targets", size_targets), ("finetune.targets", ft_targets)):
+        unknown = sorted(set(listed) - set(all_targets))
+        if unknown:
+            raise ValueError(
+                f"ablations.{key} {unknown} are not held-out targets (targets: {all_targets}); list only those"
+            )
+    return size_targets, ft_targets
+
+
+def _checked_ms(abl: dict, config: dict, scorer_pairs: Sequence[tuple[str, str]]) -> list[int]:
+    """The M analysis' pair counts: within the run's sampled pairs, as it plans no transfer."""
+    n_pairs = len(scorer_pairs)  # pairs.m, or fewer where the pool has fewer ordered pairs
+    ms = sorted({int(m) for m in abl["ms"]}) or _ladder(n_pairs, 2)
+    if scorer_pairs and any(m > n_pairs for m in ms):
+        raise ValueError(
+            f"ablations.ms {ms} go beyond the run's {n_pairs} sampled scorer pairs (pairs.m = "
+            f"{config['pairs']['m']}): the M analysis reuses the main run's pairs and plans no transfer; "
+            f"raise pairs.m to {max(ms)} (the first {n_pairs} pairs stay the same) or lower ablations.ms"
+        )
+    return ms
+
+
+def _checked_sizes(abl: dict, data: dict) -> tuple[list[int], list[str]]:
+    """The target sizes (within data.max_train) and the {size} of each one's paths."""
+    cap = data.get("target_train")
+    sizes = sorted({int(s) for s in abl["target_sizes"]}) or _ladder(cap or data["max_train"], 1)
+    if any(s > data["max_train"] for s in sizes):
+        raise ValueError(
+            f"ablations.target_sizes {sizes} go beyond data.max_train = {data['max_train']}: a target never "
+            "has more prepared training examples; raise data.max_train or lower the sizes"
+        )
+    # without a target cap the main run's size is `all`: the same examples as max_train
+    return sizes, ["all" if not cap and s == data["max_train"] else str(s) for s in sizes]
+
+
+def _finetune_settings(abl: dict, config: dict) -> tuple[list[str], dict]:
+    """Fine-tuning's picking methods, and its training settings (the rest of its block)."""
+    finetune = dict(abl["finetune"])
+    methods = sorted(finetune.pop("methods"))
+    finetune.pop("targets")
+    if finetune["precision"] == "prompt":
+        finetune["precision"] = config["prompt"]["precision"]
+    return methods, finetune
+
+
+def _split_unseen_types(
+    plan: AblationPlan,
+    types: dict[str, str],
+    sources: Sequence[str],
+    targets: Sequence[str],
+    scorer_pairs: Sequence[tuple[str, str]],
+) -> None:
+    """Every type among both the sources and the targets is analysed, unless leaving its sources
+    out leaves the scorer fewer than 2 pairs: then it is skipped, with the reason."""
+    n_pairs = len(scorer_pairs)
+    for kind in sorted({types[s] for s in sources} & {types[t] for t in targets}):
+        left_out = sorted(s for s in sources if types[s] == kind)
+        kept = [p for p in scorer_pairs if not set(p) & set(left_out)]
+        if len(kept) < 2:
+            plan.skipped_types[kind] = (
+                f"only {len(kept)} of the {n_pairs} scorer pairs touch no {kind} task; the scorer needs 2 "
+                "(raise pairs.m)"
+            )
+        else:
+            plan.unseen_types.append(kind)
+
+
 def plan_ablations(
     config: dict,
     types: dict[str, str],
@@ -144,38 +216,11 @@ def plan_ablations(
     """
     abl = config["ablations"]
     data = config["data"]
-    all_targets = sorted(targets)
-    size_targets = sorted(abl["targets"]) or all_targets
-    ft_targets = sorted(abl["finetune"]["targets"]) or size_targets
-    for key, listed in (("targets", size_targets), ("finetune.targets", ft_targets)):
-        unknown = sorted(set(listed) - set(all_targets))
-        if unknown:
-            raise ValueError(
-                f"ablations.{key} {unknown} are not held-out targets (targets: {all_targets}); list only those"
-            )
-    n_pairs = len(scorer_pairs)  # pairs.m, or fewer where the pool has fewer ordered pairs
-    ms = sorted({int(m) for m in abl["ms"]}) or _ladder(n_pairs, 2)
-    if scorer_pairs and any(m > n_pairs for m in ms):
-        raise ValueError(
-            f"ablations.ms {ms} go beyond the run's {n_pairs} sampled scorer pairs (pairs.m = "
-            f"{config['pairs']['m']}): the M analysis reuses the main run's pairs and plans no transfer; "
-            f"raise pairs.m to {max(ms)} (the first {n_pairs} pairs stay the same) or lower ablations.ms"
-        )
-    cap = data.get("target_train")
-    sizes = sorted({int(s) for s in abl["target_sizes"]}) or _ladder(cap or data["max_train"], 1)
-    if any(s > data["max_train"] for s in sizes):
-        raise ValueError(
-            f"ablations.target_sizes {sizes} go beyond data.max_train = {data['max_train']}: a target never "
-            "has more prepared training examples; raise data.max_train or lower the sizes"
-        )
-    # without a target cap the main run's size is `all`: the same examples as max_train
-    size_paths = ["all" if not cap and s == data["max_train"] else str(s) for s in sizes]
-    finetune = dict(abl["finetune"])
-    methods = sorted(finetune.pop("methods"))
-    finetune.pop("targets")
-    if finetune["precision"] == "prompt":
-        finetune["precision"] = config["prompt"]["precision"]
-    main = {"m": n_pairs, "beta": float(config["scorer"]["beta"]), "exclude": []}
+    size_targets, ft_targets = _checked_targets(abl, targets)
+    ms = _checked_ms(abl, config, scorer_pairs)
+    sizes, size_paths = _checked_sizes(abl, data)
+    methods, finetune = _finetune_settings(abl, config)
+    main = {"m": len(scorer_pairs), "beta": float(config["scorer"]["beta"]), "exclude": []}
     plan = AblationPlan(
         targets=size_targets,
         finetune_targets=ft_targets,
@@ -188,16 +233,8 @@ def plan_ablations(
         main_scorer=main,
         types=dict(types),
     )
-    for kind in sorted({types[s] for s in sources} & {types[t] for t in targets}):
-        left_out = sorted(s for s in sources if types[s] == kind)
-        kept = [p for p in scorer_pairs if not set(p) & set(left_out)]
-        if len(kept) < 2:
-            plan.skipped_types[kind] = (
-                f"only {len(kept)} of the {n_pairs} scorer pairs touch no {kind} task; the scorer needs 2 "
-                "(raise pairs.m)"
-            )
-        else:
-            plan.unseen_types.append(kind)
+    _split_unseen_types(plan, types, sources, targets, scorer_pairs)
+    # every variant differs from the main scorer in one setting (a variant equal to it reuses its files)
     plan.scorers = {
         **{f"beta{b:g}": {**main, "beta": b} for b in plan.betas},
         **{f"m{m}": {**main, "m": m} for m in plan.ms},

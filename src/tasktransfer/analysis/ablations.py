@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -73,6 +74,95 @@ def brute_force_rankings(gains: pd.DataFrame, targets: Sequence[str]) -> pd.Data
     return means.rename(columns={"gain": "score"}).assign(variant=BRUTE_FORCE)[["variant", "target", "source", "score"]]
 
 
+@dataclass(frozen=True)
+class _Records:
+    """The transfer records, indexed the ways :func:`pick_quality` reads them."""
+
+    seeds: list
+    by_pair: pd.DataFrame  # indexed (target, source, seed)
+    mean_r2: pd.Series  # (target, source) -> the mean over seeds
+    mean_gain: pd.Series
+
+    @classmethod
+    def of(cls, gains: pd.DataFrame) -> _Records:
+        return cls(
+            seeds=sorted(gains.seed.unique()),
+            by_pair=gains.set_index(["target", "source", "seed"]).sort_index(),
+            mean_r2=gains.groupby(["target", "source"])["r2"].mean(),
+            mean_gain=gains.groupby(["target", "source"])["gain"].mean(),
+        )
+
+
+def _variant_scores(variant: str, by_variant: pd.DataFrame, records: _Records) -> dict[str, dict[str, float]]:
+    """target -> source -> the variant's score, for the sources with a transfer result on the target."""
+    mean_r2 = records.mean_r2
+    per_target = {}
+    for target, part in by_variant.groupby("target", sort=True):
+        known = set(mean_r2.loc[target].index) if target in mean_r2.index.get_level_values(0) else set()
+        scores = {str(s): float(v) for s, v in zip(part.source, part.score) if str(s) in known}
+        if len(scores) < 1:
+            raise TaskTransferError(f"variant {variant} ranks no source of target {target} that has a transfer result")
+        per_target[str(target)] = scores
+    return per_target
+
+
+def _seed_spearman(scores: dict[str, float], target: str, seed, records: _Records) -> float | None:
+    """Spearman of the scores with one seed's gains, over the sources that have that seed (None under 2)."""
+    by_pair = records.by_pair
+    names = sorted(scores)
+    seed_gains = [
+        float(by_pair.loc[(target, s, seed), "gain"]) if (target, s, seed) in by_pair.index else np.nan for s in names
+    ]
+    have = [i for i, g in enumerate(seed_gains) if not np.isnan(g)]
+    if len(have) < 2:
+        return None
+    return metrics.spearman([scores[names[i]] for i in have], [seed_gains[i] for i in have])
+
+
+def _quality_at_k(
+    variant: str, k: int, per_target: dict[str, dict[str, float]], records: _Records, level: float
+) -> dict:
+    """One row of :func:`pick_quality`: the variant's best-of-top-k pick and Spearman, over its targets."""
+    gain_by_seed: dict[int, list[float]] = {s: [] for s in records.seeds}
+    rho_by_seed: dict[int, list[float]] = {s: [] for s in records.seeds}
+    rho_means, regrets = [], []
+    for target, scores in per_target.items():
+        order = ordered_sources(scores)
+        top = order[: min(k, len(order))]
+        # the pick by mean score over seeds: the same source at every seed
+        chosen = max(top, key=lambda s: (float(records.mean_r2.loc[(target, s)]), s))
+        names = sorted(scores)
+        for seed in records.seeds:
+            if (target, chosen, seed) in records.by_pair.index:
+                gain_by_seed[seed].append(float(records.by_pair.loc[(target, chosen, seed), "gain"]))
+            rho = _seed_spearman(scores, target, seed, records)
+            if rho is not None:
+                rho_by_seed[seed].append(rho)
+        if len(names) >= 2:
+            mean_gains = [float(records.mean_gain.loc[(target, s)]) for s in names]
+            rho_means.append(metrics.spearman([scores[s] for s in names], mean_gains))
+        true = {s: float(records.mean_r2.loc[(target, s)]) for s in names}
+        regrets.append(metrics.regret_at_k(scores, true, k))
+    gain, gain_lo, gain_hi = seed_interval([np.mean(v) for v in gain_by_seed.values() if v], level)
+    rho, rho_lo, rho_hi = seed_interval([np.mean(v) for v in rho_by_seed.values() if v], level)
+    # a correlation lies in [-1, 1]: so does its interval (few seeds make t intervals wide)
+    rho_lo, rho_hi = max(rho_lo, -1.0), min(rho_hi, 1.0)
+    return {
+        "variant": variant,
+        "k": k,
+        "targets": len(per_target),
+        "seeds": len(records.seeds),
+        "gain": gain,
+        "gain_lo": gain_lo,
+        "gain_hi": gain_hi,
+        "spearman": rho,
+        "spearman_lo": rho_lo,
+        "spearman_hi": rho_hi,
+        "spearman_of_means": float(np.mean(rho_means)) if rho_means else float("nan"),
+        "regret": float(np.mean(regrets)),
+    }
+
+
 def pick_quality(rankings: pd.DataFrame, gains: pd.DataFrame, ks: Sequence[int], level: float = 0.95) -> pd.DataFrame:
     """Per ranking variant and k: the gain of its best-of-top-k pick and its Spearman, with seed intervals.
 
@@ -88,64 +178,11 @@ def pick_quality(rankings: pd.DataFrame, gains: pd.DataFrame, ks: Sequence[int],
     """
     _require(rankings, ["variant", "target", "source", "score"], "the rankings table")
     _require(gains, ["source", "target", "seed", "r2", "gain"], "the gains table")
-    seeds = sorted(gains.seed.unique())
-    by_pair = gains.set_index(["target", "source", "seed"]).sort_index()
-    mean_r2 = gains.groupby(["target", "source"])["r2"].mean()
-    mean_gain = gains.groupby(["target", "source"])["gain"].mean()
+    records = _Records.of(gains)
     rows = []
     for variant, by_variant in rankings.groupby("variant", sort=False):
-        per_target = {}
-        for target, part in by_variant.groupby("target", sort=True):
-            known = set(mean_r2.loc[target].index) if target in mean_r2.index.get_level_values(0) else set()
-            scores = {str(s): float(v) for s, v in zip(part.source, part.score) if str(s) in known}
-            if len(scores) < 1:
-                raise TaskTransferError(f"variant {variant} ranks no source of target {target} that has a transfer result")
-            per_target[str(target)] = scores
-        for k in sorted({int(k) for k in ks}):
-            gain_by_seed: dict[int, list[float]] = {s: [] for s in seeds}
-            rho_by_seed: dict[int, list[float]] = {s: [] for s in seeds}
-            rho_means, regrets = [], []
-            for target, scores in per_target.items():
-                order = ordered_sources(scores)
-                top = order[: min(k, len(order))]
-                chosen = max(top, key=lambda s: (float(mean_r2.loc[(target, s)]), s))
-                names = sorted(scores)
-                for seed in seeds:
-                    if (target, chosen, seed) in by_pair.index:
-                        gain_by_seed[seed].append(float(by_pair.loc[(target, chosen, seed), "gain"]))
-                    seed_gains = [
-                        float(by_pair.loc[(target, s, seed), "gain"]) if (target, s, seed) in by_pair.index else np.nan
-                        for s in names
-                    ]
-                    have = [i for i, g in enumerate(seed_gains) if not np.isnan(g)]
-                    if len(have) >= 2:
-                        rho_by_seed[seed].append(
-                            metrics.spearman([scores[names[i]] for i in have], [seed_gains[i] for i in have])
-                        )
-                if len(names) >= 2:
-                    rho_means.append(metrics.spearman([scores[s] for s in names], [float(mean_gain.loc[(target, s)]) for s in names]))
-                true = {s: float(mean_r2.loc[(target, s)]) for s in names}
-                regrets.append(metrics.regret_at_k(scores, true, k))
-            gain, gain_lo, gain_hi = seed_interval([np.mean(v) for v in gain_by_seed.values() if v], level)
-            rho, rho_lo, rho_hi = seed_interval([np.mean(v) for v in rho_by_seed.values() if v], level)
-            # a correlation lies in [-1, 1]: so does its interval (few seeds make t intervals wide)
-            rho_lo, rho_hi = max(rho_lo, -1.0), min(rho_hi, 1.0)
-            rows.append(
-                {
-                    "variant": variant,
-                    "k": k,
-                    "targets": len(per_target),
-                    "seeds": len(seeds),
-                    "gain": gain,
-                    "gain_lo": gain_lo,
-                    "gain_hi": gain_hi,
-                    "spearman": rho,
-                    "spearman_lo": rho_lo,
-                    "spearman_hi": rho_hi,
-                    "spearman_of_means": float(np.mean(rho_means)) if rho_means else float("nan"),
-                    "regret": float(np.mean(regrets)),
-                }
-            )
+        per_target = _variant_scores(variant, by_variant, records)
+        rows += [_quality_at_k(variant, k, per_target, records, level) for k in sorted({int(k) for k in ks})]
     return pd.DataFrame(rows)
 
 
