@@ -60,20 +60,11 @@ def bootstrap_mean(d: np.ndarray, n_boot: int, rng: np.random.Generator, level: 
     return float(low), float(high)
 
 
-def compare_to_baseline(
-    per_target: pd.DataFrame,
-    baseline: str = "cosine_mean",
-    metrics: Sequence[str] = ("spearman", "ndcg", "regret@1", "top1_gain"),
-    n_boot: int = 2000,
-    seed: int = 0,
-    level: float = 0.95,
-) -> pd.DataFrame:
-    """Paired difference of every other method against ``baseline``, per metric (module docstring).
-
-    Metrics the table lacks are skipped (the default list suits ``ranking_quality`` tables, which
-    have no top1_gain); at least one must be present. Rows: methods by name, metrics in the given
-    order. Columns: method, baseline, metric, diff, low, high, targets, beats_baseline.
-    """
+def _check_table(
+    per_target: pd.DataFrame, baseline: str, metrics: Sequence[str], level: float
+) -> tuple[list[str], list[str]]:
+    """The metrics the table has and its methods, after checking it can be compared at all:
+    its columns, the level, the baseline among its methods and one row per method and target."""
     missing = [c for c in ("method", "target") if c not in per_target.columns]
     if missing:
         raise TaskTransferError(
@@ -98,42 +89,64 @@ def compare_to_baseline(
             f"the per-target table has several rows for method and target {example}; keep one row per "
             "method and target (for evaluate_selections output, filter to one k first)"
         )
+    return present, methods
+
+
+def _paired_row(
+    method: str, baseline: str, metric: str, other: pd.Series, base: pd.Series, n_boot: int, seed: int, level: float
+) -> dict:
+    """One method against the baseline on one metric: the mean paired difference and its interval."""
+    # pairwise: a target counts when both values are present
+    both = pd.concat([other, base], axis=1, join="inner", keys=["method", "baseline"])
+    both = both.astype(float).dropna()
+    d = (both["method"] - both["baseline"]).to_numpy()
+    if len(d) == 0:
+        diff = low = high = math.nan
+        beats = None
+    else:
+        # a fresh generator per comparison: each row can be reproduced on its own
+        rng = np.random.default_rng(seed)
+        diff = float(d.mean())
+        low, high = bootstrap_mean(d, n_boot, rng, level)
+        if math.isnan(low):
+            beats = None
+        else:
+            beats = bool(high < 0.0) if lower_is_better(metric) else bool(low > 0.0)
+    return {
+        "method": method,
+        "baseline": baseline,
+        "metric": metric,
+        "diff": diff,
+        "low": low,
+        "high": high,
+        "targets": len(d),
+        "beats_baseline": beats,
+    }
+
+
+def compare_to_baseline(
+    per_target: pd.DataFrame,
+    baseline: str = "cosine_mean",
+    metrics: Sequence[str] = ("spearman", "ndcg", "regret@1", "top1_gain"),
+    n_boot: int = 2000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Paired difference of every other method against ``baseline``, per metric (module docstring).
+
+    Metrics the table lacks are skipped (the default list suits ``ranking_quality`` tables, which
+    have no top1_gain); at least one must be present. Rows: methods by name, metrics in the given
+    order. Columns: method, baseline, metric, diff, low, high, targets, beats_baseline.
+    """
+    present, methods = _check_table(per_target, baseline, metrics, level)
     table = per_target.assign(method=per_target["method"].astype(str)).set_index(["method", "target"])
     base = table.loc[baseline]
-    rows = []
-    for method in methods:
-        if method == baseline:
-            continue
-        other = table.loc[method]
-        for metric in present:
-            # pairwise: a target counts when both values are present
-            both = pd.concat([other[metric], base[metric]], axis=1, join="inner", keys=["method", "baseline"])
-            both = both.astype(float).dropna()
-            d = (both["method"] - both["baseline"]).to_numpy()
-            if len(d) == 0:
-                diff = low = high = math.nan
-                beats = None
-            else:
-                # a fresh generator per comparison: each row can be reproduced on its own
-                rng = np.random.default_rng(seed)
-                diff = float(d.mean())
-                low, high = bootstrap_mean(d, n_boot, rng, level)
-                if math.isnan(low):
-                    beats = None
-                else:
-                    beats = bool(high < 0.0) if lower_is_better(metric) else bool(low > 0.0)
-            rows.append(
-                {
-                    "method": method,
-                    "baseline": baseline,
-                    "metric": metric,
-                    "diff": diff,
-                    "low": low,
-                    "high": high,
-                    "targets": len(d),
-                    "beats_baseline": beats,
-                }
-            )
+    rows = [
+        _paired_row(method, baseline, metric, table.loc[method][metric], base[metric], n_boot, seed, level)
+        for method in methods
+        if method != baseline
+        for metric in present
+    ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
