@@ -26,10 +26,15 @@ METRICS_FILE = "metrics.json"
 
 # --- per task and seed ----------------------------------------------------------------------------
 #: a prepared task (train.jsonl, dev.jsonl, meta.json, provenance.json)
-DATA_DIR = "results/data/{task}"
+DATA_ROOT = "results/data"
+DATA_DIR = DATA_ROOT + "/{task}"
 META = DATA_DIR + "/meta.json"
+TRAIN = DATA_DIR + "/train.jsonl"
+DEV = DATA_DIR + "/dev.jsonl"
+PROVENANCE = DATA_DIR + "/provenance.json"
 #: a pool (source-role) prompt run, once per pool seed
-PROMPT_RUN = "results/prompts/{task}/seed{seed}"
+PROMPTS_ROOT = "results/prompts"
+PROMPT_RUN = PROMPTS_ROOT + "/{task}/seed{seed}"
 PROMPT = PROMPT_RUN + "/" + PROMPT_FILE
 PROMPT_METRICS = PROMPT_RUN + "/" + METRICS_FILE
 #: a target-role run on the first {size} training examples (n128, or nall without a cap): r1
@@ -38,11 +43,17 @@ TARGET_RUN = TARGET_ROOT + "/{task}/seed{seed}"
 TARGET_PROMPT = TARGET_RUN + "/" + PROMPT_FILE
 TARGET_METRICS = TARGET_RUN + "/" + METRICS_FILE
 #: a transfer run from a source's prompt into a target at target size {size}: r2
-TRANSFER_METRICS = "results/transfer/n{size}/{source}/{target}/seed{seed}/" + METRICS_FILE
+TRANSFER_ROOT = "results/transfer/n{size}"
+TRANSFER_METRICS = TRANSFER_ROOT + "/{source}/{target}/seed{seed}/" + METRICS_FILE
 
 # --- gathered tables, the scorer and the rankings -------------------------------------------------
 #: per-seed gains of one list of pairs: scorer_pairs, target_pairs, control_pairs
 GAINS = "results/gains/{name}.tsv"
+#: every target-role run's r1, and every pool prompt's dev score
+NO_TRANSFER = "results/no_transfer.tsv"
+POOL_SCORES = "results/pool_scores.tsv"
+#: each held-out pair's gain with its interval (seed spread and dev-set sampling error)
+GAIN_INTERVALS = "results/gain_intervals.tsv"
 #: the scorer's pairs as the checkpoint design_pairs chose them
 DESIGNED_PAIRS = "results/pairs/scorer_pairs.tsv"
 #: one path a line: the runs a gathering rule reads (never through a shell line)

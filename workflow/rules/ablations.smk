@@ -89,11 +89,12 @@ rule ablation_rank:
     params:
         backbone=config["backbone"],
         sources=",".join(SOURCES),
+        prompts=pool_root,
         embedding_seed=POOL_EMBEDDING_SEED,
         code=CODE["rank"],
     shell:
         "tasktransfer rank --method scorer --target {wildcards.target:q} "
-        "--target-prompt {input.target:q} --prompts results/prompts --sources {params.sources:q} "
+        "--target-prompt {input.target:q} --prompts {params.prompts:q} --sources {params.sources:q} "
         "--backbone {params.backbone:q} --embedding-seed {params.embedding_seed:q} "
         "--scorer {input.scorer:q} --threads {threads} --quiet --out {output.ranking:q} > {log:q} 2>&1"
 
@@ -126,7 +127,7 @@ checkpoint ablation_picks:
 rule finetune_source:
     # the intermediate task: fine-tuned on its whole (pool) training set, once per pool seed
     input:
-        meta="results/data/{task}/meta.json",
+        meta=layout.META,
     output:
         model=layout.FINETUNE_SOURCE_MODEL,
         metrics=layout.FINETUNE_SOURCE_METRICS,
@@ -144,9 +145,10 @@ rule finetune_source:
     params:
         backbone=config["backbone"],
         spec=as_json(ablation_settings().finetune_spec),
+        data=lambda wc: task_data(wc.task),
         code=CODE["finetune"],
     shell:
-        "tasktransfer finetune --data results/data/{wildcards.task:q} --backbone {params.backbone:q} "
+        "tasktransfer finetune --data {params.data:q} --backbone {params.backbone:q} "
         "--spec {params.spec:q} --seed {wildcards.seed:q} --threads {threads} "
         "--out-model {output.model:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"
 
@@ -155,7 +157,7 @@ rule finetune_target:
     # a target on its first target-role examples, from the pretrained weights (init _pretrained)
     # or from a source's fine-tuned backbone (init = that source)
     input:
-        meta="results/data/{target}/meta.json",
+        meta=meta_file("{target}"),
         # the source's fine-tuned backbone (none from the pretrained weights)
         init=lambda wc: (
             []
@@ -180,13 +182,14 @@ rule finetune_target:
         mem_mb=lambda wc, attempt: 6000 * attempt,
         runtime=lambda wc, attempt: config["runtime_minutes"]["tune"] * attempt,
     params:
+        data=lambda wc: task_data(wc.target),
         backbone=config["backbone"],
         spec=as_json(ablation_settings().finetune_spec),
         init=lambda wc, input: ["--init-from", input.init] if input.init else [],
         max_train=lambda wc: [] if wc.size == "all" else ["--max-train", wc.size],
         code=CODE["finetune"],
     shell:
-        "tasktransfer finetune --data results/data/{wildcards.target:q} --backbone {params.backbone:q} "
+        "tasktransfer finetune --data {params.data:q} --backbone {params.backbone:q} "
         "--spec {params.spec:q} --seed {wildcards.seed:q} {params.init:q} {params.max_train:q} "
         "--threads {threads} --out-metrics {output.metrics:q} > {log:q} 2>&1"
 
@@ -194,7 +197,7 @@ rule finetune_target:
 # --- one table and figure per analysis ----------------------------------------------------------------
 rule ablation_beta_table:
     input:
-        gains="results/gains/target_pairs.tsv",
+        gains=gains_file("target_pairs"),
         rankings=lambda wc: ablation_plan().scorer_rankings(
             ablation_plan().sweep_items("beta", TARGETS)
         ),
@@ -231,7 +234,7 @@ rule ablation_beta_table:
 
 use rule ablation_beta_table as ablation_m_table with:
     input:
-        gains="results/gains/target_pairs.tsv",
+        gains=gains_file("target_pairs"),
         rankings=lambda wc: ablation_plan().scorer_rankings(
             ablation_plan().sweep_items("m", TARGETS)
         ),
@@ -262,7 +265,7 @@ use rule ablation_beta_table as ablation_m_table with:
 
 rule ablation_unseen_type_table:
     input:
-        gains="results/gains/target_pairs.tsv",
+        gains=gains_file("target_pairs"),
         rankings=lambda wc: ablation_plan().scorer_rankings(
             ablation_plan().unseen_items(TARGETS, METHODS)
         ),

@@ -42,11 +42,11 @@ rule prepare:
         # a fetched archive never changes: refetching it must not rerun every task
         package=ancient(package_inputs),
     output:
-        train="results/data/{task}/train.jsonl",
-        dev="results/data/{task}/dev.jsonl",
-        meta="results/data/{task}/meta.json",
+        train=layout.TRAIN,
+        dev=layout.DEV,
+        meta=layout.META,
         # which provider served each pinned file, its sha256, commit or package
-        provenance="results/data/{task}/provenance.json",
+        provenance=layout.PROVENANCE,
     log:
         "logs/prepare/{task}.log",
     conda:
@@ -60,8 +60,9 @@ rule prepare:
         data=data_spec(),
         # the task's own registry entry: editing another task leaves this job alone
         entry=task_fingerprint,
+        out=lambda wc: task_data(wc.task),
         code=CODE["data"],
     shell:
         "tasktransfer prepare --task {wildcards.task:q} --registry {params.registry:q} "
         "--resources {params.resources:q} --data {params.data:q} "
-        "--out results/data/{wildcards.task:q} > {log:q} 2>&1"
+        "--out {params.out:q} > {log:q} 2>&1"

@@ -97,9 +97,11 @@ checkpoint learnability:
         "../../envs/tasktransfer.yaml"
     params:
         margin=config["learnability"]["margin_points"],
+        # the prepared tasks' folder, above each task's own
+        data=lambda wc, input: os.path.dirname(os.path.dirname(input.meta[0])),
         code=CODE["learnability"],
     shell:
-        "tasktransfer learnability --metrics {input.runs:q} --data results/data "
+        "tasktransfer learnability --metrics {input.runs:q} --data {params.data:q} "
         "--margin {params.margin:q} --out {output.table:q} --out-html {output.html:q} > {log:q} 2>&1"
 
 
@@ -115,7 +117,7 @@ checkpoint design_pairs:
             else []
         ),
     output:
-        pairs="results/pairs/scorer_pairs.tsv",
+        pairs=layout.DESIGNED_PAIRS,
     log:
         "logs/design_pairs.log",
     localrule: True
@@ -129,6 +131,7 @@ checkpoint design_pairs:
         pair_seed=config["pairs"]["seed"],
         spec=design_spec(),
         size=SIZE,
+        transfer_dir=layout.fill(layout.TRANSFER_ROOT, size=SIZE),
         examples=config["data"].get("target_train") or config["data"]["max_train"],
         chunks=transfer_chunk_tags(),
         seeds=SEEDS,
@@ -141,5 +144,5 @@ checkpoint design_pairs:
         "--tasks {params.tasks:q} {params.learnability:q} --m {params.m:q} "
         "--pair-seed {params.pair_seed:q} --spec {params.spec:q} --size {params.size:q} "
         "--examples {params.examples:q} --chunks {params.chunks:q} --seeds {params.seeds:q} "
-        "--benchmarks benchmarks --transfer-dir results/transfer/n{params.size:q} "
+        "--benchmarks benchmarks --transfer-dir {params.transfer_dir:q} "
         "--out {output.pairs:q} > {log:q} 2>&1 || {{ tail -n 1 {log:q} >&2; exit 1; }}"

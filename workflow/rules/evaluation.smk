@@ -3,9 +3,9 @@
 
 rule task_table:
     input:
-        meta=expand("results/data/{task}/meta.json", task=TASKS),
-        no_transfer="results/no_transfer.tsv",
-        pool="results/pool_scores.tsv",
+        meta=[meta_file(t) for t in TASKS],
+        no_transfer=layout.NO_TRANSFER,
+        pool=layout.POOL_SCORES,
     output:
         table=report(
             "results/eval/tasks.tsv",
@@ -41,8 +41,8 @@ rule task_table:
 
 rule evaluate:
     input:
-        gains="results/gains/target_pairs.tsv",
-        no_transfer="results/no_transfer.tsv",
+        gains=gains_file("target_pairs"),
+        no_transfer=layout.NO_TRANSFER,
         rankings=ranking_files(),
     output:
         table1=report(
@@ -155,12 +155,12 @@ rule evaluate:
 
 rule figures:
     input:
-        scorer_pairs="results/gains/scorer_pairs.tsv",
-        target_pairs="results/gains/target_pairs.tsv",
-        intervals="results/gain_intervals.tsv",
+        scorer_pairs=gains_file("scorer_pairs"),
+        target_pairs=gains_file("target_pairs"),
+        intervals=layout.GAIN_INTERVALS,
         tasks="results/eval/tasks.tsv",
         summary="results/eval/summary.tsv",
-        scorer="results/scorer/metrics.json",
+        scorer=layout.SCORER_METRICS,
         prompts=embedding_prompts(),
     output:
         heatmap=report(
@@ -210,9 +210,9 @@ rule figures:
 
 rule novel_table:
     input:
-        selected=expand("results/novel/{target}/selected.tsv", target=NOVEL),
+        selected=expand(layout.NOVEL_SELECTED, target=NOVEL),
         rankings=expand(
-            "results/rankings/{method}/{target}.tsv",
+            layout.RANKING,
             method=NOVEL_METHODS,
             target=NOVEL,
         ),
@@ -251,7 +251,7 @@ rule novel_table:
 rule noise:
     input:
         per_target="results/eval/per_target.tsv",
-        intervals="results/gain_intervals.tsv",
+        intervals=layout.GAIN_INTERVALS,
     output:
         table=report(
             "results/eval/noise.tsv",
@@ -278,9 +278,9 @@ rule noise:
 
 rule signal:
     input:
-        scorer_pairs="results/gains/scorer_pairs.tsv",
-        target_pairs="results/gains/target_pairs.tsv",
-        no_transfer="results/no_transfer.tsv",
+        scorer_pairs=gains_file("scorer_pairs"),
+        target_pairs=gains_file("target_pairs"),
+        no_transfer=layout.NO_TRANSFER,
     output:
         shares=report(
             "results/eval/signal.tsv",

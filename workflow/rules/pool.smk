@@ -18,8 +18,8 @@ ruleorder: import_pool_meta > prepare
 
 rule import_pool_prompt:
     output:
-        prompt="results/prompts/{pool_task}/seed{seed}/prompt.safetensors",
-        metrics="results/prompts/{pool_task}/seed{seed}/metrics.json",
+        prompt=prompt_file("{pool_task}", "{seed}"),
+        metrics=prompt_metrics("{pool_task}", "{seed}"),
     log:
         "logs/import_pool_prompt/{pool_task}/seed{seed}.log",
     localrule: True
@@ -35,7 +35,7 @@ rule import_pool_prompt:
 
 rule import_pool_meta:
     output:
-        meta="results/data/{pool_meta_task}/meta.json",
+        meta=meta_file("{pool_meta_task}"),
     log:
         "logs/import_pool_meta/{pool_meta_task}.log",
     localrule: True
@@ -56,8 +56,8 @@ if POOL and POOL.scorer:
 
     rule import_pool_scorer:
         output:
-            model="results/scorer/model.safetensors",
-            metrics="results/scorer/metrics.json",
+            model=layout.SCORER_MODEL,
+            metrics=layout.SCORER_METRICS,
         log:
             "logs/import_pool_scorer.log",
         localrule: True

@@ -5,7 +5,7 @@
 
 # One job per (source, chunk of pool seeds) and per (target of transfer, chunk of seeds): the
 # chunk's seeds and the spec's learning rates train together as replicas of one loop
-# (common.smk, "replicas"); each seed still gets its own files. The first chunk's rules are
+# (common/resources.smk); each seed still gets its own files. The first chunk's rules are
 # prompt_tune and target_tune, further chunks' prompt_tune_2, target_tune_2, ...
 for _index, _chunk in enumerate(POOL_SEED_CHUNKS):
 
@@ -81,8 +81,8 @@ rule control_prompt:
     input:
         unpack(control_inputs),
     output:
-        prompt="results/prompts/_control/seed{seed}/prompt.safetensors",
-        metrics="results/prompts/_control/seed{seed}/metrics.json",
+        prompt=prompt_file(CONTROL, "{seed}"),
+        metrics=prompt_metrics(CONTROL, "{seed}"),
     log:
         "logs/control_prompt/seed{seed}.log",
     conda:

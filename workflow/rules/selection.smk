@@ -6,7 +6,7 @@ rule rank:
         unpack(rank_inputs),
         designed_features=designed_features,
     output:
-        ranking="results/rankings/{method}/{target}.tsv",
+        ranking=layout.RANKING,
     log:
         "logs/rank/{method}/{target}.log",
     conda:
@@ -19,6 +19,7 @@ rule rank:
         backbone=config["backbone"],
         sources=",".join(SOURCES),
         seed=rank_seed,
+        prompts=pool_root,
         embedding_seed=POOL_EMBEDDING_SEED,
         scorer=lambda wc, input: (
             ["--scorer", input.scorer] if "scorer" in input.keys() else []
@@ -30,7 +31,7 @@ rule rank:
         code=CODE["rank"],
     shell:
         "tasktransfer rank --method {wildcards.method:q} --target {wildcards.target:q} "
-        "--target-prompt {input.target:q} --prompts results/prompts --sources {params.sources:q} "
+        "--target-prompt {input.target:q} --prompts {params.prompts:q} --sources {params.sources:q} "
         "--backbone {params.backbone:q} {params.seed:q} --embedding-seed {params.embedding_seed:q} "
         "{params.scorer:q} {params.gains:q} {params.learned:q} --threads {threads} --quiet "
         "--out {output.ranking:q} > {log:q} 2>&1"
@@ -44,7 +45,7 @@ rule pair_features:
     input:
         sources=[prompt_file(t, POOL_EMBEDDING_SEED) for t in SOURCES],
         target=lambda wc: target_prompt_file(wc.target, TARGET_EMBEDDING_SEED),
-        train=lambda wc: f"{task_data(wc.target)}/train.jsonl",
+        train=lambda wc: layout.fill(layout.TRAIN, task=wc.target),
         meta=lambda wc: meta_file(wc.target),
     output:
         features=features_file("{target}"),
@@ -64,11 +65,12 @@ rule pair_features:
         data=lambda wc: task_data(wc.target),
         spec=lambda wc: features_spec(wc.target),
         max_train=SIZE,
+        prompts=pool_root,
         embedding_seed=POOL_EMBEDDING_SEED,
         code=CODE["features"],
     shell:
         "tasktransfer features --target {wildcards.target:q} --target-prompt {input.target:q} "
-        "--data {params.data:q} --prompts results/prompts --sources {params.sources:q} "
+        "--data {params.data:q} --prompts {params.prompts:q} --sources {params.sources:q} "
         "--embedding-seed {params.embedding_seed:q} --backbone {params.backbone:q} "
         "--spec {params.spec:q} --max-train {params.max_train:q} --threads {threads} "
         "--out {output.features:q} > {log:q} 2>&1"
@@ -101,9 +103,9 @@ checkpoint select_novel:
     ranked the pool, so Snakemake re-evaluates the DAG after this job.
     """
     input:
-        ranking="results/rankings/scorer/{target}.tsv",
+        ranking=ranking_file("scorer", "{target}"),
     output:
-        selected="results/novel/{target}/selected.tsv",
+        selected=layout.NOVEL_SELECTED,
     log:
         "logs/select_novel/{target}.log",
     localrule: True

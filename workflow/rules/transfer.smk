@@ -54,7 +54,7 @@ rule file_list:
     input:
         listed_files,
     output:
-        listing="results/lists/{name}.txt",
+        listing=layout.FILE_LIST,
     log:
         "logs/file_list/{name}.log",
     localrule: True
@@ -66,7 +66,7 @@ rule scorer_gains:
     input:
         runs=file_list("scorer_pairs"),
     output:
-        gains="results/gains/scorer_pairs.tsv",
+        gains=gains_file("scorer_pairs"),
     log:
         "logs/gains/scorer_pairs.log",
     conda:
@@ -84,7 +84,7 @@ use rule scorer_gains as target_gains with:
     input:
         runs=file_list("target_pairs"),
     output:
-        gains="results/gains/target_pairs.tsv",
+        gains=gains_file("target_pairs"),
     log:
         "logs/gains/target_pairs.log",
 
@@ -93,7 +93,7 @@ use rule scorer_gains as control_gains with:
     input:
         runs=file_list("control_pairs"),
     output:
-        gains="results/gains/control_pairs.tsv",
+        gains=gains_file("control_pairs"),
     log:
         "logs/gains/control_pairs.log",
 
@@ -103,8 +103,8 @@ rule no_transfer:
         target_role=file_list("target_role"),
         pool=file_list("pool"),
     output:
-        no_transfer="results/no_transfer.tsv",
-        pool="results/pool_scores.tsv",
+        no_transfer=layout.NO_TRANSFER,
+        pool=layout.POOL_SCORES,
     log:
         "logs/no_transfer.log",
     conda:
@@ -124,9 +124,9 @@ rule gain_intervals:
         target_pairs=file_list("target_pairs"),
         control_pairs=file_list("control_pairs"),
         target_role=file_list("target_role"),
-        dev=expand("results/data/{task}/meta.json", task=TARGETS),
+        dev=[meta_file(t) for t in TARGETS],
     output:
-        intervals="results/gain_intervals.tsv",
+        intervals=layout.GAIN_INTERVALS,
     log:
         "logs/gain_intervals.log",
     conda:
@@ -138,9 +138,11 @@ rule gain_intervals:
     params:
         bootstrap=config["uncertainty"]["bootstrap"],
         level=config["uncertainty"]["level"],
+        # the prepared tasks' folder, above each task's own
+        data=lambda wc, input: os.path.dirname(os.path.dirname(input.dev[0])),
         code=CODE["gather"],
     shell:
         "tasktransfer intervals --prompt-metrics @{input.target_role:q} "
         "--transfer-metrics @{input.target_pairs:q} @{input.control_pairs:q} "
-        "--data results/data --bootstrap {params.bootstrap:q} --level {params.level:q} "
+        "--data {params.data:q} --bootstrap {params.bootstrap:q} --level {params.level:q} "
         "--out {output.intervals:q} > {log:q} 2>&1"

@@ -64,6 +64,13 @@ def file_list(name):
     return layout.fill(layout.FILE_LIST, name=name)
 
 
+def pool_root(wildcards, input):
+    """The pool prompts' folder (`--prompts`) as the job sees it: three levels above a source's
+    prompt (results/prompts/{task}/seed{s}/prompt.safetensors), so that it follows the inputs
+    wherever a storage plugin puts them."""
+    return os.path.dirname(os.path.dirname(os.path.dirname(input.sources[0])))
+
+
 def package_marker(kind):
     """The fetched-archive marker of a data package: its pin is in the name, so a new pin reruns
     the package's tasks (and only those)."""

@@ -150,6 +150,7 @@ def scorer_params(**overrides):
     return {
         "backbone": config["backbone"],
         "sources": ",".join(SOURCES),
+        "prompts": pool_root,
         "m": config["pairs"]["m"],
         "pair_seed": config["pairs"]["seed"],
         "spec": scorer_spec(),
