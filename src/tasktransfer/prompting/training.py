@@ -200,6 +200,29 @@ def tune_replicas(
     return results
 
 
+@dataclass(frozen=True)
+class _StepPlan:
+    """How many optimisation steps a loop takes, and at which ones it evaluates on dev."""
+
+    total: int
+    eval_every: int
+    eval_after: int  # no evaluation up to this step (the final step is always evaluated)
+
+    @classmethod
+    def of(cls, spec: PromptSpec, n_train: int) -> _StepPlan:
+        steps_per_epoch = -(-n_train // spec.batch_size)
+        total = steps_per_epoch * spec.epochs
+        if spec.max_steps:
+            total = min(total, spec.max_steps)
+        eval_every = max(1, steps_per_epoch // max(1, spec.evals_per_epoch))
+        # no evaluation before the last eval_last_epochs epochs
+        eval_after = max(0, total - spec.eval_last_epochs * steps_per_epoch) if spec.eval_last_epochs else 0
+        return cls(total, eval_every, eval_after)
+
+    def evaluates_at(self, step: int) -> bool:
+        return (step % self.eval_every == 0 and step > self.eval_after) or step == self.total
+
+
 class ReplicaLoop:
     """The state of K replicas trained together (one group of :func:`tune_replicas`); `step` is one
     optimisation step of all of them (bench/throughput.py and bench/gpu.py time it)."""
@@ -294,55 +317,43 @@ class ReplicaLoop:
                     predictions[k][i] = prediction
         return [(self.fmt.score(p, dev_rows), p) for p in predictions]
 
-    def run(self, train_feats: list[dict], dev_feats: list[dict], dev_rows: list[dict], log: Log) -> list[TuneResult]:
-        from transformers import get_linear_schedule_with_warmup
+    def _train_on(self, chunks: tuple[list[dict], ...]) -> list[torch.Tensor]:
+        """One step of every replica on its chunk of training examples; each replica's loss."""
+        for module in (*self.prompts, *self.heads):
+            module.train()
+        # the backbone stays in eval mode: dropout off, it is a fixed feature map
+        self.backbone.model.eval()
+        collated = [to_device(self.fmt.collate(c, self.pad_id), self.device) for c in chunks]
+        return self.step(collated)
 
-        spec, K = self.spec, len(self.replicas)
-        steps_per_epoch = -(-len(train_feats) // spec.batch_size)
-        total = steps_per_epoch * spec.epochs
-        if spec.max_steps:
-            total = min(total, spec.max_steps)
-        scheduler = get_linear_schedule_with_warmup(self.optimizer, int(spec.warmup_ratio * total), total)
-        eval_every = max(1, steps_per_epoch // max(1, spec.evals_per_epoch))
-        # no evaluation before the last eval_last_epochs epochs (the final step is always evaluated)
-        eval_after = max(0, total - spec.eval_last_epochs * steps_per_epoch) if spec.eval_last_epochs else 0
-        rngs = [random.Random(r.seed) for r in self.replicas]
-        history: list[list[dict]] = [[] for _ in range(K)]
-        best = [(-float("inf"), None, []) for _ in range(K)]
-        step, eval_seconds = 0, 0.0
-        runs = ", ".join(f"seed {r.seed} lr {r.lr:g}" for r in self.replicas)
-        log(
-            f"{K} replica{'s' if K > 1 else ''} ({runs}): {len(train_feats)} train / {len(dev_feats)} dev examples, "
-            f"{total} steps on {self.device} ({spec.precision})"
-        )
-        progress = Progress(log, total)
-        while step < total:
-            epoch = [batches(train_feats, spec.batch_size, rng, spec.group_by_length) for rng in rngs]
-            for chunks in zip(*epoch):
-                for module in (*self.prompts, *self.heads):
-                    module.train()
-                # the backbone stays in eval mode: dropout off, it is a fixed feature map
-                self.backbone.model.eval()
-                collated = [to_device(self.fmt.collate(c, self.pad_id), self.device) for c in chunks]
-                losses = self.step(collated)
-                scheduler.step()
-                step = progress.update(sum(len(c) for c in chunks), losses[0])
-                if (step % eval_every == 0 and step > eval_after) or step == total:
-                    eval_start = time.perf_counter()
-                    scores = self._evaluate(dev_feats, dev_rows)
-                    eval_seconds += time.perf_counter() - eval_start
-                    for k, ((score, predictions), replica) in enumerate(zip(scores, self.replicas)):
-                        history[k].append(
-                            {"lr": replica.lr, "step": step, "dev_score": score, "loss": float(losses[k].item())}
-                        )
-                        if score > best[k][0]:
-                            state = (copy.deepcopy(self.prompts[k].state_dict()), copy.deepcopy(self.heads[k].state_dict()))
-                            best[k] = (score, state, predictions)
-                    log(f"eval at step {step}: dev " + " ".join(f"{s:.2f}" for s, _ in scores))
-                if step >= total:
-                    break
-        elapsed = progress.elapsed()
-        rate = progress.seen / (elapsed - eval_seconds) if elapsed > eval_seconds else 0.0
+    def _evaluate_and_keep(
+        self,
+        step: int,
+        losses: list[torch.Tensor],
+        dev: tuple[list[dict], list[dict]],
+        history: list[list[dict]],
+        best: list[tuple],
+        log: Log,
+    ) -> float:
+        """Evaluate every replica on dev, add the point to its history and keep its state where it
+        is its best so far (the first of equal scores); return the seconds the evaluation took."""
+        eval_start = time.perf_counter()
+        scores = self._evaluate(*dev)
+        eval_seconds = time.perf_counter() - eval_start
+        for k, ((score, predictions), replica) in enumerate(zip(scores, self.replicas)):
+            history[k].append({"lr": replica.lr, "step": step, "dev_score": score, "loss": float(losses[k].item())})
+            if score > best[k][0]:
+                state = (copy.deepcopy(self.prompts[k].state_dict()), copy.deepcopy(self.heads[k].state_dict()))
+                best[k] = (score, state, predictions)
+        log(f"eval at step {step}: dev " + " ".join(f"{s:.2f}" for s, _ in scores))
+        return eval_seconds
+
+    def _results(
+        self, best: list[tuple], history: list[list[dict]], timing: tuple[float, float, float], train_size: int
+    ) -> list[TuneResult]:
+        """Each replica's result, its prompt back at its best evaluation point; ``timing`` is the
+        loop's (elapsed, eval seconds, examples per second), shared by its replicas."""
+        elapsed, eval_seconds, rate = timing
         results = []
         for k, replica in enumerate(self.replicas):
             score, (prompt_state, head_state), predictions = best[k]
@@ -362,12 +373,42 @@ class ReplicaLoop:
                     eval_seconds=eval_seconds,
                     # the loop's rate over all its replicas (the device's throughput)
                     examples_per_second=rate,
-                    train_size=len(train_feats),
-                    precision=spec.precision,
-                    replicas=K,
+                    train_size=train_size,
+                    precision=self.spec.precision,
+                    replicas=len(self.replicas),
                 )
             )
         return results
+
+    def run(self, train_feats: list[dict], dev_feats: list[dict], dev_rows: list[dict], log: Log) -> list[TuneResult]:
+        from transformers import get_linear_schedule_with_warmup
+
+        spec, K = self.spec, len(self.replicas)
+        plan = _StepPlan.of(spec, len(train_feats))
+        scheduler = get_linear_schedule_with_warmup(self.optimizer, int(spec.warmup_ratio * plan.total), plan.total)
+        rngs = [random.Random(r.seed) for r in self.replicas]
+        history: list[list[dict]] = [[] for _ in range(K)]
+        best = [(-float("inf"), None, []) for _ in range(K)]
+        step, eval_seconds = 0, 0.0
+        runs = ", ".join(f"seed {r.seed} lr {r.lr:g}" for r in self.replicas)
+        log(
+            f"{K} replica{'s' if K > 1 else ''} ({runs}): {len(train_feats)} train / {len(dev_feats)} dev examples, "
+            f"{plan.total} steps on {self.device} ({spec.precision})"
+        )
+        progress = Progress(log, plan.total)
+        while step < plan.total:
+            epoch = [batches(train_feats, spec.batch_size, rng, spec.group_by_length) for rng in rngs]
+            for chunks in zip(*epoch):
+                losses = self._train_on(chunks)
+                scheduler.step()
+                step = progress.update(sum(len(c) for c in chunks), losses[0])
+                if plan.evaluates_at(step):
+                    eval_seconds += self._evaluate_and_keep(step, losses, (dev_feats, dev_rows), history, best, log)
+                if step >= plan.total:
+                    break
+        elapsed = progress.elapsed()
+        rate = progress.seen / (elapsed - eval_seconds) if elapsed > eval_seconds else 0.0
+        return self._results(best, history, (elapsed, eval_seconds, rate), len(train_feats))
 
 
 def spec_dict(spec: PromptSpec) -> dict:
