@@ -10,7 +10,8 @@ setup:
 
 # a CPU without native bf16 (AVX2 only) trains in fp32, about 3.8x slower: `make run` adds the
 # smaller plan of config/fp32_cpu.yaml there (every stage, fewer pairs; docs/measured.md)
-RUN_CONFIG = $$($(VENV)/python -c "import torch; print('' if torch.cuda.is_available() or torch.ops.mkldnn._is_mkldnn_bf16_supported() else '--configfile config/fp32_cpu.yaml')")
+# (a GPU, or the package's own check of the CPU: training.resolve_precision, as a job here decides)
+RUN_CONFIG = $$($(VENV)/python -c "import torch; from tasktransfer.prompting.training import resolve_precision; print('' if torch.cuda.is_available() or resolve_precision('auto', torch.device('cpu')) == 'bf16' else '--configfile config/fp32_cpu.yaml')")
 # further arguments for both snakemake calls of `make run`, e.g. SNAKEMAKE_ARGS="--config replicas='{max: 1}'"
 SNAKEMAKE_ARGS ?=
 

@@ -116,3 +116,24 @@ def test_progress_logs_the_last_step_and_counts_examples():
     steps = [progress.update(n, torch.tensor(0.5)) for n in (16, 16, 4)]
     assert steps == [1, 2, 3] and progress.seen == 36
     assert len(lines) == 1 and lines[0].startswith("step 3/3 | loss 0.5000 |") and "left ~0s" in lines[0]
+
+
+def test_schema_defaults_are_the_prompt_specs():
+    """The schema documents every prompt key with its default; PromptSpec (the package used without
+    the workflow) has the same ones, so a spec that leaves a key out means what the config says."""
+    from dataclasses import fields
+    from pathlib import Path
+
+    import yaml
+
+    from tasktransfer.prompting.training import PromptSpec
+
+    repo = Path(__file__).resolve().parents[2]
+    schema = yaml.safe_load((repo / "workflow" / "schemas" / "config.schema.yaml").read_text())
+    keys = schema["properties"]["prompt"]["properties"]
+    spec = PromptSpec()
+    # group_by_length is no setting of a run: the batching that every job uses
+    assert set(keys) == {f.name for f in fields(PromptSpec)} - {"group_by_length"}
+    for key, entry in keys.items():
+        default = getattr(spec, key)
+        assert (list(default) if isinstance(default, tuple) else default) == entry["default"], key

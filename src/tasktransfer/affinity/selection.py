@@ -33,7 +33,7 @@ from tasktransfer.affinity.similarity import rank_by_similarity
 from tasktransfer.errors import ArtefactError, TaskTransferError
 
 # the method names' one home is run_layout; LEARNED: their rankings never read a row of the target
-from tasktransfer.run_layout import FEATURE_METHODS, LEARNED, LOTO_METHODS, METHODS, base_method  # noqa: F401
+from tasktransfer.run_layout import FEATURE_METHODS, LEARNED, LOTO_METHODS, METHODS, base_method, prompt_in  # noqa: F401
 
 
 def learned_scores(
@@ -127,7 +127,7 @@ def pool_prompt_files(prompts_dir: str | Path, embedding_seed: int) -> dict[str,
         raise TaskTransferError(f"prompt pool folder {root} does not exist")
     # names starting with "_" or "." are not tasks (e.g. the workflow's control init, _control)
     found = {
-        d.name: d / f"seed{embedding_seed}" / "prompt.safetensors"
+        d.name: prompt_in(root, d.name, embedding_seed)
         for d in sorted(root.iterdir())
         if d.is_dir() and not d.name.startswith(("_", "."))
     }

@@ -83,36 +83,6 @@ def variance_shares(means: pd.DataFrame) -> dict[str, float]:
     return {"source": source, "target": target, "residual": 1.0 - r2_both}
 
 
-def source_effects(means: pd.DataFrame) -> pd.Series:
-    """The additive model's source effects, centred to mean 0 (points of gain)."""
-    sources = sorted(means["source"].unique())
-    targets = sorted(means["target"].unique())
-    x = np.hstack(
-        [
-            pd.get_dummies(pd.Categorical(means["source"], categories=sources), dtype=float).to_numpy(),
-            pd.get_dummies(pd.Categorical(means["target"], categories=targets), drop_first=True, dtype=float).to_numpy(),
-        ]
-    )
-    coef, *_ = np.linalg.lstsq(x, means["gain"].to_numpy(dtype=float), rcond=None)
-    effects = pd.Series(coef[: len(sources)], index=sources)
-    return effects - effects.mean()
-
-
-def seed_noise(gains: pd.DataFrame) -> tuple[float, int]:
-    """Pooled within-pair SD of per-seed gains, and the typical number of seeds per pair.
-
-    NaN when no pair has two seeds (the run cannot see its own seed noise).
-    """
-    sums, dof = 0.0, 0
-    for _, group in gains.groupby(["source", "target"]):
-        g = group["gain"].to_numpy(dtype=float)
-        if len(g) > 1:
-            sums += float(((g - g.mean()) ** 2).sum())
-            dof += len(g) - 1
-    seeds = int(gains.groupby(["source", "target"])["seed"].nunique().median())
-    return (math.sqrt(sums / dof) if dof else math.nan), seeds
-
-
 @dataclass(frozen=True)
 class Verdict:
     """The run's verdict: raw shares beside their noise-adjusted values, and like-with-like spreads.

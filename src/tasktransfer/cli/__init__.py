@@ -1,6 +1,11 @@
 """The ``tasktransfer`` command line: a parser module, one module per command family, shared argument
 helpers. Nothing in the package imports it.
 
+Each handler parses its arguments and calls one package function. Handlers import the package
+inside their bodies, never at module level: every Snakemake job starts one ``tasktransfer``
+process for one subcommand, and importing torch, transformers and pandas for all 30 of them
+would cost each job seconds that most of them never need (``tasktransfer --help`` stays quick).
+
 - :mod:`~tasktransfer.cli.main`: ``tasktransfer``: parse, run the subcommand, report a user error as one line
 - :mod:`~tasktransfer.cli.parser`: the parser, one subcommand per workflow stage, registered by its family's module
 - :mod:`~tasktransfer.cli.common`: argument types and argument groups the command modules share

@@ -26,11 +26,10 @@ from tasktransfer.pool.manifest import (
     read_json,
     record_rel,
 )
+from tasktransfer.run_layout import METRICS_FILE, PROMPT_FILE
 
-#: a run's prompt folder per pool seed: results/prompts/{task}/seed{s}/
+#: a run's prompt folder per pool seed (run_layout.PROMPT_RUN): results/prompts/{task}/seed{s}/
 _SEED_DIR = re.compile(r"seed(\d+)")
-
-
 
 def _find_prompts(prompts_root: Path, only: Iterable[str] | None) -> dict[str, dict[int, Path]]:
     """task -> seed -> its prompt folder; folders starting with '_' or '.' (the control) are not tasks."""
@@ -47,10 +46,10 @@ def _find_prompts(prompts_root: Path, only: Iterable[str] | None) -> dict[str, d
         seeds = {}
         for seed_dir in sorted(task_dir.iterdir()):
             m = _SEED_DIR.fullmatch(seed_dir.name)
-            if m and seed_dir.is_dir() and (seed_dir / "prompt.safetensors").exists():
-                if not (seed_dir / "metrics.json").exists():
+            if m and seed_dir.is_dir() and (seed_dir / PROMPT_FILE).exists():
+                if not (seed_dir / METRICS_FILE).exists():
                     raise ArtefactError(
-                        f"{seed_dir / 'metrics.json'} is missing beside its prompt; rerun that prompt_tune job"
+                        f"{seed_dir / METRICS_FILE} is missing beside its prompt; rerun that prompt_tune job"
                     )
                 seeds[int(m.group(1))] = seed_dir
         if seeds:
@@ -154,10 +153,10 @@ def _read_prompts(
     records: dict[tuple[str, int], dict] = {}
     for task, seeds in found.items():
         for seed, folder in seeds.items():
-            meta = header_metadata(folder / "prompt.safetensors")
+            meta = header_metadata(folder / PROMPT_FILE)
             if meta.get("task") not in (None, task):
                 raise ArtefactError(
-                    f"{folder / 'prompt.safetensors'} says task {meta.get('task')!r}, its folder {task!r}; rerun its job"
+                    f"{folder / PROMPT_FILE} says task {meta.get('task')!r}, its folder {task!r}; rerun its job"
                 )
             kinds.setdefault(tuple(meta.get(k) for k in _SHAPE_KEYS), []).append(f"{task}/seed{seed}")
             records[(task, seed)] = read_json(folder / "metrics.json", "prompt metrics", "rerun that prompt_tune job")

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tasktransfer.pool.manifest import MANIFEST, SCORER_FILE, prompt_rel, public_record, record_rel, sha256_file
+from tasktransfer.run_layout import PROMPT_FILE
 
 
 def _fsync(path: Path) -> None:
@@ -45,7 +46,7 @@ def _fill_folder(tmp: Path, content: PoolContent, manifest: dict[str, Any]) -> N
     for (task, seed), record in sorted(content.records.items()):
         target = tmp / prompt_rel(task, seed)
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(content.found[task][seed] / "prompt.safetensors", target)
+        shutil.copyfile(content.found[task][seed] / PROMPT_FILE, target)
         _write_synced(tmp / record_rel(task, seed), json.dumps(public_record(record), indent=2, sort_keys=True) + "\n")
     if content.scorer_file is not None:
         shutil.copyfile(content.scorer_file, tmp / SCORER_FILE)

@@ -166,9 +166,10 @@ def _check_backbone_and_prompt(pool: str, manifest: dict, config: dict) -> None:
         check_pool_compatible(
             manifest,
             backbone,
-            block.get("length", 20),
+            # the schema's defaults are filled in (plan_pool_import): no second copy of them here
+            block["length"],
             identity["hidden_size"],
-            block.get("mlp_hidden", 200),
+            block["mlp_hidden"],
             identity["weights_sha256"],
             pool,
         )

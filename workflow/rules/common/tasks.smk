@@ -69,7 +69,11 @@ def pool_runs():
 # from the scorer pairs' and the *other* targets' transfer runs (never from target_pairs.tsv, so a
 # change in the target's own rows never reruns its learned rankings).
 LOTO_METHODS = (
-    [f"{m}_loto" for m in ("feature_ranker", "source_prior") if m in METHODS]
+    [
+        f"{m}{layout.LOTO_SUFFIX}"
+        for m in ("feature_ranker", "source_prior")
+        if m in METHODS
+    ]
     + (
         ["scorer_loto"]
         if config["selection"]["loto_scorer"]
