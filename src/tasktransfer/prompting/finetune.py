@@ -23,7 +23,7 @@ from torch import nn
 
 from tasktransfer.data.prepare import TaskMeta
 from tasktransfer.prompting.backbone import Backbone
-from tasktransfer.prompting.formats import get_format
+from tasktransfer.prompting.formats import TaskFormat, get_format
 from tasktransfer.prompting.training import (
     Progress,
     batches,
@@ -91,6 +91,53 @@ class FinetuneResult:
     precision: str = "fp32"
 
 
+def _encode(
+    backbone: Backbone, fmt: TaskFormat, spec: FinetuneSpec, train_rows: list[dict], dev_rows: list[dict]
+) -> tuple[list[dict], list[dict], int]:
+    """The training and dev features (cut to the backbone's positions: no prompt here) and the pad id."""
+    tokenizer = backbone.tokenizer
+    max_length = min(spec.max_length, backbone.max_positions - 2)
+    train_feats = fmt.encode(train_rows, tokenizer, max_length)
+    dev_feats = fmt.encode(dev_rows, tokenizer, max_length)
+    return train_feats, dev_feats, tokenizer.pad_token_id or 0
+
+
+def _optimiser(
+    model: nn.Module, head: nn.Module, spec: FinetuneSpec, total: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LRScheduler]:
+    """AdamW over the backbone and the head, linear warmup then linear decay over ``total`` steps."""
+    from transformers import get_linear_schedule_with_warmup
+
+    params = list(model.parameters()) + list(head.parameters())
+    optimizer = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
+    return optimizer, get_linear_schedule_with_warmup(optimizer, int(spec.warmup_ratio * total), total)
+
+
+def _best_result(
+    model: nn.Module,
+    best_score: float,
+    best_state: dict[str, torch.Tensor] | None,
+    history: list[dict],
+    progress: Progress,
+    train_size: int,
+    precision: str,
+) -> FinetuneResult:
+    """The run's result; the model is put back to the weights of its best evaluation."""
+    elapsed = progress.elapsed()
+    assert best_state is not None
+    model.load_state_dict(best_state)
+    model.eval()
+    return FinetuneResult(
+        score=best_score,
+        backbone_state=best_state,
+        history=history,
+        train_seconds=elapsed,
+        examples_per_second=progress.seen / elapsed if elapsed else 0.0,
+        train_size=train_size,
+        precision=precision,
+    )
+
+
 def finetune(
     backbone: Backbone,
     meta: TaskMeta,
@@ -102,29 +149,20 @@ def finetune(
 ) -> FinetuneResult:
     """Fine-tune ``backbone.model`` (in place) and a new head; return the best dev score and the
     backbone weights of that evaluation (the model is left holding them)."""
-    from transformers import get_linear_schedule_with_warmup
-
     if not train_rows:
         raise ValueError(f"task {meta.name} has no training examples to fine-tune on")
-    seed_everything(seed)
+    seed_everything(seed)  # first: the head's initial weights below come from this seed
     device = pick_device()
     spec = replace(spec, precision=resolve_precision(spec.precision, device))
     model = backbone.model.to(device)
     for p in model.parameters():
         p.requires_grad_(True)
     fmt = get_format(meta)
-    tokenizer = backbone.tokenizer
-    max_length = min(spec.max_length, backbone.max_positions - 2)
-    train_feats = fmt.encode(train_rows, tokenizer, max_length)
-    dev_feats = fmt.encode(dev_rows, tokenizer, max_length)
-    pad_id = tokenizer.pad_token_id or 0
+    train_feats, dev_feats, pad_id = _encode(backbone, fmt, spec, train_rows, dev_rows)
     encoder = PlainEncoder(model, spec.pooling).to(device)
     head = fmt.make_head(backbone.hidden_size).to(device)
-    params = list(model.parameters()) + list(head.parameters())
-    optimizer = torch.optim.AdamW(params, lr=spec.lr, weight_decay=spec.weight_decay)
-    steps_per_epoch = -(-len(train_feats) // spec.batch_size)
-    total = steps_per_epoch * spec.epochs
-    scheduler = get_linear_schedule_with_warmup(optimizer, int(spec.warmup_ratio * total), total)
+    total = -(-len(train_feats) // spec.batch_size) * spec.epochs
+    optimizer, scheduler = _optimiser(model, head, spec, total)
     first_eval_epoch = spec.epochs - spec.eval_last_epochs if spec.eval_last_epochs else 0
     rng = random.Random(seed)
     history: list[dict] = []
@@ -147,19 +185,7 @@ def finetune(
             if score > best_score:
                 best_score = score
                 best_state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-    elapsed = progress.elapsed()
-    assert best_state is not None
-    model.load_state_dict(best_state)
-    model.eval()
-    return FinetuneResult(
-        score=best_score,
-        backbone_state=best_state,
-        history=history,
-        train_seconds=elapsed,
-        examples_per_second=progress.seen / elapsed if elapsed else 0.0,
-        train_size=len(train_feats),
-        precision=spec.precision,
-    )
+    return _best_result(model, best_score, best_state, history, progress, len(train_feats), spec.precision)
 
 
 def checkpoint_metadata(backbone_name: str, task: str, seed: int, spec: FinetuneSpec, score: float) -> dict:
