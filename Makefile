@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 CORES ?= 2
 
-.PHONY: setup run study study-design task-survey task-check report test lint clean-results
+.PHONY: setup run study study-design task-survey task-check report test test-fast lint clean-results
 
 setup:
 	bash scripts/setup.sh
@@ -52,8 +52,14 @@ task-survey: setup  ## every task that can be had (or SURVEY_TASKS=a,b), tuned o
 task-check: setup  ## which providers hold each task of CONFIG's tasks now (no download)
 	$(VENV)/tasktransfer tasks-check --configfile $(or $(CONFIG),config/config.yaml) --data-dir $(DATA_DIR)
 
+# further pytest arguments, e.g. PYTEST_ARGS="--durations=25" (.ci/run prints the slowest tests)
+PYTEST_ARGS ?=
+
 test: setup  ## unit tests, the tiny workflow end to end, the SLURM and browser checks
-	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/python -m pytest -q -rs
+	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/python -m pytest -q -rs $(PYTEST_ARGS)
+
+test-fast: setup  ## the edit-test loop: every test but the workflow runs (marked slow)
+	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/python -m pytest -q -rs -m "not slow" $(PYTEST_ARGS)
 
 lint: setup
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --lint

@@ -36,13 +36,13 @@ def _target_role(config: dict) -> set[str]:
     return entered | set(config["targets"]) | set(config.get("novel_targets", []))
 
 
-@pytest.mark.slow
 def _target_runs(stdout: str) -> set[tuple[str, int]]:
     """(task, seed) of every target-role run a dry run plans (a job trains a chunk of seeds as replicas)."""
     found = re.findall(r"results/targets/n\w+/([^/\s]+)/seed(\d+)/metrics\.json", stdout)
     return {(task, int(seed)) for task, seed in found}
 
 
+@pytest.mark.slow
 def test_seeds_on_the_command_line_plan_every_target_run_of_every_seed(tmp_path, tiny_backbone):
     workdir = tmp_path / "run"
     config_file = write_tiny_workdir(workdir, tiny_backbone)
