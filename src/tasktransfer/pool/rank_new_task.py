@@ -22,12 +22,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from tasktransfer.affinity.selection import ranking_table, score_sources, side_by_side
 from tasktransfer.affinity.similarity import METHODS as SIMILARITY
-from tasktransfer.data.prepare import DataSpec, prepare_task
+from tasktransfer.data.prepare import DataSpec, TaskMeta, prepare_task
 from tasktransfer.data.registry import TaskSpec, get_task, load_registry, parse_task
 from tasktransfer.errors import TaskTransferError
 from tasktransfer.io import atomic_write_json, atomic_write_text
@@ -114,25 +115,73 @@ class RankRequest:
     quiet: bool = False
 
 
-def rank_new_task(request: RankRequest, log: Callable[[str], None] = default_log) -> pd.DataFrame:
-    """Rank the pool's sources for ``request.spec``; write the ranking and ``rank.json``; return the ranking."""
-    pool, spec = Path(request.pool), request.spec
-    if not request.backbone:
-        raise TaskTransferError(
-            "rank --pool needs this machine's backbone: pass --backbone, or run where config/config.yaml names one "
-            "(--config); the pool's own backbone name is never loaded"
-        )
-    start = time.perf_counter()
-    phases: dict[str, float] = {}
+class _Phases:
+    """Seconds of each phase of a ranking (each logged as it ends) and of the whole call."""
 
-    def done(phase: str, since: float) -> float:
+    def __init__(self, log: Callable[[str], None]):
+        self.start = self.last = time.perf_counter()
+        self.seconds: dict[str, float] = {}
+        self.log = log
+
+    def done(self, phase: str) -> None:
         now = time.perf_counter()
-        phases[phase] = now - since
-        log(f"{phase}: {phases[phase]:.1f} s")
-        return now
+        self.seconds[phase] = now - self.last
+        self.log(f"{phase}: {self.seconds[phase]:.1f} s")
+        self.last = now
 
-    t = start
-    # 1. the pool: manifest, every file's hash, and its backbone against the one here
+    def total(self) -> float:
+        return time.perf_counter() - self.start
+
+
+@dataclass(frozen=True)
+class _CheckedPool:
+    """A pool checked against this machine's backbone and the request, and what the ranking reads
+    from it: read, hash-checked, shape-checked and finite before the new task is prepared."""
+
+    path: Path
+    manifest: dict
+    backbone: str
+    embedding_seed: int
+    methods: list[str]
+    sources: dict[str, Any]  # source -> its prompt embedding (the new task left out)
+    model: Any  # the pool's scorer, or None where no method needs it
+    data: DataSpec  # the pool's data caps
+
+
+def _embedding_seed(pool: Path, manifest: dict, requested: int) -> int:
+    """The seed of the pool prompts that embed its sources: the request's, or the pool's own."""
+    seed_e = requested
+    if not seed_e and seed_e not in manifest.get("seeds", []):  # the default 0: the pool's own embedding seed
+        seed_e = manifest.get("embedding_seed")
+    if seed_e is None or any(str(seed_e) not in manifest["tasks"][x]["seeds"] for x in pool_tasks(manifest)):
+        raise TaskTransferError(
+            f"pool {pool} lacks seed {seed_e} for some task; its common seeds are {manifest.get('seeds')} (--embedding-seed)"
+        )
+    return seed_e
+
+
+def _methods(pool: Path, manifest: dict, requested: tuple[str, ...]) -> list[str]:
+    """The methods to rank by (default: the scorer where the pool has one, and the similarities)."""
+    has_scorer = bool(manifest.get("scorer"))
+    methods = list(requested) or ((["scorer"] if has_scorer else []) + list(SIMILARITY))
+    if "scorer" in methods and not has_scorer:
+        raise TaskTransferError(
+            f"pool {pool} has no scorer; rank with the similarity methods (--method {','.join(SIMILARITY)})"
+        )
+    if "brute_force" in methods:
+        raise TaskTransferError("brute_force needs every transfer into the new task; it is no method of rank --pool")
+    unknown = [m for m in methods if m not in ("scorer", "random", *SIMILARITY, *POOL_METHODS)]
+    if unknown:
+        raise TaskTransferError(
+            f"methods {unknown} are unknown here; use scorer, random, {', '.join(POOL_METHODS)} or {', '.join(SIMILARITY)}"
+        )
+    check_pool_methods(pool, manifest, methods)
+    return methods
+
+
+def _check_pool(request: RankRequest, pool: Path, spec: TaskSpec, log: Callable[[str], None]) -> _CheckedPool:
+    """The pool: manifest, every file's hash, and its backbone against the one here; the embedding
+    seed and methods the request asks for; then the files the ranking reads, loaded and checked."""
     manifest = verify_pool(pool, load_manifest(pool))
     backbone = request.backbone
     identity = backbone_identity(backbone)
@@ -147,86 +196,111 @@ def rank_new_task(request: RankRequest, log: Callable[[str], None] = default_log
         identity["weights_sha256"],
         pool,
     )
-    seed_e = request.embedding_seed
-    if not seed_e and seed_e not in manifest.get("seeds", []):  # the default 0: the pool's own embedding seed
-        seed_e = manifest.get("embedding_seed")
-    if seed_e is None or any(str(seed_e) not in manifest["tasks"][x]["seeds"] for x in pool_tasks(manifest)):
-        raise TaskTransferError(
-            f"pool {pool} lacks seed {seed_e} for some task; its common seeds are {manifest.get('seeds')} (--embedding-seed)"
-        )
-    has_scorer = bool(manifest.get("scorer"))
-    methods = list(request.methods) or ((["scorer"] if has_scorer else []) + list(SIMILARITY))
-    if "scorer" in methods and not has_scorer:
-        raise TaskTransferError(
-            f"pool {pool} has no scorer; rank with the similarity methods (--method {','.join(SIMILARITY)})"
-        )
-    if "brute_force" in methods:
-        raise TaskTransferError("brute_force needs every transfer into the new task; it is no method of rank --pool")
-    unknown = [m for m in methods if m not in ("scorer", "random", *SIMILARITY, *POOL_METHODS)]
-    if unknown:
-        raise TaskTransferError(
-            f"methods {unknown} are unknown here; use scorer, random, {', '.join(POOL_METHODS)} or {', '.join(SIMILARITY)}"
-        )
-    check_pool_methods(pool, manifest, methods)
-    if not has_scorer:
+    seed_e = _embedding_seed(pool, manifest, request.embedding_seed)
+    methods = _methods(pool, manifest, request.methods)
+    if not manifest.get("scorer"):
         log(f"pool {pool} has no scorer: ranking by the similarity baselines only")
     if spec.name in manifest["tasks"]:
         log(f"note: {spec.name} is also a pool task; it is left out of its own ranking")
     set_threads(request.threads)
     # every pool file this command uses, read (hash-checked), shape-checked and finite now: a bad
     # pool stops here, before the new task is prepared and tuned
-    pool_embeddings = {s: e for s, e in load_pool_embeddings(pool, manifest, seed_e).items() if s != spec.name}
+    sources = {s: e for s, e in load_pool_embeddings(pool, manifest, seed_e).items() if s != spec.name}
     model = load_pool_scorer(pool, manifest, backbone) if "scorer" in methods else None
     caps = manifest.get("data") or {}
     if not caps:
         log(f"pool {pool} records no data caps; using the defaults {DataSpec()}")
     data = DataSpec(**{k: v for k, v in caps.items() if k in DataSpec.__dataclass_fields__})
-    t = done("verify pool", t)
+    return _CheckedPool(pool, manifest, backbone, seed_e, methods, sources, model, data)
 
-    # 2. the task's data, capped like the pool's tasks, in a work folder this run alone uses
+
+def rank_new_task(request: RankRequest, log: Callable[[str], None] = default_log) -> pd.DataFrame:
+    """Rank the pool's sources for ``request.spec``; write the ranking and ``rank.json``; return the ranking."""
+    pool, spec = Path(request.pool), request.spec
+    if not request.backbone:
+        raise TaskTransferError(
+            "rank --pool needs this machine's backbone: pass --backbone, or run where config/config.yaml names one "
+            "(--config); the pool's own backbone name is never loaded"
+        )
+    phases = _Phases(log)
+    # 1. the pool, checked and read before anything is written
+    checked = _check_pool(request, pool, spec, log)
+    phases.done("verify pool")
+    # 2.-4. the task's data, capped like the pool's tasks, in a work folder this run alone uses
     work = Path(request.work or Path("tasktransfer-rank") / spec.name)
     with work_lock(work):
-        return _rank_in(request, pool, spec, manifest, backbone, prompt, seed_e, methods, pool_embeddings, model,
-                        data, work, start, phases, done, t, log)
+        return _rank_in(request, checked, work, phases, log)
 
 
-def _rank_in(request, pool, spec, manifest, backbone, prompt, seed_e, methods, sources, model, data, work, start,
-             phases, done, t, log):  # noqa: ANN001, PLR0913 - the second half of rank_new_task
+def _rank_in(
+    request: RankRequest, pool: _CheckedPool, work: Path, phases: _Phases, log: Callable[[str], None]
+) -> pd.DataFrame:
+    """Prepare the new task, tune its prompt, score every pool source; write and return the ranking."""
+    spec, data = request.spec, pool.data
     meta = prepare_task(spec, data, Path(request.resources), work / "data")
     log(
         f"{spec.name}: {meta.n_train} train / {meta.n_dev} dev examples, {len(meta.labels)} labels, "
         f"majority class {'-' if meta.majority is None else f'{100 * meta.majority:.2f}'} "
         f"(caps {data.max_train} / {data.max_dev})"
     )
-    t = done("prepare", t)
+    phases.done("prepare")
 
     # 3. its prompt: the pool's backbone and prompt spec, through prompt-tune's own function
     tune = TuneRequest(
-        data=work / "data", backbone=backbone, spec=prompt.get("spec") or {}, seed=request.seed, threads=request.threads
+        data=work / "data",
+        backbone=pool.backbone,
+        spec=pool.manifest["prompt"].get("spec") or {},
+        seed=request.seed,
+        threads=request.threads,
     )
     tune_and_save_prompt(tune, work / "prompt.safetensors", work / "metrics.json", log=log)
     r1 = json.loads((work / "metrics.json").read_text())["score"]
     target_emb = load_prompt(work / "prompt.safetensors").embedding
-    t = done("tune prompt", t)
+    phases.done("tune prompt")
 
     # 4. score every pool source (their embeddings and the scorer were loaded and checked in step 1)
-    learned = new_task_scores(methods, pool, manifest, backbone, spec.name, target_emb, sources, work / "data", seed_e, log)
-    tables = [
-        ranking_table(
-            m, spec.name, learned[m] if m in learned else score_sources(m, spec.name, target_emb, sources, request.seed, model)
-        )
-        for m in methods
-    ]
-    t = done("score sources", t)
+    tables = _score_tables(request, pool, work, target_emb, log)
+    phases.done("score sources")
+    return _write_ranking(request, pool, work, tables, meta, r1, phases, log)
 
-    total = time.perf_counter() - start
+
+def _score_tables(
+    request: RankRequest, pool: _CheckedPool, work: Path, target_emb: Any, log: Callable[[str], None]
+) -> list[pd.DataFrame]:
+    """One ranking table per method: the learned pool methods' scores, else the scorer's or a similarity's."""
+    name, sources = request.spec.name, pool.sources
+    learned = new_task_scores(
+        pool.methods, pool.path, pool.manifest, pool.backbone, name, target_emb, sources, work / "data",
+        pool.embedding_seed, log,
+    )
+    tables = []
+    for m in pool.methods:
+        scores = learned[m] if m in learned else score_sources(m, name, target_emb, sources, request.seed, pool.model)
+        tables.append(ranking_table(m, name, scores))
+    return tables
+
+
+def _write_ranking(
+    request: RankRequest,
+    pool: _CheckedPool,
+    work: Path,
+    tables: list[pd.DataFrame],
+    meta: TaskMeta,
+    r1: float,
+    phases: _Phases,
+    log: Callable[[str], None],
+) -> pd.DataFrame:
+    """Write the ranking and ``rank.json`` (what was ranked, how, and how long each phase took),
+    show them unless quiet, and return the ranking."""
+    spec, methods = request.spec, pool.methods
+    total = phases.total()
     out = Path(request.out) if request.out else work / "ranking.tsv"
     ranking = pd.concat(tables, ignore_index=True)
     atomic_write_text(out, ranking.to_csv(sep="\t", index=False))
     atomic_write_json(
         work / "rank.json",
         {
-            "pool": str(pool),
+            "pool": str(pool.path),
             "task": spec.name,
             "source": spec.source,
             "n_train": meta.n_train,
@@ -235,7 +309,7 @@ def _rank_in(request, pool, spec, manifest, backbone, prompt, seed_e, methods, s
             "r1": r1,
             "methods": methods,
             "ranking": str(out),
-            "seconds": {**{k: round(v, 2) for k, v in phases.items()}, "total": round(total, 2)},
+            "seconds": {**{k: round(v, 2) for k, v in phases.seconds.items()}, "total": round(total, 2)},
         },
     )
     if not request.quiet:
@@ -244,7 +318,7 @@ def _rank_in(request, pool, spec, manifest, backbone, prompt, seed_e, methods, s
             "(scorer: predicted gain; similarity otherwise):"
         )
         print(side_by_side(tables).to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-        print("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.items()) + f"; total {total:.1f} s")
+        print("time: " + ", ".join(f"{k} {v:.1f} s" for k, v in phases.seconds.items()) + f"; total {total:.1f} s")
     log(f"ranking written to {out} (task files in {work}); total {total:.1f} s")
     return ranking
 
