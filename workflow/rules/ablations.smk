@@ -202,19 +202,13 @@ rule ablation_beta_table:
             ablation_plan().sweep_items("beta", TARGETS)
         ),
     output:
-        table=report(
-            "results/ablations/beta.tsv",
-            caption="../report/ablation_beta.rst",
-            category="6. Analyses",
+        **report_items(
+            "ablation_beta",
+            "6. Analyses",
+            "scorer by smooth-L1 beta (Figure 2)",
             subcategory="beta",
-            labels={"item": "scorer by smooth-L1 beta (Figure 2)", "type": "TSV"},
-        ),
-        figure=report(
-            "results/ablations/beta.png",
-            caption="../report/ablation_beta.rst",
-            category="6. Analyses",
-            subcategory="beta",
-            labels={"item": "scorer by smooth-L1 beta (Figure 2)", "type": "figure"},
+            table="results/ablations/beta.tsv",
+            figure="results/ablations/beta.png",
         ),
     log:
         "logs/ablations/beta.log",
@@ -239,19 +233,13 @@ use rule ablation_beta_table as ablation_m_table with:
             ablation_plan().sweep_items("m", TARGETS)
         ),
     output:
-        table=report(
-            "results/ablations/m.tsv",
-            caption="../report/ablation_m.rst",
-            category="6. Analyses",
+        **report_items(
+            "ablation_m",
+            "6. Analyses",
+            "scorer by training pairs M (Figure 3)",
             subcategory="M",
-            labels={"item": "scorer by training pairs M (Figure 3)", "type": "TSV"},
-        ),
-        figure=report(
-            "results/ablations/m.png",
-            caption="../report/ablation_m.rst",
-            category="6. Analyses",
-            subcategory="M",
-            labels={"item": "scorer by training pairs M (Figure 3)", "type": "figure"},
+            table="results/ablations/m.tsv",
+            figure="results/ablations/m.png",
         ),
     log:
         "logs/ablations/m.log",
@@ -270,25 +258,13 @@ rule ablation_unseen_type_table:
             ablation_plan().unseen_items(TARGETS, METHODS)
         ),
     output:
-        table=report(
-            "results/ablations/unseen_type.tsv",
-            caption="../report/ablation_unseen_type.rst",
-            category="6. Analyses",
+        **report_items(
+            "ablation_unseen_type",
+            "6. Analyses",
+            "scorer on task types it never saw (Section 4.6.2)",
             subcategory="unseen task type",
-            labels={
-                "item": "scorer on task types it never saw (Section 4.6.2)",
-                "type": "TSV",
-            },
-        ),
-        figure=report(
-            "results/ablations/unseen_type.png",
-            caption="../report/ablation_unseen_type.rst",
-            category="6. Analyses",
-            subcategory="unseen task type",
-            labels={
-                "item": "scorer on task types it never saw (Section 4.6.2)",
-                "type": "figure",
-            },
+            table="results/ablations/unseen_type.tsv",
+            figure="results/ablations/unseen_type.png",
         ),
     log:
         "logs/ablations/unseen_type.log",
@@ -317,22 +293,13 @@ rule ablation_target_size_table:
             )
         ],
     output:
-        table=report(
-            "results/ablations/target_size.tsv",
-            caption="../report/ablation_target_size.rst",
-            category="6. Analyses",
+        **report_items(
+            "ablation_target_size",
+            "6. Analyses",
+            "gain by target training size (Figure 4)",
             subcategory="target size",
-            labels={"item": "gain by target training size (Figure 4)", "type": "TSV"},
-        ),
-        figure=report(
-            "results/ablations/target_size.png",
-            caption="../report/ablation_target_size.rst",
-            category="6. Analyses",
-            subcategory="target size",
-            labels={
-                "item": "gain by target training size (Figure 4)",
-                "type": "figure",
-            },
+            table="results/ablations/target_size.tsv",
+            figure="results/ablations/target_size.png",
         ),
     log:
         "logs/ablations/target_size.log",
@@ -365,25 +332,13 @@ rule ablation_full_finetune_table:
             )
         ],
     output:
-        table=report(
-            "results/ablations/full_finetune.tsv",
-            caption="../report/ablation_full_finetune.rst",
-            category="6. Analyses",
+        **report_items(
+            "ablation_full_finetune",
+            "6. Analyses",
+            "intermediate-task full fine-tuning (Table 3)",
             subcategory="full fine-tuning",
-            labels={
-                "item": "intermediate-task full fine-tuning (Table 3)",
-                "type": "TSV",
-            },
-        ),
-        figure=report(
-            "results/ablations/full_finetune.png",
-            caption="../report/ablation_full_finetune.rst",
-            category="6. Analyses",
-            subcategory="full fine-tuning",
-            labels={
-                "item": "intermediate-task full fine-tuning (Table 3)",
-                "type": "figure",
-            },
+            table="results/ablations/full_finetune.tsv",
+            figure="results/ablations/full_finetune.png",
         ),
     log:
         "logs/ablations/full_finetune.log",

@@ -7,17 +7,12 @@ rule task_table:
         no_transfer=layout.NO_TRANSFER,
         pool=layout.POOL_SCORES,
     output:
-        table=report(
-            "results/eval/tasks.tsv",
-            caption="../report/tasks.rst",
-            category="1. Data",
-            labels={"item": "tasks", "type": "TSV"},
-        ),
-        html=report(
-            "results/eval/tasks.html",
-            caption="../report/tasks.rst",
-            category="1. Data",
-            labels={"item": "tasks", "type": "table"},
+        **report_items(
+            "tasks",
+            "1. Data",
+            "tasks",
+            table="results/eval/tasks.tsv",
+            html="results/eval/tasks.html",
         ),
     log:
         "logs/task_table.log",
@@ -45,98 +40,73 @@ rule evaluate:
         no_transfer=layout.NO_TRANSFER,
         rankings=ranking_files(),
     output:
-        table1=report(
-            "results/eval/table1.tsv",
-            caption="../report/table1.rst",
-            category="5. Evaluation",
+        **report_items(
+            "table1",
+            "5. Evaluation",
+            "Table 1: target score by method",
             subcategory="1. Methods against brute force",
-            labels={"item": "Table 1: target score by method", "type": "TSV"},
+            table1="results/eval/table1.tsv",
+            table1_html="results/eval/table1.html",
         ),
-        table1_html=report(
-            "results/eval/table1.html",
-            caption="../report/table1.rst",
-            category="5. Evaluation",
+        **report_items(
+            "table2",
+            "5. Evaluation",
+            "Table 2: ranking quality",
             subcategory="1. Methods against brute force",
-            labels={"item": "Table 1: target score by method", "type": "table"},
+            table2="results/eval/table2.tsv",
+            table2_html="results/eval/table2.html",
         ),
-        table2=report(
-            "results/eval/table2.tsv",
-            caption="../report/table2.rst",
-            category="5. Evaluation",
+        **report_items(
+            "summary",
+            "5. Evaluation",
+            "methods: mean over targets",
             subcategory="1. Methods against brute force",
-            labels={"item": "Table 2: ranking quality", "type": "TSV"},
+            summary="results/eval/summary.tsv",
         ),
-        table2_html=report(
-            "results/eval/table2.html",
-            caption="../report/table2.rst",
-            category="5. Evaluation",
+        **report_items(
+            "per_target",
+            "5. Evaluation",
+            "methods: per target",
             subcategory="1. Methods against brute force",
-            labels={"item": "Table 2: ranking quality", "type": "table"},
+            per_target="results/eval/per_target.tsv",
         ),
-        summary=report(
-            "results/eval/summary.tsv",
-            caption="../report/summary.rst",
-            category="5. Evaluation",
+        **report_items(
+            "ranking",
+            "5. Evaluation",
+            "ranking quality per method",
             subcategory="1. Methods against brute force",
-            labels={"item": "methods: mean over targets", "type": "TSV"},
+            ranking="results/eval/ranking_summary.tsv",
         ),
-        per_target=report(
-            "results/eval/per_target.tsv",
-            caption="../report/per_target.rst",
-            category="5. Evaluation",
+        **report_items(
+            "intervals",
+            "5. Evaluation",
+            "every method with intervals",
             subcategory="1. Methods against brute force",
-            labels={"item": "methods: per target", "type": "TSV"},
+            intervals="results/eval/intervals.tsv",
+            intervals_html="results/eval/intervals.html",
         ),
-        ranking=report(
-            "results/eval/ranking_summary.tsv",
-            caption="../report/ranking.rst",
-            category="5. Evaluation",
-            subcategory="1. Methods against brute force",
-            labels={"item": "ranking quality per method", "type": "TSV"},
-        ),
-        intervals=report(
-            "results/eval/intervals.tsv",
-            caption="../report/intervals.rst",
-            category="5. Evaluation",
-            subcategory="1. Methods against brute force",
-            labels={"item": "every method with intervals", "type": "TSV"},
-        ),
-        intervals_html=report(
-            "results/eval/intervals.html",
-            caption="../report/intervals.rst",
-            category="5. Evaluation",
-            subcategory="1. Methods against brute force",
-            labels={"item": "every method with intervals", "type": "table"},
-        ),
-        versus=report(
-            "results/eval/versus_cosine.tsv",
-            caption="../report/versus_cosine.rst",
-            category="5. Evaluation",
+        **report_items(
+            "versus_cosine",
+            "5. Evaluation",
+            "every method against cosine_mean",
             subcategory="0. Headline",
-            labels={"item": "every method against cosine_mean", "type": "TSV"},
-        ),
-        versus_html=report(
-            "results/eval/versus_cosine.html",
-            caption="../report/versus_cosine.rst",
-            category="5. Evaluation",
-            subcategory="0. Headline",
-            labels={"item": "every method against cosine_mean", "type": "table"},
+            versus="results/eval/versus_cosine.tsv",
+            versus_html="results/eval/versus_cosine.html",
         ),
         # the evaluation's first item: one sentence, does a learned method beat cosine_mean
-        headline=report(
-            "results/eval/headline.html",
-            caption="../report/headline.rst",
-            category="5. Evaluation",
+        **report_items(
+            "headline",
+            "5. Evaluation",
+            "do the learned methods beat cosine_mean?",
             subcategory="0. Headline",
-            labels={
-                "item": "do the learned methods beat cosine_mean?",
-                "type": "table",
-            },
+            headline="results/eval/headline.html",
         ),
         headline_text="results/eval/headline.txt",
         transfer="results/eval/transfer.tsv",
         no_transfer_scores="results/eval/no_transfer.tsv",
         per_seed="results/eval/per_seed.tsv",
+        # ranking quality per target (ranking_summary.tsv holds its means per method)
+        ranking_per_target="results/eval/ranking.tsv",
     log:
         "logs/evaluate.log",
     localrule: True
@@ -163,36 +133,36 @@ rule figures:
         scorer=layout.SCORER_METRICS,
         prompts=embedding_prompts(),
     output:
-        heatmap=report(
-            "results/figures/heatmap.png",
-            caption="../report/heatmap.rst",
-            category="3. Transfer",
-            labels={"item": "gain heatmap", "type": "figure"},
+        **report_items(
+            "heatmap",
+            "3. Transfer",
+            "gain heatmap",
+            heatmap="results/figures/heatmap.png",
         ),
-        by_target=report(
-            "results/figures/gains_by_target.png",
-            caption="../report/gains_by_target.rst",
-            category="3. Transfer",
-            labels={"item": "gains per target by source type", "type": "figure"},
+        **report_items(
+            "gains_by_target",
+            "3. Transfer",
+            "gains per target by source type",
+            by_target="results/figures/gains_by_target.png",
         ),
-        embeddings=report(
-            "results/figures/embeddings.png",
-            caption="../report/embeddings.rst",
-            category="2. Prompt pool",
-            labels={"item": "task embeddings (PCA)", "type": "figure"},
+        **report_items(
+            "embeddings",
+            "2. Prompt pool",
+            "task embeddings (PCA)",
+            embeddings="results/figures/embeddings.png",
         ),
-        scorer=report(
-            "results/figures/scorer_held_out.png",
-            caption="../report/scorer_held_out.rst",
-            category="4. Scorer",
-            labels={"item": "scorer: predicted vs true gain", "type": "figure"},
+        **report_items(
+            "scorer_held_out",
+            "4. Scorer",
+            "scorer: predicted vs true gain",
+            scorer="results/figures/scorer_held_out.png",
         ),
-        methods=report(
-            "results/figures/methods.png",
-            caption="../report/methods.rst",
-            category="5. Evaluation",
+        **report_items(
+            "methods",
+            "5. Evaluation",
+            "mean gain by method",
             subcategory="1. Methods against brute force",
-            labels={"item": "mean gain by method", "type": "figure"},
+            methods="results/figures/methods.png",
         ),
     log:
         "logs/figures.log",
@@ -218,25 +188,13 @@ rule novel_table:
         ),
         transfers=novel_transfer_metrics,
     output:
-        table=report(
-            "results/eval/novel.tsv",
-            caption="../report/novel.rst",
-            category="5. Evaluation",
+        **report_items(
+            "novel",
+            "5. Evaluation",
+            "novel targets: scorer ranking and top-k transfer",
             subcategory="1. Methods against brute force",
-            labels={
-                "item": "novel targets: scorer ranking and top-k transfer",
-                "type": "TSV",
-            },
-        ),
-        html=report(
-            "results/eval/novel.html",
-            caption="../report/novel.rst",
-            category="5. Evaluation",
-            subcategory="1. Methods against brute force",
-            labels={
-                "item": "novel targets: scorer ranking and top-k transfer",
-                "type": "table",
-            },
+            table="results/eval/novel.tsv",
+            html="results/eval/novel.html",
         ),
     log:
         "logs/novel_table.log",
@@ -253,15 +211,12 @@ rule noise:
         per_target="results/eval/per_target.tsv",
         intervals=layout.GAIN_INTERVALS,
     output:
-        table=report(
-            "results/eval/noise.tsv",
-            caption="../report/noise.rst",
-            category="5. Evaluation",
+        **report_items(
+            "noise",
+            "5. Evaluation",
+            "gains with intervals, over no transfer and over the control",
             subcategory="1. Methods against brute force",
-            labels={
-                "item": "gains with intervals, over no transfer and over the control",
-                "type": "TSV",
-            },
+            table="results/eval/noise.tsv",
         ),
     log:
         "logs/noise.log",
@@ -282,35 +237,26 @@ rule signal:
         target_pairs=gains_file("target_pairs"),
         no_transfer=layout.NO_TRANSFER,
     output:
-        shares=report(
-            "results/eval/signal.tsv",
-            caption="../report/signal.rst",
-            category="5. Evaluation",
+        **report_items(
+            "signal",
+            "5. Evaluation",
+            "source, target and residual shares of gain variance",
             subcategory="0. Signal",
-            labels={
-                "item": "source, target and residual shares of gain variance",
-                "type": "TSV",
-            },
+            shares="results/eval/signal.tsv",
         ),
-        html=report(
-            "results/eval/signal.html",
-            caption="../report/signal.rst",
-            category="5. Evaluation",
+        **report_items(
+            "signal",
+            "5. Evaluation",
+            "does the source matter more than seed noise?",
             subcategory="0. Signal",
-            labels={
-                "item": "does the source matter more than seed noise?",
-                "type": "table",
-            },
+            html="results/eval/signal.html",
         ),
-        figure=report(
-            "results/figures/signal.png",
-            caption="../report/signal.rst",
-            category="5. Evaluation",
+        **report_items(
+            "signal",
+            "5. Evaluation",
+            "source choice against seed noise, per target",
             subcategory="0. Signal",
-            labels={
-                "item": "source choice against seed noise, per target",
-                "type": "figure",
-            },
+            figure="results/figures/signal.png",
         ),
         targets="results/eval/signal_targets.tsv",
         sentence="results/eval/signal.txt",
