@@ -124,6 +124,7 @@ def cmd_select(a: argparse.Namespace) -> None:
     log(f"top-{a.k} of {a.ranking}: {', '.join(top.source)}")
 
 
+# long: a flat table of argparse options, one subcommand after another
 def add_commands(sub) -> None:
     """Register this family's subcommands: train-scorer, rank, select."""
     s = sub.add_parser("train-scorer", help="train the affinity scorer on sampled source pairs")

@@ -192,6 +192,7 @@ def cmd_novel_table(a: argparse.Namespace) -> None:
     print(table.to_string(index=False, float_format=lambda v: f"{v:.2f}", na_rep="-"))
 
 
+# long: a flat table of argparse options, one subcommand after another
 def add_commands(sub) -> None:
     """Register this family's subcommands: evaluate, evaluate-run, task-table, noise, signal, figures, novel-table."""
     s = sub.add_parser("evaluate", help="score selections against brute force, from plain tables")
