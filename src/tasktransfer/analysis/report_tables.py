@@ -258,6 +258,70 @@ VERSUS_NOTE = (
 )
 
 
+def _read_selections(
+    rankings: list[str | Path] | None, selections: str | Path | None
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """The rankings (all files in one table), and the selections: those the rankings give, then the explicit ones."""
+    chosen = []
+    ranks = pd.concat([read_table(r, "rankings table") for r in rankings], ignore_index=True) if rankings else None
+    if ranks is not None and len(ranks):
+        chosen.append(selections_from_rankings(ranks))
+    if selections:
+        chosen.append(read_table(selections, "selections table"))
+    return ranks, pd.concat(chosen, ignore_index=True) if chosen else None
+
+
+def _write_ranking_quality(
+    ranks: pd.DataFrame | None, t: pd.DataFrame, n: pd.DataFrame, ks: list[int], out_dir: Path
+) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
+    """Where rankings with scores are given: ranking quality per target and its means per method."""
+    if ranks is None or not len(ranks):
+        return None, None
+    quality = ranking_quality(ranks, t, n, ks)
+    _write(out_dir / "ranking.tsv", quality)
+    if len(quality):
+        mean = quality.drop(columns=["target"]).groupby("method", sort=True).mean().reset_index()
+    else:
+        mean = quality
+    _write(out_dir / "ranking_summary.tsv", mean)
+    return quality, mean
+
+
+def _write_comparisons(
+    per_target: pd.DataFrame, quality: pd.DataFrame | None, ks: list[int], level: float, out_dir: Path
+) -> tuple[pd.DataFrame, str]:
+    """Every method's intervals, every method against the baseline and the headline; returns the
+    comparison and the headline sentence."""
+    intervals = method_intervals(per_target, quality, ks, level)
+    _write(out_dir / "intervals.tsv", intervals)
+    write_html(out_dir / "intervals.html", _display(intervals), "Every method: mean over targets with intervals",
+               INTERVALS_NOTE.format(level=level), digits=3)
+    versus, sentence = versus_cosine(per_target, quality, level)
+    _write(out_dir / "versus_cosine.tsv", versus)
+    note = sentence + " " + VERSUS_NOTE.format(level=level)
+    write_html(out_dir / "versus_cosine.html", _display(versus), f"Every method against {BASELINE}", note, digits=3)
+    atomic_write_text(out_dir / "headline.txt", sentence + "\n")
+    learned = versus[versus["method"].isin(learned_methods(versus["method"].unique()))]
+    write_html(out_dir / "headline.html", learned, f"Do the learned methods beat {BASELINE}?", note, digits=3)
+    return versus, sentence
+
+
+def _terminal_text(
+    first: pd.DataFrame, second: pd.DataFrame, versus: pd.DataFrame, sentence: str, level: float
+) -> str:
+    """Tables 1 and 2, the comparison with the baseline and the headline, for the terminal."""
+    return "\n".join([
+        "Table 1: target score after transfer (metric x100) of each method's best-of-top-k pick, "
+        "and the mean gain over no transfer:",
+        first.drop(columns=["k"]).round(2).to_string(index=False, na_rep="-"),
+        "\nTable 2: ranking quality against brute force, mean over targets (regret in %):",
+        second.round(3).to_string(index=False, na_rep="-"),
+        f"\nAgainst {BASELINE} (mean per-target difference, {level:.0%} bootstrap interval over targets):",
+        versus.round(3).to_string(index=False, na_rep="-") if len(versus) else "(none)",
+        "\n" + sentence,
+    ])
+
+
 def run_evaluation(
     transfer: str | Path | pd.DataFrame,
     no_transfer: str | Path | pd.DataFrame,
@@ -274,18 +338,9 @@ def run_evaluation(
     bootstrap interval's of the comparison with cosine_mean.
     """
     t = transfer if isinstance(transfer, pd.DataFrame) else read_table(transfer, "transfer table")
-    if "source" in t.columns:
-        t, controls = split_controls(t)
-    else:
-        controls = None
+    t, controls = split_controls(t) if "source" in t.columns else (t, None)
     n = no_transfer if isinstance(no_transfer, pd.DataFrame) else read_table(no_transfer, "no-transfer table")
-    chosen = []
-    ranks = pd.concat([read_table(r, "rankings table") for r in rankings], ignore_index=True) if rankings else None
-    if ranks is not None and len(ranks):
-        chosen.append(selections_from_rankings(ranks))
-    if selections:
-        chosen.append(read_table(selections, "selections table"))
-    sel = pd.concat(chosen, ignore_index=True) if chosen else None
+    ranks, sel = _read_selections(rankings, selections)
     if per_seed is not None and "source" in per_seed.columns:
         per_seed, _ = split_controls(per_seed)
     per_target = evaluate_selections(t, n, sel, ks, per_seed)
@@ -295,43 +350,15 @@ def run_evaluation(
     out_dir.mkdir(parents=True, exist_ok=True)
     _write(out_dir / "per_target.tsv", per_target)
     _write(out_dir / "summary.tsv", summary)
-    mean = quality = None
-    if ranks is not None and len(ranks):
-        quality = ranking_quality(ranks, t, n, ks)
-        _write(out_dir / "ranking.tsv", quality)
-        if len(quality):
-            mean = quality.drop(columns=["target"]).groupby("method", sort=True).mean().reset_index()
-        else:
-            mean = quality
-        _write(out_dir / "ranking_summary.tsv", mean)
+    quality, mean = _write_ranking_quality(ranks, t, n, ks, out_dir)
     first = table1(per_target, n, controls)
     second = table2(summary, mean, ks)
     _write(out_dir / "table1.tsv", first, digits=2)
     _write(out_dir / "table2.tsv", second, digits=3)
     write_html(out_dir / "table1.html", first.drop(columns=["k"]), "Table 1: target score by method", TABLE1_NOTE)
     write_html(out_dir / "table2.html", _display(second), "Table 2: ranking quality", TABLE2_NOTE, digits=3)
-    intervals = method_intervals(per_target, quality, ks, level)
-    _write(out_dir / "intervals.tsv", intervals)
-    write_html(out_dir / "intervals.html", _display(intervals), "Every method: mean over targets with intervals",
-               INTERVALS_NOTE.format(level=level), digits=3)
-    versus, sentence = versus_cosine(per_target, quality, level)
-    _write(out_dir / "versus_cosine.tsv", versus)
-    note = sentence + " " + VERSUS_NOTE.format(level=level)
-    write_html(out_dir / "versus_cosine.html", _display(versus), f"Every method against {BASELINE}", note, digits=3)
-    atomic_write_text(out_dir / "headline.txt", sentence + "\n")
-    learned = versus[versus["method"].isin(learned_methods(versus["method"].unique()))]
-    write_html(out_dir / "headline.html", learned, f"Do the learned methods beat {BASELINE}?", note, digits=3)
-    text = [
-        "Table 1: target score after transfer (metric x100) of each method's best-of-top-k pick, "
-        "and the mean gain over no transfer:",
-        first.drop(columns=["k"]).round(2).to_string(index=False, na_rep="-"),
-        "\nTable 2: ranking quality against brute force, mean over targets (regret in %):",
-        second.round(3).to_string(index=False, na_rep="-"),
-        f"\nAgainst {BASELINE} (mean per-target difference, {level:.0%} bootstrap interval over targets):",
-        versus.round(3).to_string(index=False, na_rep="-") if len(versus) else "(none)",
-        "\n" + sentence,
-    ]
-    return "\n".join(text)
+    versus, sentence = _write_comparisons(per_target, quality, ks, level, out_dir)
+    return _terminal_text(first, second, versus, sentence, level)
 
 
 def novel_table(rankings: pd.DataFrame, selected: pd.DataFrame, gains: pd.DataFrame) -> pd.DataFrame:
