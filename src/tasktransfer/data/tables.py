@@ -422,62 +422,80 @@ class _Mapper:
         return tags
 
     def example(self, row: dict) -> dict | None:
-        fmt, f = self.spec.format, self.fields
+        """The row as a canonical example of the task's format; None where it is no example of it."""
+        fmt = self.spec.format
         if fmt in ("classification", "regression"):
-            ex = {"text": str(self.value(row, "text")), "label": self._label(row, self.value(row, "label"), f["label"])}
-            if "text_pair" in f:
-                ex["text_pair"] = str(self.value(row, "text_pair"))
-            if fmt == "regression":
-                try:
-                    ex["label"] = float(ex["label"])
-                except (TypeError, ValueError):
-                    ex["label"] = None
-                if ex["label"] is None or not math.isfinite(ex["label"]):
-                    raise TaskError(
-                        self.spec.name,
-                        "source.fields.label",
-                        f"a regression label must be a finite number; {self.where} has {self.value(row, 'label')!r} "
-                        f"(text {str(ex['text'])[:40]!r}); fix the row or the label column",
-                    )
-            else:
-                ex["label"] = str(ex["label"])
-            return ex
+            return self._classification(row)
         if fmt == "multiple_choice":
-            choices = (
-                [str(c) for c in _as_list(self.value(row, "choices"))]
-                if isinstance(f["choices"], str)
-                else self.value(row, "choices")
-            )
-            label = self.label_map.get(str(self.value(row, "label")), self.value(row, "label"))
-            return {"text": str(self.value(row, "text")), "choices": choices, "label": int(label) - self.label_offset}
+            return self._multiple_choice(row)
         if fmt == "tagging":
-            tokens = [str(t) for t in _as_list(self.value(row, "tokens"))]
-            if self.spans is not None:
-                return {"tokens": tokens, "tags": self._bio(self.value(row, "tags"), len(tokens))}
-            column = f["tags"]
-            names = self.names.get(column) if isinstance(column, str) and self.use_names else None
-            tags = [
-                str(self.label_map.get(str(t), names[t] if names and isinstance(t, int) else t))
-                for t in _as_list(self.value(row, "tags"))
-            ]
-            return {"tokens": tokens, "tags": tags}
+            return self._tagging(row)
         if fmt == "extractive_qa":
-            context = str(self.value(row, "context"))
-            start = self.value(row, "answer_start") if "answer_start" in f else None
-            answers = _canonical_answers(self.value(row, "answers"), start)
-            located = []
-            for a in answers:  # keep answers that are really in the context, with their start
-                s = a["start"]
-                if s is None or context[s : s + len(a["text"])] != a["text"]:
-                    s = context.find(a["text"])
-                if s >= 0:
-                    located.append({"text": a["text"], "start": s})
-            if answers and not located:
-                return None  # an abstractive answer: not an extractive example
-            return {"question": str(self.value(row, "question")), "context": context, "answers": located}
-        # multirc
+            return self._extractive_qa(row)
+        return self._multirc(row)
+
+    def _classification(self, row: dict) -> dict:
+        """Text (and text pair) with a label: a string, or a finite number for regression."""
+        f = self.fields
+        ex = {"text": str(self.value(row, "text")), "label": self._label(row, self.value(row, "label"), f["label"])}
+        if "text_pair" in f:
+            ex["text_pair"] = str(self.value(row, "text_pair"))
+        if self.spec.format != "regression":
+            ex["label"] = str(ex["label"])
+            return ex
+        try:
+            ex["label"] = float(ex["label"])
+        except (TypeError, ValueError):
+            ex["label"] = None
+        if ex["label"] is None or not math.isfinite(ex["label"]):
+            raise TaskError(
+                self.spec.name,
+                "source.fields.label",
+                f"a regression label must be a finite number; {self.where} has {self.value(row, 'label')!r} "
+                f"(text {str(ex['text'])[:40]!r}); fix the row or the label column",
+            )
+        return ex
+
+    def _multiple_choice(self, row: dict) -> dict:
+        choices = (
+            [str(c) for c in _as_list(self.value(row, "choices"))]
+            if isinstance(self.fields["choices"], str)
+            else self.value(row, "choices")
+        )
+        label = self.label_map.get(str(self.value(row, "label")), self.value(row, "label"))
+        return {"text": str(self.value(row, "text")), "choices": choices, "label": int(label) - self.label_offset}
+
+    def _tagging(self, row: dict) -> dict:
+        """Tokens and their tags: from entity spans (``source.spans``), else tag names or ids."""
+        tokens = [str(t) for t in _as_list(self.value(row, "tokens"))]
+        if self.spans is not None:
+            return {"tokens": tokens, "tags": self._bio(self.value(row, "tags"), len(tokens))}
+        column = self.fields["tags"]
+        names = self.names.get(column) if isinstance(column, str) and self.use_names else None
+        tags = [
+            str(self.label_map.get(str(t), names[t] if names and isinstance(t, int) else t))
+            for t in _as_list(self.value(row, "tags"))
+        ]
+        return {"tokens": tokens, "tags": tags}
+
+    def _extractive_qa(self, row: dict) -> dict | None:
+        context = str(self.value(row, "context"))
+        start = self.value(row, "answer_start") if "answer_start" in self.fields else None
+        answers = _canonical_answers(self.value(row, "answers"), start)
+        located = []
+        for a in answers:  # keep answers that are really in the context, with their start
+            s = a["start"]
+            if s is None or context[s : s + len(a["text"])] != a["text"]:
+                s = context.find(a["text"])
+            if s >= 0:
+                located.append({"text": a["text"], "start": s})
+        if answers and not located:
+            return None  # an abstractive answer: not an extractive example
+        return {"question": str(self.value(row, "question")), "context": context, "answers": located}
+
+    def _multirc(self, row: dict) -> dict | None:
         ex = {"text": str(self.value(row, "text")), "question": str(self.value(row, "question"))}
-        if "answers" in f:
+        if "answers" in self.fields:
             ex["answers"] = [{"text": str(a["text"]), "label": int(a["label"])} for a in self.value(row, "answers")]
             if not ex["answers"]:
                 return None  # a question without options scores nothing
