@@ -37,13 +37,16 @@ STAGES: dict[str, tuple[str, ...]] = {
         "prompting.prompt_files", "prompting.control", "prompting.tune_run", "prompting.transfer_job",
         "prompting.control_job", "names", "metrics", "data.prepare", "io", "cli.prompt_commands",
     ),
-    "gather": ("analysis.gather", "analysis.uncertainty", "prompting.formats", "metrics", "data.prepare", "cli.gather_commands"),
+    "gather": (
+        "analysis.gather", "analysis.uncertainty", "affinity.pairs", "prompting.formats", "metrics", "data.prepare", "io",
+        "run_layout", "cli.gather_commands",
+    ),
     "scorer": (
-        "affinity.scorer", "affinity.scorer_model", "affinity.pairs", "prompting.backbone", "prompting.prompt_files", "prompting.training", "prompting.loop_steps",
+        "affinity.scorer", "affinity.scorer_spec", "affinity.scorer_model", "affinity.pairs", "prompting.backbone", "prompting.prompt_files", "prompting.training", "prompting.loop_steps",
         "affinity.scorer_job", "affinity.pair_plan", "run_layout", "analysis.gather", "cli.affinity_commands",
     ),
     "rank": (
-        "affinity.selection", "affinity.similarity", "affinity.rank_job", "affinity.pairs", "run_layout", "affinity.scorer", "affinity.scorer_model", "prompting.backbone",
+        "affinity.selection", "affinity.similarity", "affinity.rank_job", "affinity.pairs", "run_layout", "affinity.scorer", "affinity.scorer_spec", "affinity.scorer_model", "prompting.backbone",
         "prompting.prompt_files",
         "affinity.source_prior", "affinity.feature_ranker", "affinity.pair_features", "analysis.gather",
         "cli.affinity_commands",
@@ -61,8 +64,8 @@ STAGES: dict[str, tuple[str, ...]] = {
     ),
     # the paper's analyses (workflow/rules/ablations.smk): their tables and full fine-tuning
     "ablations": (
-        "analysis.ablations", "analysis.ablation_plots", "analysis.plots", "analysis.gather", "metrics",
-        "cli.ablation_commands",
+        "analysis.ablations", "analysis.ablation_plots", "analysis.plots", "analysis.gather", "affinity.pairs", "metrics",
+        "io", "cli.ablation_commands",
     ),
     "finetune": (
         "prompting.finetune", "prompting.training", "prompting.loop_steps", "prompting.formats", "prompting.backbone", "data.prepare", "metrics",

@@ -29,11 +29,16 @@ TINY_ABLATIONS = {"betas": [0.5, 1.0], "finetune": {"epochs": 1, "lr": 0.001, "m
 
 @pytest.fixture(scope="module")
 def main_run(tmp_path_factory, tiny_backbone):
-    """A finished tiny main run (6 scorer pairs, so that leaving out the animal type keeps 2)."""
+    """A finished tiny main run (6 scorer pairs, so that leaving out the animal type keeps 2),
+    with the default's `pairs.learnable_only`: the scorer's pairs come from the design checkpoint,
+    and the analyses must plan on those (a margin every task clears keeps the tiny plan's pairs)."""
     from conftest import run_snakemake, write_tiny_workdir
 
     workdir = tmp_path_factory.mktemp("ablations") / "run"
-    write_tiny_workdir(workdir, tiny_backbone, pairs={"m": 6, "seed": 0}, ablations=TINY_ABLATIONS)
+    write_tiny_workdir(
+        workdir, tiny_backbone, pairs={"m": 6, "seed": 0, "learnable_only": True},
+        learnability={"margin_points": -1000}, ablations=TINY_ABLATIONS,
+    )
     run_snakemake(workdir, "--cores", "2", "--configfile", str(workdir / "config.yaml"))
     return workdir
 

@@ -4,6 +4,7 @@
 - :mod:`~tasktransfer.affinity.pair_design`: a balanced design of pairs under a budget (an integer program)
 - :mod:`~tasktransfer.affinity.pair_plan`: a run's scorer pairs, sampled or designed, into learnable tasks if asked
 - :mod:`~tasktransfer.affinity.scorer`: training the paper's affinity scorer s([P_t; P_s]) -> gain
+- :mod:`~tasktransfer.affinity.scorer_spec`: the scorer's settings, its training pairs and their labels
 - :mod:`~tasktransfer.affinity.scorer_model`: the scorer's model, built, loaded and applied
 - :mod:`~tasktransfer.affinity.scorer_job`: the scorer's training job (its pairs, the fit, its files)
 - :mod:`~tasktransfer.affinity.design_job`: the design job (learnable targets, costs, the design's table)

@@ -132,7 +132,8 @@ def cmd_size(a: argparse.Namespace) -> None:
 
     from tasktransfer.analysis.ablation_plots import size_figure
     from tasktransfer.analysis.ablations import size_of_path, size_table
-    from tasktransfer.analysis.gather import GAIN_COLUMNS, read_record
+    from tasktransfer.analysis.gather import GAIN_COLUMNS
+    from tasktransfer.io import read_record
 
     runs = pd.DataFrame([{"size": size_of_path(p), **{k: read_record(p)[k] for k in GAIN_COLUMNS}} for p in a.transfer_metrics])
     picks = pd.concat([pd.read_csv(p, sep="\t") for p in a.picks], ignore_index=True)
@@ -149,7 +150,7 @@ def cmd_finetune_table(a: argparse.Namespace) -> None:
 
     from tasktransfer.analysis.ablation_plots import finetune_figure
     from tasktransfer.analysis.ablations import PRETRAINED, finetune_table
-    from tasktransfer.analysis.gather import read_record
+    from tasktransfer.io import read_record
 
     rows = []
     for path in a.runs:

@@ -29,7 +29,7 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
 
 
 def cmd_evaluate_run(a: argparse.Namespace) -> None:
-    from tasktransfer.analysis.gather import CONTROL
+    from tasktransfer.run_layout import CONTROL
     from tasktransfer.analysis.report_tables import read_table, run_evaluation, run_tables
     from tasktransfer.io import atomic_write_text
 
