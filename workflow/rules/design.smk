@@ -97,8 +97,8 @@ checkpoint learnability:
         "../../envs/tasktransfer.yaml"
     params:
         margin=config["learnability"]["margin_points"],
-        # the prepared tasks' folder, above each task's own
-        data=lambda wc, input: os.path.dirname(os.path.dirname(input.meta[0])),
+        # the prepared tasks' folder (a function: the folder is the layout's, not a prefix to infer)
+        data=lambda wc: layout.DATA_ROOT,
         code=CODE["learnability"],
     shell:
         "tasktransfer learnability --metrics {input.runs:q} --data {params.data:q} "

@@ -138,8 +138,8 @@ rule gain_intervals:
     params:
         bootstrap=config["uncertainty"]["bootstrap"],
         level=config["uncertainty"]["level"],
-        # the prepared tasks' folder, above each task's own
-        data=lambda wc, input: os.path.dirname(os.path.dirname(input.dev[0])),
+        # the prepared tasks' folder (a function: the folder is the layout's, not a prefix to infer)
+        data=lambda wc: layout.DATA_ROOT,
         code=CODE["gather"],
     shell:
         "tasktransfer intervals --prompt-metrics @{input.target_role:q} "
