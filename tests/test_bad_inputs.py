@@ -264,10 +264,14 @@ def _export_dot(good: dict, tmp: Path):
 
 
 def _plan(good: dict, tmp: Path, name: str):
+    return _plan_pool(good, tmp, lambda m, p: rename_task(m, p, name))
+
+
+def _plan_pool(good: dict, tmp: Path, mutate: Callable[[dict, Path], None]):
     from tasktransfer.data.registry import load_registry
     from tasktransfer.pool.import_plan import plan_pool_import
 
-    pool = spoiled(good, tmp, lambda m, p: rename_task(m, p, name))
+    pool = spoiled(good, tmp, mutate)
     config = {"backbone": str(good["backbone"]), "prompt": SPEC, "pool_seeds": [0], "sources": [],
               "targets": [], "novel_targets": ["weather_a"], "pairs": {"m": 2, "seed": 0}, "data": CAPS}
     return (lambda: plan_pool_import(pool, config, load_registry(TINY_TASKS))), []
@@ -391,7 +395,7 @@ CASES = [
          r"scorer.safetensors was trained on backbone 'evil/hub-model'"),
     Case("a backbone here with no weights", _hub_backbone, r"has no local weights to hash"),
     # ---- nothing of the user's is destroyed
-    Case("export --force over an unrelated folder", _unrelated, r"holds no pool; --force replaces only a pool folder",
+    Case("export --force over an unrelated folder", _unrelated, r"holds no pool manifest.*--force replaces only a pool folder",
          lambda t: (t / "mine" / "thesis.tex").read_text() == "precious" or pytest.fail("deleted")),
     Case("export --out equal to --results", _export_into_results, r"is or contains .*results, an input of this command"),
     Case("export --out a folder containing --results", _export_into_parent, r"is or contains"),
@@ -437,7 +441,217 @@ CASES = [
     Case("dev fraction of 1.5", lambda g, t: prepare_with(t, {"dev_fraction": 1.5}), r"data.dev_fraction must be a number between 0 and 1"),
     Case("unknown data key", lambda g, t: prepare_with(t, {"max_trian": 5}), r"--data has unknown keys \['max_trian'\]"),
     Case("two ranks in one work folder", _locked, r"work folder .* is in use by another `tasktransfer rank`"),
+    # ---- nothing of the user's is overwritten or deleted (issue 28)
+    Case("rank --out is the task's own file", lambda g, t: _out_is_task(g, t), r"--out .*mine\.csv is the task's own file",
+         extra_check=lambda t: _same(t / "mine.csv", MINE)),
+    Case("rank --out inside the pool", lambda g, t: _out_in_pool(g, t), r"--out .*manifest\.json is inside the pool",
+         extra_check=lambda t: _pool_intact(t / "P")),
+    Case("rank --work holds the user's files", lambda g, t: _foreign_work(g, t), r"--work .*proj holds files that `tasktransfer rank` did not "
+         r"write \(data, metrics\.json, ranking\.tsv\)", extra_check=lambda t: _same(t / "proj" / "metrics.json", b"mine")),
+    Case("rank --work inside the pool", lambda g, t: _work_in_pool(g, t), r"--work .* is inside the pool", extra_check=lambda t: _pool_intact(t / "P")),
+    Case("rank --out is a folder", lambda g, t: _out_folder(g, t), r"--out .*outdir is a folder; name the ranking's file"),
+    Case("rank --out under an unwritable folder", lambda g, t: _out_unwritable(g, t), r"--out .*: .*locked is (a file, not a folder|not writable)"),
+    Case("rank --out with a quoted ~", lambda g, t: _out_tilde(g, t), r"--out ~/pool starts with a literal '~'"),
+    Case("rank an empty task file", lambda g, t: _rank_file(g, t, b""), r"--task .*latin\.csv is empty"),
+    Case("rank an unreadable task file", lambda g, t: _unreadable_task(g, t), r"--task /proc/self/mem cannot be read"),
+    Case("export --force over a pool with the user's notes", lambda g, t: _pool_with_notes(g, t),
+         r"its manifest does not list notes\.txt.*--force replaces only a pool folder whose every file its manifest lists",
+         extra_check=lambda t: _same(t / "P" / "notes.txt", b"my notes")),
+    Case("export --force over a folder holding only a pool manifest", lambda g, t: _home_with_manifest(g, t),
+         r"its manifest does not list \.ssh/id, docs/thesis\.tex", extra_check=lambda t: _same(t / "home" / ".ssh" / "id", b"key")),
+    # ---- configs and pools are data
+    Case("manifest key given twice", lambda g, t: verify(_raw_manifest(g, t, lambda s: s.replace('{"', '{"kind": "x", "', 1))),
+         r"key 'kind' is given twice"),
+    Case("format_version true", lambda g, t: verify(_raw_manifest(g, t, lambda s: s.replace('"format_version": 1', '"format_version": true'))),
+         r"has format_version True; this tasktransfer reads version 1"),
+    Case("prompt encoder weight of the wrong shape (verify)", lambda g, t: verify(spoiled(g, t, _wide_mlp)),
+         r"prompt encoder's mlp\.0\.bias \(9,\), mlp\.0\.weight \(9, 32\) differ from the manifest's size \(mlp\.0\.bias"),
+    Case("prompt encoder weight of the wrong shape (install)", lambda g, t: _install(spoiled(g, t, _wide_mlp), t),
+         r"prompt encoder's mlp\.0\.bias \(9,\)"),
+    Case("deeply nested prompt metadata (install)", lambda g, t: _install(spoiled(g, t, _deep_meta), t), r"nested too deeply"),
+    Case("rank --task @FILE is a file, not an arguments file", lambda g, t: _at_task(g, t), r"@evil\.csv",
+         extra_check=lambda t: _same(t / "mine.csv", MINE)),
+    Case("a prompt file far larger than its kind needs (install)", lambda g, t: _install(spoiled(g, t, _huge_prompt), t),
+         r"seed0\.safetensors is larger than [0-9.]+ MiB, more than a file of its kind can need"),
+    Case("install-scorer of a scorer recorded for another backbone",
+         lambda g, t: _install_scorer(spoiled(g, t, lambda m, p: _scorer_meta(m, p, "evil/hub-model")), t),
+         r"scorer\.safetensors was trained on backbone 'evil/hub-model'"),
+    Case("workflow plan on a pool without a weights hash",
+         lambda g, t: _plan_pool(g, t, lambda m, p: m["backbone"].update(weights_sha256=None)),
+         r"records no weights hash of its backbone"),
+    Case("workflow plan on a pool whose prompt encoder has the wrong shape", lambda g, t: _plan_pool(g, t, _wide_mlp),
+         r"prompt encoder's mlp\.0\.bias \(9,\)"),
+    Case("selection entry that is a list", lambda g, t: verify(spoiled(g, t, lambda m, p: m.update(selection=[1, 2]))),
+         r"manifest field 'selection' must be a mapping"),
+    Case("selection target_train negative", lambda g, t: verify(spoiled(g, t, lambda m, p: m.update(
+        selection={"prior": "prior.tsv", "target_train": -5}))), r"'selection.target_train'"),
+    Case("prior file of words, not numbers (rank, before tuning)",
+         lambda g, t: rank(g, _with_selection(g, t, b"source\tprior\ncolour_a\thigh\n"), t, "--method", "source_prior"),
+         r"prior\.tsv is not a table of finite source priors"),
+    Case("ranker file with a string lam and a negative target size (rank, before tuning)",
+         lambda g, t: rank(g, _with_selection(g, t, ranker={"lam": "x", "target_train": -3}), t, "--method", "feature_ranker"),
+         r"ranker\.json has a lam, alpha or target_train that is no bounded number"),
+    Case("export into a folder that cannot be written", lambda g, t: _export_unwritable(g, t), r"--out .*: .*locked is (a file, not a folder|not writable)"),
+    Case("export --out with a quoted ~", lambda g, t: (_export(g, Path("~/pool")), [t / "~"]), r"--out ~/pool starts with a literal '~'"),
 ]
+
+MINE = b"text,label\n" + b"".join(b"word %d,%s\n" % (i, w) for i in range(20) for w in (b"cat", b"red"))
+
+
+def _same(path: Path, data: bytes) -> None:
+    assert path.read_bytes() == data, f"{path} was changed"
+
+
+def _pool_intact(pool: Path) -> None:
+    from tasktransfer.pool.manifest import load_manifest, verify_pool
+
+    verify_pool(pool, load_manifest(pool))
+
+
+def _out_is_task(good: dict, tmp: Path):
+    (tmp / "mine.csv").write_bytes(MINE)
+    argv, paths = rank(good, good["pool"], tmp)
+    argv[argv.index("--task") + 1] = str(tmp / "mine.csv")
+    argv[argv.index("--out") + 1] = str(tmp / "mine.csv")
+    return argv, [paths[1]]
+
+
+def _out_in_pool(good: dict, tmp: Path):
+    pool = spoiled(good, tmp)
+    argv, paths = rank(good, pool, tmp)
+    argv[argv.index("--out") + 1] = str(pool / "manifest.json")
+    return argv, [paths[1]]
+
+
+def _foreign_work(good: dict, tmp: Path):
+    proj = tmp / "proj"
+    (proj / "data").mkdir(parents=True)
+    (proj / "metrics.json").write_bytes(b"mine")
+    (proj / "ranking.tsv").write_bytes(b"mine")
+    argv, paths = rank(good, good["pool"], tmp)
+    argv[argv.index("--work") + 1] = str(proj)
+    return argv, [proj / "prompt.safetensors", paths[0]]
+
+
+def _work_in_pool(good: dict, tmp: Path):
+    pool = spoiled(good, tmp)
+    argv, paths = rank(good, pool, tmp)
+    argv[argv.index("--work") + 1] = str(pool / "work")
+    return argv, [pool / "work", paths[0]]
+
+
+def _out_folder(good: dict, tmp: Path):
+    (tmp / "outdir").mkdir()
+    argv, paths = rank(good, good["pool"], tmp)
+    argv[argv.index("--out") + 1] = str(tmp / "outdir")
+    return argv, paths[1:]
+
+
+def _out_unwritable(good: dict, tmp: Path):
+    if os.geteuid() == 0:  # root writes anywhere: a file in the way stands in for a locked folder
+        (tmp / "locked").write_text("a file, not a folder")
+        argv, paths = rank(good, good["pool"], tmp)
+        argv[argv.index("--out") + 1] = str(tmp / "locked" / "ranking.tsv")
+        return argv, paths[1:]
+    (tmp / "locked").mkdir(mode=0o500)
+    argv, paths = rank(good, good["pool"], tmp)
+    argv[argv.index("--out") + 1] = str(tmp / "locked" / "ranking.tsv")
+    return argv, paths[1:]
+
+
+def _out_tilde(good: dict, tmp: Path):
+    argv, paths = rank(good, good["pool"], tmp)
+    argv[argv.index("--out") + 1] = "~/pool"
+    return argv, [tmp / "~", *paths[1:]]
+
+
+def _unreadable_task(good: dict, tmp: Path):
+    """A file whose read fails for every user, root included (a mode of 000 would not stop root)."""
+    argv, paths = rank(good, good["pool"], tmp)
+    argv[argv.index("--task") + 1] = "/proc/self/mem"
+    return argv, paths
+
+
+def _at_task(good: dict, tmp: Path):
+    """argparse would read @evil.csv as arguments (its line names another file to rank)."""
+    (tmp / "mine.csv").write_bytes(MINE)
+    (tmp / "@evil.csv").write_text("mine.csv\n")
+    argv, paths = rank(good, good["pool"], tmp)
+    argv[argv.index("--task") + 1] = "@evil.csv"
+    return argv, paths
+
+
+def _export_unwritable(good: dict, tmp: Path):
+    if os.geteuid() == 0:  # root writes anywhere: a file in the way stands in for a locked folder
+        (tmp / "locked").write_text("a file")
+    else:
+        (tmp / "locked").mkdir(mode=0o500)
+    return _export(good, tmp / "locked" / "POOL"), [tmp / "locked" / "POOL"]
+
+
+def _pool_with_notes(good: dict, tmp: Path):
+    pool = spoiled(good, tmp)
+    (pool / "notes.txt").write_bytes(b"my notes")
+    return _export(good, pool, "--force"), []
+
+
+def _home_with_manifest(good: dict, tmp: Path):
+    home = tmp / "home"
+    (home / ".ssh").mkdir(parents=True)
+    (home / ".ssh" / "id").write_bytes(b"key")
+    (home / "docs").mkdir()
+    (home / "docs" / "thesis.tex").write_bytes(b"text")
+    shutil.copy(good["pool"] / "manifest.json", home / "manifest.json")
+    return _export(good, home, "--force"), []
+
+
+def _wide_mlp(m: dict, pool: Path) -> None:
+    rel = "prompts/colour_a/seed0.safetensors"
+
+    def change(t: dict) -> None:
+        t["prompt.mlp.0.weight"] = t["prompt.mlp.0.weight"][:9].contiguous()
+        t["prompt.mlp.0.bias"] = t["prompt.mlp.0.bias"][:9].contiguous()
+
+    retensor(pool, m, rel, change)
+
+
+def _with_selection(good: dict, tmp: Path, prior: bytes = b"source\tprior\ncolour_a\t1.0\nanimal_a\t0.5\n",
+                    ranker: dict | None = None) -> Path:
+    """The good pool with a source prior (and a feature ranker) as export writes them, hashed."""
+    from tasktransfer.affinity.feature_ranker import FEATURES
+
+    def add(m: dict, pool: Path) -> None:
+        (pool / "prior.tsv").write_bytes(prior)
+        rehash(m, pool, "prior.tsv")
+        m["selection"] = {"prior": "prior.tsv"}
+        if ranker is not None:
+            fit = {"weights": {f: 0.1 for f in FEATURES}, "alpha": 1.0, "decision": "ridge", "reason": "test", **ranker}
+            (pool / "ranker.json").write_text(json.dumps(fit))
+            rehash(m, pool, "ranker.json")
+            m["selection"]["ranker"] = "ranker.json"
+
+    return spoiled(good, tmp, add)
+
+
+def _huge_prompt(m: dict, pool: Path) -> None:
+    """A prompt file grown to 3.5 GB (sparse: no disk, no memory): refused from its size alone."""
+    os.truncate(pool / "prompts" / "colour_a" / "seed0.safetensors", 3_500_000_000)
+
+
+def _deep_meta(m: dict, pool: Path) -> None:
+    from tasktransfer.io import load_tensors, save_tensors
+
+    rel = "prompts/colour_a/seed0.safetensors"
+    tensors, meta = load_tensors(pool / rel)
+    deep = "[" * 100000 + "]" * 100000
+    save_tensors(pool / rel, tensors, {**meta, "deep": "x"})
+    raw = (pool / rel).read_bytes()
+    n = int.from_bytes(raw[:8], "little")
+    header = json.loads(raw[8 : 8 + n])
+    header["__metadata__"]["deep"] = deep
+    text = json.dumps(header).encode()
+    (pool / rel).write_bytes(len(text).to_bytes(8, "little") + text + raw[8 + n :])
+    rehash(m, pool, rel)
 
 
 def _nonempty(tmp: Path) -> Path:
@@ -473,6 +687,13 @@ def _install(pool: Path, tmp: Path):
     out = tmp / "installed"
     argv = ["pool", "install-prompt", "--pool", str(pool), "--task", "colour_a", "--seed", "0",
             "--out-prompt", str(out / "p.safetensors"), "--out-metrics", str(out / "m.json")]
+    return argv, [out]
+
+
+def _install_scorer(pool: Path, tmp: Path):
+    out = tmp / "installed"
+    argv = ["pool", "install-scorer", "--pool", str(pool), "--out-model", str(out / "model.safetensors"),
+            "--out-metrics", str(out / "metrics.json")]
     return argv, [out]
 
 

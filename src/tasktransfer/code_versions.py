@@ -53,12 +53,12 @@ STAGES: dict[str, tuple[str, ...]] = {
     ),
     # pair features of a target-role task: prompt cosines and LogME under each source's prompt
     "features": (
-        "affinity.pair_features", "affinity.logme", "affinity.logme_features", "affinity.similarity", "run_layout",
+        "affinity.pair_features", "affinity.features_job", "affinity.logme", "affinity.logme_features", "affinity.similarity", "run_layout",
         "prompting.prompt_encoder", "prompting.formats", "prompting.backbone", "prompting.prompt_files",
         "prompting.training", "prompting.loop_steps", "data.prepare", "cli.affinity_commands",
     ),
     "evaluate": (
-        "analysis.evaluation", "analysis.report_tables", "analysis.gather", "analysis.uncertainty", "analysis.signal",
+        "analysis.evaluation", "analysis.report_tables", "analysis.task_table", "analysis.signal_report", "analysis.gather", "analysis.uncertainty", "analysis.signal",
         "analysis.signal_null", "analysis.oracle", "analysis.versus_baseline", "analysis.plots", "metrics",
         "cli.analysis_commands",
     ),
@@ -68,7 +68,7 @@ STAGES: dict[str, tuple[str, ...]] = {
         "io", "cli.ablation_commands",
     ),
     "finetune": (
-        "prompting.finetune", "prompting.training", "prompting.loop_steps", "prompting.formats", "prompting.backbone", "data.prepare", "metrics",
+        "prompting.finetune", "prompting.finetune_job", "prompting.training", "prompting.loop_steps", "prompting.formats", "prompting.backbone", "data.prepare", "metrics",
         "io", "cli.ablation_commands",
     ),
     # installing a shared pool's files into a run (workflow/rules/pool.smk)

@@ -90,3 +90,29 @@ def coerce_config(config: dict, schema_path: str | Path) -> dict:
     config.clear()
     config.update(typed)
     return config
+
+
+#: the key by which a YAML file asks Snakemake for YTE templating (its ``?expressions`` are Python)
+YTE_KEY = "__use_yte__"
+
+
+def check_config_files(paths: list[str | Path]) -> None:
+    """Configs are data: each config file the workflow read is read again strictly, and a key given
+    twice (YAML and JSON keep the last silently) or a request for templating is refused, in one
+    line naming the file.
+
+    Snakemake itself evaluates a file's YTE expressions when it loads the file, before a workflow
+    can see it: a templated config is code to Snakemake (docs/trust.md). This workflow refuses such
+    a file, so one passed along with a study stops at once instead of being used.
+    """
+    from tasktransfer.errors import ConfigError
+    from tasktransfer.yaml_files import load_yaml_file
+
+    for path in paths:
+        loaded = load_yaml_file(path, "config")  # a key given twice: one ConfigError naming both lines
+        if isinstance(loaded, dict) and YTE_KEY in loaded:
+            raise ConfigError(
+                f"config {path} asks for YTE templating ({YTE_KEY}): Snakemake runs its ?expressions as Python "
+                "when it reads the file, and this workflow takes configs as plain data; write the values out "
+                "and remove the key (docs/trust.md, 'Configs are data')"
+            )

@@ -134,6 +134,8 @@ def load_tensors(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, A
         meta = {k: json.loads(v) for k, v in raw.items()}
     except json.JSONDecodeError as err:
         raise ArtefactError(f"{path} has corrupt metadata ({err}); delete it and rerun its job") from err
+    except RecursionError:
+        raise ArtefactError(f"{path} has metadata nested too deeply; delete it and rerun its job") from None
     return tensors, meta
 
 
@@ -152,6 +154,8 @@ def tensors_from_bytes(data: bytes, where: str) -> tuple[dict[str, torch.Tensor]
         meta = {k: json.loads(v) for k, v in raw.items()}
     except (SafetensorError, ValueError, TypeError, AttributeError) as err:
         raise ArtefactError(f"{where} is not a readable safetensors file ({err}); delete it and make it again") from err
+    except RecursionError:
+        raise ArtefactError(f"{where} has metadata nested too deeply; delete it and make it again") from None
     return tensors, meta
 
 

@@ -32,18 +32,29 @@ DEFAULTS = {  # what the schema fills in, as far as plan_pool_import reads it
 
 # --------------------------------------------------------------------------- planning, without Snakemake
 def fake_pool(root: Path, backbone: Path, seeds=(0,), scorer=True, data=None, sources=True) -> Path:
-    """A pool folder with a valid manifest and placeholder files (planning hashes, never loads them)."""
+    """A pool folder with a valid manifest, prompt files of the right shapes (planning loads them to
+    check their sizes) and placeholder records and scorer (planning only hashes those)."""
+    import torch
+
+    from tasktransfer.io import save_tensors
+    from tasktransfer.prompting.prompt_encoder import encoder_shapes
+
     root.mkdir(parents=True)
     identity = backbone_identity(str(backbone))
     registry = load_registry(REPO / "tests" / "workflow" / "tiny" / "tasks.yaml")
+    hidden = identity["hidden_size"]
+    shapes = encoder_shapes(4, hidden, 200)
     files, tasks = {}, {}
     for task in POOL_TASKS:
         entry = {}
         for seed in seeds:
-            for rel, body in ((f"prompts/{task}/seed{seed}.safetensors", b"P"), (f"prompts/{task}/seed{seed}.json", b"{}")):
-                (root / rel).parent.mkdir(parents=True, exist_ok=True)
-                (root / rel).write_bytes(body + task.encode() + bytes([seed]))
-                files[rel] = sha256_file(root / rel)
+            prompt, record = f"prompts/{task}/seed{seed}.safetensors", f"prompts/{task}/seed{seed}.json"
+            (root / prompt).parent.mkdir(parents=True, exist_ok=True)
+            tensors = {f"prompt.{k}": torch.zeros(s) for k, s in shapes.items()} | {"embedding": torch.zeros(4, hidden)}
+            meta = {"task": task, "backbone": str(backbone), "length": 4, "hidden_size": hidden, "mlp_hidden": 200}
+            save_tensors(root / prompt, tensors, meta)
+            (root / record).write_bytes(b"{}" + task.encode() + bytes([seed]))
+            files[prompt], files[record] = sha256_file(root / prompt), sha256_file(root / record)
             entry[str(seed)] = {"r1": 50.0}
         spec = registry[task]
         tasks[task] = {

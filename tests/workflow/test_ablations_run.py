@@ -38,6 +38,8 @@ def main_run(tmp_path_factory, tiny_backbone):
     write_tiny_workdir(
         workdir, tiny_backbone, pairs={"m": 6, "seed": 0, "learnable_only": True},
         learnability={"margin_points": -1000}, ablations=TINY_ABLATIONS,
+        # the analyses' methods (picks: scorer, brute force, random; the unseen type: cosine_mean too)
+        selection={"methods": ["scorer", "brute_force", "random", "cosine_mean"]},
     )
     run_snakemake(workdir, "--cores", "2", "--configfile", str(workdir / "config.yaml"))
     return workdir

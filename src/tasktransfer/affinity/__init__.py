@@ -14,6 +14,7 @@
 - :mod:`~tasktransfer.affinity.logme`: LogME, the log maximum evidence of a linear model on frozen features
 - :mod:`~tasktransfer.affinity.logme_features`: LogME of a target's labels on the features each source's prompt gives
 - :mod:`~tasktransfer.affinity.pair_features`: features of a pair that need no transfer (prompt cosines, LogME)
+- :mod:`~tasktransfer.affinity.features_job`: the pair-features job (one target, every source's prompt)
 - :mod:`~tasktransfer.affinity.feature_ranker`: a small learned ranker over pair features, falling back to cosine
 - :mod:`~tasktransfer.affinity.selection`: every method's scores, as one ranking per target
 """

@@ -5,10 +5,12 @@
 - :mod:`~tasktransfer.analysis.learnability`: which tasks learn at the target-role size (r1 against a trivial baseline)
 - :mod:`~tasktransfer.analysis.signal`: does the source move the gain more than noise does
 - :mod:`~tasktransfer.analysis.signal_null`: variance shares beyond what noise gives (permutation null)
+- :mod:`~tasktransfer.analysis.signal_report`: the signal stage's tables, sentence and figure
 - :mod:`~tasktransfer.analysis.oracle`: brute force, in-sample and cross-fitted over seeds
 - :mod:`~tasktransfer.analysis.evaluation`: ranking quality and picks against brute force
 - :mod:`~tasktransfer.analysis.versus_baseline`: each method against cosine, with intervals over targets
 - :mod:`~tasktransfer.analysis.report_tables`: the report's tables (TSV and HTML)
+- :mod:`~tasktransfer.analysis.task_table`: the report's table of the run's tasks
 - :mod:`~tasktransfer.analysis.plots`: the report's figures
 - :mod:`~tasktransfer.analysis.ablations`: the paper's analyses as tables of a finished run
 - :mod:`~tasktransfer.analysis.ablation_plan`: what the analyses need from a run, checked at planning

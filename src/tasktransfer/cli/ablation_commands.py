@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tasktransfer.cli.common import json_arg, keyed_arg, list_arg
 from tasktransfer.errors import TaskTransferError
-from tasktransfer.runtime import job_info, log, set_threads
+from tasktransfer.runtime import set_threads
 
 
 def _number(text: str) -> float | int:
@@ -39,45 +39,13 @@ def _show(table) -> None:
 # --- full fine-tuning ------------------------------------------------------------------------------
 def cmd_finetune(a: argparse.Namespace) -> None:
     """Fine-tune the whole backbone and a head on one task, optionally from a fine-tuned backbone."""
-    from tasktransfer.data.prepare import read_jsonl, read_meta, training_subset
-    from tasktransfer.io import atomic_write_json, load_tensors, save_tensors
-    from tasktransfer.prompting.backbone import load_backbone
-    from tasktransfer.prompting.finetune import FinetuneSpec, checkpoint_metadata, finetune, load_finetuned
+    from tasktransfer.prompting.finetune_job import FinetuneJob, run_finetune
 
     set_threads(a.threads)
-    spec = FinetuneSpec.from_dict(a.spec)
-    data_dir = Path(a.data)
-    meta = read_meta(data_dir)
-    backbone = load_backbone(a.backbone, frozen=False)
-    init = "pretrained"
-    if a.init_from:
-        state, metadata = load_tensors(a.init_from)
-        load_finetuned(backbone, state, metadata, a.init_from)
-        init = str(metadata.get("task"))
-    train = training_subset(read_jsonl(data_dir / "train.jsonl"), a.max_train)
-    dev = read_jsonl(data_dir / "dev.jsonl")
-    log(f"task {meta.name} ({meta.format}, {meta.metric}), seed {a.seed}, backbone {a.backbone}, init {init}")
-    result = finetune(backbone, meta, train, dev, spec, a.seed, log=log)
-    if a.out_model:
-        save_tensors(a.out_model, result.backbone_state, checkpoint_metadata(a.backbone, meta.name, a.seed, spec, result.score))
-    atomic_write_json(
-        a.out_metrics,
-        {
-            "task": meta.name,
-            "init": init,
-            "seed": a.seed,
-            "metric": meta.metric,
-            "score": result.score,
-            "spec": spec.to_dict(),
-            "train_size": result.train_size,
-            "train_seconds": result.train_seconds,
-            "examples_per_second": result.examples_per_second,
-            "precision": result.precision,
-            "history": result.history,
-            **job_info(),
-        },
+    job = FinetuneJob(
+        data=a.data, backbone=a.backbone, spec=a.spec, seed=a.seed, init_from=a.init_from, max_train=a.max_train
     )
-    log(f"done: {meta.name} fully fine-tuned from {init}: {result.score:.2f} ({meta.metric} x100)")
+    run_finetune(job, a.out_metrics, a.out_model)
 
 
 # --- the sources each analysis transfers -------------------------------------------------------------

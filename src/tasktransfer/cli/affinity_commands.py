@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 from tasktransfer.cli.common import add_pool_args, json_arg, list_arg, max_train_arg
 from tasktransfer.cli.pool_commands import add_rank_pool_args
 from tasktransfer.errors import TaskTransferError
-from tasktransfer.run_layout import prompt_in
-from tasktransfer.runtime import job_info, log, set_threads
+from tasktransfer.runtime import log, set_threads
 
 
 def cmd_train_scorer(a: argparse.Namespace) -> None:
@@ -59,44 +57,14 @@ def cmd_rank(a: argparse.Namespace) -> None:
 
 def cmd_features(a: argparse.Namespace) -> None:
     """Pair features of every source for one target: prompt cosines and LogME (pair_features.py)."""
-    import time
-
-    from tasktransfer.affinity.logme_features import logme_by_source
-    from tasktransfer.affinity.pair_features import features_table
-    from tasktransfer.data.prepare import read_jsonl, read_meta, training_subset
-    from tasktransfer.io import atomic_write_text
-    from tasktransfer.prompting.backbone import load_backbone
-    from tasktransfer.prompting.prompt_files import check_compatible, load_prompt
-    from tasktransfer.prompting.training import PromptSpec
+    from tasktransfer.affinity.features_job import FeaturesJob, write_features
 
     set_threads(a.threads)
-    start = time.perf_counter()
-    spec = PromptSpec.from_dict(a.spec)
-    files = {t: prompt_in(a.prompts, t, a.embedding_seed) for t in a.sources}
-    missing = [str(f) for f in [*files.values(), Path(a.target_prompt)] if not f.exists()]
-    if missing:
-        raise TaskTransferError(f"prompt files {missing[:3]} do not exist; tune those prompts first")
-    backbone = load_backbone(a.backbone)
-    prompts = {t: load_prompt(f) for t, f in files.items()}
-    for t, art in prompts.items():
-        check_compatible(art, files[t], a.backbone, spec.length, backbone.hidden_size, spec.mlp_hidden)
-    target_emb = load_prompt(a.target_prompt).embedding
-    data = Path(a.data)
-    meta = read_meta(data)
-    rows = training_subset(read_jsonl(data / "train.jsonl"), a.max_train)
-    setup = time.perf_counter() - start
-    candidates = {t: art.prompt_state for t, art in prompts.items() if t != a.target}
-    logme, seconds = logme_by_source(
-        backbone, meta, rows, candidates, spec.length, spec.mlp_hidden, spec.pooling, spec.max_length,
-        spec.precision, log=log,
+    job = FeaturesJob(
+        target=a.target, target_prompt=a.target_prompt, data=a.data, prompts=a.prompts, sources=a.sources,
+        backbone=a.backbone, spec=a.spec, embedding_seed=a.embedding_seed, max_train=a.max_train,
     )
-    table = features_table(a.target, target_emb, {t: art.embedding for t, art in prompts.items()}, logme)
-    atomic_write_text(a.out, table.to_csv(sep="\t", index=False, float_format="%.6g"))
-    per_pair = sum(seconds.values()) / max(1, len(seconds))
-    log(
-        f"features of {len(table)} sources for {a.target} ({len(rows)} training examples, {meta.format}): "
-        f"setup {setup:.1f} s, LogME {per_pair:.2f} s per source, total {time.perf_counter() - start:.1f} s"
-    )
+    write_features(job, a.out)
 
 
 def cmd_prior(a: argparse.Namespace) -> None:

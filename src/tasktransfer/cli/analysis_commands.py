@@ -51,51 +51,10 @@ def cmd_evaluate_run(a: argparse.Namespace) -> None:
 
 
 def cmd_task_table(a: argparse.Namespace) -> None:
-    import pandas as pd
+    from tasktransfer.analysis.task_table import task_rows, write_task_table
 
-    from tasktransfer.analysis.gather import mean_no_transfer
-    from tasktransfer.data.prepare import read_meta
-    from tasktransfer.io import atomic_write_text
-
-    base = mean_no_transfer(pd.read_csv(a.no_transfer, sep="\t")).set_index("task")
-    pool = mean_no_transfer(pd.read_csv(a.pool_scores, sep="\t")).set_index("task") if a.pool_scores else None
-    rows = []
-    for path in a.meta:
-        meta = read_meta(Path(path).parent)
-        role = "target" if meta.name in a.targets else "novel" if meta.name in a.novel else "source"
-        target_role = meta.name in base.index
-        rows.append(
-            {
-                "task": meta.name,
-                "role": role,
-                # the registry's type (a label: editing it reruns no job but this table)
-                "type": a.types.get(meta.name, meta.type),
-                "format": meta.format,
-                "metric": meta.metric,
-                "labels": len(meta.labels),
-                "train": meta.n_train,
-                "target_train": min(meta.n_train, a.target_train) if a.target_train and target_role else (meta.n_train if target_role else None),
-                "dev": meta.n_dev,
-                "majority": None if meta.majority is None else round(100 * meta.majority, 2),
-                "pool_score": round(float(pool.loc[meta.name, "score"]), 2) if pool is not None and meta.name in pool.index else None,
-                "no_transfer": round(float(base.loc[meta.name, "score"]), 2) if target_role else None,
-                "no_transfer_sd": round(float(base.loc[meta.name, "score_sd"]), 2) if target_role else None,
-            }
-        )
-    table = pd.DataFrame(rows).sort_values(["role", "task"], ascending=[False, True])
-    table["target_train"] = table["target_train"].astype("Int64")  # sources leave it empty: keep it a count, not 128.0
-    atomic_write_text(a.out, table.to_csv(sep="\t", index=False))
-    if a.out_html:
-        from tasktransfer.analysis.report_tables import write_html
-
-        write_html(
-            Path(a.out_html),
-            table,
-            "Tasks of this run",
-            "pool_score: the pool prompt's dev score on the whole training set (train). "
-            "no_transfer: r1, the dev score of the task tuned as a target on its first target_train "
-            "examples, mean (sd) over seeds; gains are measured against it. Metric x100.",
-        )
+    table = task_rows(a.meta, a.no_transfer, a.pool_scores, a.types, a.target_train, a.targets, a.novel)
+    write_task_table(table, a.out, a.out_html)
 
 
 def cmd_noise(a: argparse.Namespace) -> None:
@@ -114,39 +73,9 @@ def cmd_noise(a: argparse.Namespace) -> None:
 def cmd_signal(a: argparse.Namespace) -> None:
     """Two-way variance shares of the gains beside their permutation null, the like-with-like
     seed-noise verdict, and per-target spreads against the noise of a mean."""
-    import pandas as pd
+    from tasktransfer.analysis.signal_report import write_signal
 
-    from tasktransfer.analysis.report_tables import read_table, write_html
-    from tasktransfer.analysis.signal import per_target_spread, share_table, verdict
-    from tasktransfer.io import atomic_write_text
-
-    gains = pd.concat([read_table(g, "gains table") for g in a.gains], ignore_index=True)
-    # the control init is a yardstick, not a source one could pick
-    gains = gains[~gains["source"].astype(str).str.startswith("_")]
-    no_transfer = read_table(a.no_transfer, "no-transfer table") if a.no_transfer else None
-    found = verdict(gains, n_perm=a.permutations, seed=a.seed)
-    shares = share_table(found.shares, found)
-    targets = per_target_spread(gains, no_transfer)
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "signal.tsv", shares.to_csv(sep="\t", index=False, float_format="%.4f"))
-    atomic_write_text(out / "signal_targets.tsv", targets.to_csv(sep="\t", index=False, float_format="%.4f"))
-    atomic_write_text(out / "signal.txt", found.sentence() + "\n")
-    write_html(
-        out / "signal.html",
-        targets,
-        "Does the source matter more than seed noise?",
-        found.sentence()
-        + " Per target: the spread (SD) of its sources' mean gains against noise_se, the seed noise of "
-        "such a mean (the target's within-pair SD of r2 over the square root of the seeds; r1 is shared "
-        "by the target's sources and cancels); sd_ratio is their ratio (about 1 when sources do not "
-        "matter), p_value the F test of 'all sources equal' (sources_beyond_noise: below 0.05). r1_seed_sd, the spread of the target's own "
-        "no-transfer score, moves all its sources together and is shown for information only.",
-        digits=3,
-    )
-    from tasktransfer.analysis.plots import signal_figure
-
-    signal_figure(found.shares, gains, targets, Path(a.figure) if a.figure else out / "signal.png", found.adjusted)
+    shares, found = write_signal(a.gains, a.no_transfer, a.permutations, a.seed, a.out, a.figure)
     print(shares.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(found.sentence())
 

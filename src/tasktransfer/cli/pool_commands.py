@@ -17,43 +17,17 @@ from tasktransfer.runtime import log
 
 # --------------------------------------------------------------------------- pool export / verify
 def cmd_pool_export(a: argparse.Namespace) -> None:
-    from tasktransfer.pool.export import export_pool
-    from tasktransfer.yaml_files import load_yaml_file
+    from tasktransfer.pool.export_job import export_run
 
-    config, config_name = None, None
-    config_path = Path(a.config) if a.config else Path("config/config.yaml")
-    if a.config or config_path.exists():
-        if not config_path.exists():
-            raise TaskTransferError(f"config {config_path} does not exist; pass the run's config with --config")
-        config, config_name = load_yaml_file(config_path, "config") or {}, str(config_path)
-        if not isinstance(config, dict):
-            raise TaskTransferError(f"config {config_path} is not a mapping of keys; pass the run's config with --config")
-        log(f"data caps and roles from {config_path}")
-    else:
-        log("no config given (and no config/config.yaml here): the pool records no data caps")
-    registry = a.registry
-    if registry is None:
-        default = (config or {}).get("tasks_registry", "config/tasks.yaml")
-        registry = default if Path(default).exists() else None
-        if registry is None:
-            log(f"note: registry {default} not found; data sources are recorded as null (pass --registry)")
-    export_pool(
-        a.results,
-        a.out,
-        registry=registry,
-        config=config,
-        config_name=config_name,
-        tasks=a.tasks or None,
-        force=a.force,
-        log=log,
-    )
+    export_run(a.results, a.out, config=a.config, registry=a.registry, tasks=a.tasks or None, force=a.force, log=log)
 
 
 def cmd_pool_verify(a: argparse.Namespace) -> None:
-    from tasktransfer.pool.manifest import describe, load_manifest, verify_pool
+    from tasktransfer.pool.install import verify_pool_contents
+    from tasktransfer.pool.manifest import describe
 
-    manifest = verify_pool(a.pool, load_manifest(a.pool))
-    print(f"OK: {a.pool}: every file matches its sha256 in the manifest")
+    manifest = verify_pool_contents(a.pool)
+    print(f"OK: {a.pool}: every file matches its sha256 in the manifest, every prompt its sizes")
     print(describe(manifest))
 
 

@@ -5,6 +5,8 @@
 - :mod:`~tasktransfer.pool.pool_files`: a pool's files read safely: inside it, no symlink, size-capped, hashed as read
 - :mod:`~tasktransfer.pool.export`: export a run's pool
 - :mod:`~tasktransfer.pool.export_folder`: write an exported pool's folder in a temp folder, renamed into place
+- :mod:`~tasktransfer.pool.export_job`: the export command's defaults (the run's config and registry)
+- :mod:`~tasktransfer.pool.rank_paths`: where ``rank --pool`` writes, checked before anything is read or tuned
 - :mod:`~tasktransfer.pool.install`: read a pool's prompts and scorer, install them into a run
 - :mod:`~tasktransfer.pool.import_plan`: plan a run that builds on a pool (config ``pool``)
 - :mod:`~tasktransfer.pool.selection_models`: what a pool needs for the learned selection methods, used on a new task

@@ -26,6 +26,7 @@ from tasktransfer.pool.manifest import (
     read_json,
     record_rel,
 )
+from tasktransfer.pool.rank_paths import check_no_tilde, check_writable
 from tasktransfer.run_layout import METRICS_FILE, PROMPT_FILE
 
 #: a run's prompt folder per pool seed (run_layout.PROMPT_RUN): results/prompts/{task}/seed{s}/
@@ -75,14 +76,18 @@ def _most_common_spec(specs: list[dict]) -> dict:
     return json.loads(min(k for k, n in counts.items() if n == best))
 
 
-def check_replaceable(out: Path, keep: Iterable[Path], what: str, is_ours: Callable[[Path], bool], force: bool) -> None:
+def check_replaceable(
+    out: Path, keep: Iterable[Path], what: str, is_ours: Callable[[Path], str | None], force: bool
+) -> None:
     """Refuse to replace a folder that is not one of ours: the rule of every command that replaces
     a folder (``pool export --force``).
 
     ``out`` may not be the working folder or contain it, nor be or contain any of ``keep`` (the
     command's inputs, such as ``--results``); a non-empty ``out`` is replaced only with ``force``
-    and only when ``is_ours(out)`` says it holds what the command writes (a pool manifest).
+    and only when it holds nothing but what the command writes (``is_ours(out)`` returns why not,
+    or None).
     """
+    check_no_tilde("--out", out)
     if out.is_symlink():
         raise TaskTransferError(f"--out {out} is a symbolic link; name the folder itself")
     if out.exists() and not out.is_dir():
@@ -99,33 +104,52 @@ def check_replaceable(out: Path, keep: Iterable[Path], what: str, is_ours: Calla
             raise TaskTransferError(
                 f"--out {out} is or contains {path}, an input of this command; name another folder for the {what}"
             )
+    check_writable("--out", out, out.parent)  # before anything is read or written
     if out.is_dir() and any(out.iterdir()):
         if not force:
             raise TaskTransferError(
                 f"--out {out} exists and is not empty; choose another folder or pass --force to replace it"
             )
-        if not is_ours(out):
+        problem = is_ours(out)
+        if problem:
             raise TaskTransferError(
-                f"--out {out} is not empty and holds no {what}; --force replaces only a {what} folder: "
-                "choose another folder, or empty this one yourself"
+                f"--out {out} is not only a {what}: {problem}; --force replaces only a {what} folder whose every "
+                "file its manifest lists: move those out, or choose another folder"
             )
 
 
-def _holds_pool(folder: Path) -> bool:
-    """Whether a folder holds a pool manifest (``kind`` tasktransfer-prompt-pool), as a plain file."""
+def _not_only_pool(folder: Path) -> str | None:
+    """Why a folder is not wholly a pool (None where it is): no pool manifest (``kind``
+    tasktransfer-prompt-pool, a plain file), or entries its manifest does not list (a user's notes,
+    a link): ``--force`` never deletes what an export did not write."""
     path = folder / MANIFEST
     if path.is_symlink() or not path.is_file():
-        return False
+        return f"it holds no pool manifest ({MANIFEST})"
     try:
         with open(path, "rb") as f:
             manifest = json.loads(f.read(64 << 20))
     except (OSError, ValueError, UnicodeDecodeError):
-        return False
-    return isinstance(manifest, dict) and manifest.get("kind") == POOL_KIND
+        return f"its {MANIFEST} cannot be read as a pool manifest"
+    if not isinstance(manifest, dict) or manifest.get("kind") != POOL_KIND:
+        return f"its {MANIFEST} is not a pool manifest"
+    listed = set(manifest.get("files") or {}) if isinstance(manifest.get("files"), dict) else set()
+    listed.add(MANIFEST)
+    unlisted = []
+    for p in folder.rglob("*"):  # stops at the sixth: a home folder is not walked to its end
+        rel = p.relative_to(folder).as_posix()
+        if (p.is_symlink() or not p.is_dir()) and rel not in listed:
+            unlisted.append(rel)
+            if len(unlisted) > 5:
+                break
+    if unlisted:
+        unlisted.sort()
+        shown = ", ".join(unlisted[:5]) + (", ..." if len(unlisted) > 5 else "")
+        return f"its manifest does not list {shown}"
+    return None
 
 
 def _prepare_out(out: Path, force: bool, results: Path) -> None:
-    check_replaceable(out, [results], "pool", _holds_pool, force)
+    check_replaceable(out, [results], "pool", _not_only_pool, force)
 
 
 #: the prompt header fields that must agree across a pool: one backbone and prompt size for all

@@ -37,6 +37,7 @@ from typing import Any
 
 from tasktransfer.data.registry import TaskSpec, parse_task
 from tasktransfer.errors import ArtefactError, TaskTransferError
+from tasktransfer.prompting.training import PromptSpec
 
 #: the data caps that shape a task's prepared examples (``target_train`` only picks a prefix)
 DATA_KEYS = ("max_train", "max_dev", "split_seed", "dev_fraction")
@@ -158,18 +159,30 @@ def _check_backbone_and_prompt(pool: str, manifest: dict, config: dict) -> None:
 
     backbone = config["backbone"]
     identity = backbone_identity(backbone)
+    # as rank --pool: a side without a weights hash cannot be compared, so the pool is refused
+    if identity["weights_sha256"] is None:
+        raise TaskTransferError(
+            f"backbone {backbone} has no local weights to hash, so pool {pool} cannot be checked against it; "
+            "set backbone to a local model folder (or download the model first)"
+        )
+    if manifest["backbone"].get("weights_sha256") is None:
+        raise TaskTransferError(
+            f"pool {pool} records no weights hash of its backbone {manifest['backbone']['name']!r}, so it cannot be "
+            "checked against the run's; ask for a pool exported with its backbone at hand"
+        )
     blocks = [("prompt", config["prompt"])]
     target_block = {**config["prompt"], **(config.get("target_prompt") or {})}
     if target_block != config["prompt"]:
         blocks.append(("prompt + target_prompt", target_block))
     for _, block in blocks:
+        # a key the block leaves out has PromptSpec's default, the schema's (a test keeps them equal)
+        spec = PromptSpec.from_dict(block)
         check_pool_compatible(
             manifest,
             backbone,
-            # the schema's defaults are filled in (plan_pool_import): no second copy of them here
-            block["length"],
+            spec.length,
             identity["hidden_size"],
-            block["mlp_hidden"],
+            spec.mlp_hidden,
             identity["weights_sha256"],
             pool,
         )
@@ -241,10 +254,15 @@ def _check_data_sources(pool: str, data_tasks: list[str], entries: dict[str, Tas
 
 
 def _verify_used_files(pool: str, manifest: dict, tasks: list[str], seeds: list[int], scorer: dict | None) -> None:
-    """The files the run uses, hash-checked now: a damaged pool stops the plan."""
-    from tasktransfer.pool.manifest import prompt_rel, record_rel, verify_pool
+    """The files the run uses, hash-checked now, and each prompt's tensors shape-checked: a damaged
+    pool stops the plan, never a job halfway."""
+    from tasktransfer.pool.install import load_pool_prompt
+    from tasktransfer.pool.manifest import record_rel, verify_pool
 
-    used = [rel for t in tasks for s in seeds for rel in (prompt_rel(t, s), record_rel(t, s))]
+    for t in tasks:
+        for s in seeds:
+            load_pool_prompt(pool, t, s, manifest)  # its bytes against their hash, then its shapes
+    used = [record_rel(t, s) for t in tasks for s in seeds]
     if scorer:
         used.append(scorer["file"])
     verify_pool(pool, manifest, used)

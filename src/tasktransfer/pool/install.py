@@ -7,7 +7,6 @@ Prompt tensors are checked against the manifest's shapes and for finite values b
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from tasktransfer.pool.manifest import (
     read_pool_file,
     record_rel,
 )
+from tasktransfer.pool.manifest_checks import strict_json
 
 Log = Callable[[str], None]
 
@@ -31,6 +31,7 @@ def load_pool_prompt(pool: str | Path, task: str, seed: int, manifest: dict | No
     that matched its hash, its tensors checked against the manifest (embedding L x H, metadata)
     and for finite values."""
     from tasktransfer.io import check_finite, tensors_from_bytes
+    from tasktransfer.prompting.prompt_encoder import encoder_shapes
     from tasktransfer.prompting.prompt_files import PromptArtefact
 
     manifest = manifest if manifest is not None else load_manifest(pool)
@@ -58,6 +59,14 @@ def load_pool_prompt(pool: str | Path, task: str, seed: int, manifest: dict | No
             f"{where} was made with backbone {meta.get('backbone')!r}, the manifest says "
             f"{manifest['backbone']['name']!r}; {DO_NOT_USE}"
         )
+    want = encoder_shapes(prompt["length"], prompt["hidden_size"], prompt["mlp_hidden"])
+    have = {k[len("prompt.") :]: tuple(v.shape) for k, v in tensors.items() if k.startswith("prompt.")}
+    if have != want:
+        wrong = sorted(k for k in set(want) | set(have) if want.get(k) != have.get(k))
+        raise ArtefactError(
+            f"{where}: its prompt encoder's {', '.join(f'{k} {have.get(k)}' for k in wrong)} differ from the manifest's "
+            f"size ({', '.join(f'{k} {want.get(k)}' for k in wrong)}); {DO_NOT_USE}"
+        )
     check_finite(tensors, where, DO_NOT_USE)
     return PromptArtefact(
         prompt_state={k[len("prompt.") :]: v for k, v in tensors.items() if k.startswith("prompt.")},
@@ -67,9 +76,31 @@ def load_pool_prompt(pool: str | Path, task: str, seed: int, manifest: dict | No
     )
 
 
+def verify_pool_contents(pool: str | Path) -> dict:
+    """``pool verify``: every file against its hash, then every prompt's tensors against the
+    manifest's sizes (a prompt encoder of the wrong shape would fail only in a transfer job)."""
+    from tasktransfer.pool.manifest import pool_seeds, verify_pool
+
+    manifest = verify_pool(pool, load_manifest(pool))
+    for task in pool_tasks(manifest):
+        for seed in pool_seeds(manifest, task):
+            load_pool_prompt(pool, task, seed, manifest)
+    return manifest
+
+
 def load_pool_embeddings(pool: str | Path, manifest: dict, seed: int, tasks: Iterable[str] | None = None) -> dict:
     """Task embeddings P of the pool's tasks (hash-checked), by task."""
     return {t: load_pool_prompt(pool, t, seed, manifest).embedding for t in (tasks or pool_tasks(manifest))}
+
+
+def _check_scorer_backbone(where: str, manifest: dict, info: dict, meta: dict) -> None:
+    """The scorer file and the manifest's scorer entry both name the pool's backbone."""
+    theirs = manifest["backbone"]["name"]
+    if meta.get("backbone") != theirs or info.get("backbone") not in (None, theirs):
+        raise ArtefactError(
+            f"{where} was trained on backbone {meta.get('backbone')!r} (the manifest's scorer entry says "
+            f"{info.get('backbone')!r}), the pool's prompts on {theirs!r}; {DO_NOT_USE}"
+        )
 
 
 def load_pool_scorer(pool: str | Path, manifest: dict, backbone: str):
@@ -87,12 +118,7 @@ def load_pool_scorer(pool: str | Path, manifest: dict, backbone: str):
 
     where = f"pool {pool}: {info['file']}"
     state, meta = tensors_from_bytes(read_pool_file(pool, manifest, info["file"]), where)
-    theirs = manifest["backbone"]["name"]
-    if meta.get("backbone") != theirs or info.get("backbone") not in (None, theirs):
-        raise ArtefactError(
-            f"{where} was trained on backbone {meta.get('backbone')!r} (the manifest's scorer entry says "
-            f"{info.get('backbone')!r}), the pool's prompts on {theirs!r}; {DO_NOT_USE}"
-        )
+    _check_scorer_backbone(where, manifest, info, meta)
     check_finite(state, where, DO_NOT_USE)
     try:
         model = load_scorer(state, meta, backbone)
@@ -126,8 +152,8 @@ def install_pool_prompt(
     load_pool_prompt(pool, task, seed, manifest)  # shapes, metadata and finite values
     data = read_pool_file(pool, manifest, prompt_rel(task, seed))
     try:
-        record = json.loads(read_pool_file(pool, manifest, record_rel(task, seed)).decode("utf-8"))
-    except (ValueError, UnicodeDecodeError) as err:
+        record = strict_json(read_pool_file(pool, manifest, record_rel(task, seed)))
+    except ValueError as err:
         raise ArtefactError(f"pool {pool}: {record_rel(task, seed)} is not JSON ({err}); {DO_NOT_USE}") from err
     if not isinstance(record, dict):
         raise ArtefactError(f"pool {pool}: {record_rel(task, seed)} is not a JSON object; {DO_NOT_USE}")
@@ -157,9 +183,11 @@ def install_pool_scorer(
     info = manifest.get("scorer")
     if not info:
         raise ArtefactError(f"pool {pool} has no scorer; train one in the run (leave the pool's scorer out)")
+    where = f"pool {pool}: {info['file']}"
     data = read_pool_file(pool, manifest, info["file"])
-    state, _ = tensors_from_bytes(data, f"pool {pool}: {info['file']}")
-    check_finite(state, f"pool {pool}: {info['file']}", DO_NOT_USE)
+    state, meta = tensors_from_bytes(data, where)
+    _check_scorer_backbone(where, manifest, info, meta)  # install-scorer too, not only rank
+    check_finite(state, where, DO_NOT_USE)
     atomic_write_bytes(out_model, data)
     record = dict(info.get("metrics") or {})
     record["imported_from"] = {"pool": str(pool), "file": info["file"], "sha256": manifest["files"][info["file"]]}

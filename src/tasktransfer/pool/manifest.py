@@ -29,7 +29,7 @@ from typing import Any
 
 from tasktransfer.errors import ArtefactError
 from tasktransfer.names import check_name, check_seed
-from tasktransfer.pool.manifest_checks import check_data_caps, check_manifest, check_spec, no_constant
+from tasktransfer.pool.manifest_checks import check_data_caps, check_manifest, check_spec, shown, strict_json
 from tasktransfer.pool.pool_files import (
     DO_NOT_USE,
     MAX_MANIFEST_BYTES,
@@ -82,7 +82,7 @@ def header_metadata(path: Path) -> dict[str, Any]:
     try:
         with safe_open(str(path), framework="pt") as f:
             raw = f.metadata() or {}
-        return {k: json.loads(v) for k, v in raw.items()}
+        return {k: strict_json(v) for k, v in raw.items()}
     except (SafetensorError, OSError, ValueError) as err:
         raise ArtefactError(f"{path} is not a readable safetensors file ({err}); delete it and rerun its job") from err
 
@@ -91,8 +91,8 @@ def read_json(path: Path, what: str, fix: str) -> Any:
     if not path.exists():
         raise ArtefactError(f"{what} {path} does not exist; {fix}")
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError) as err:
+        return strict_json(path.read_bytes())
+    except (OSError, ValueError) as err:
         raise ArtefactError(f"{what} {path} is corrupt ({err}); {fix}") from err
 
 
@@ -156,13 +156,13 @@ def load_manifest(pool: str | Path) -> dict[str, Any]:
         raise ArtefactError(f"pool manifest {pool / MANIFEST} does not exist; {fix}")
     raw = read_limited(open_in_pool(pool, MANIFEST), MAX_MANIFEST_BYTES, pool, MANIFEST)
     try:
-        manifest = json.loads(raw.decode("utf-8"), parse_constant=no_constant)
-    except (ValueError, UnicodeDecodeError, RecursionError) as err:
+        manifest = strict_json(raw)
+    except ValueError as err:
         raise ArtefactError(f"pool manifest {pool / MANIFEST} is corrupt ({err}); {fix}") from err
     if not isinstance(manifest, dict) or manifest.get("kind") != POOL_KIND:
         raise ArtefactError(f"{pool / MANIFEST} is not a tasktransfer pool manifest (kind {POOL_KIND!r} expected)")
     version = manifest.get("format_version")
-    if version != FORMAT_VERSION:
+    if type(version) is not int or version != FORMAT_VERSION:  # true == 1 in Python, not here
         raise ArtefactError(
             f"pool {pool} has format_version {version!r}; this tasktransfer reads version {FORMAT_VERSION}: "
             "use the tasktransfer version that wrote it, or export the pool again"
@@ -281,7 +281,8 @@ def describe(manifest: dict) -> str:
     bb = manifest["backbone"]
     p = manifest["prompt"]
     lines = [
-        f"format {manifest['format_version']}, backbone {bb['name']} (weights sha256 {bb.get('weights_sha256') or 'not recorded'})",
+        f"format {manifest['format_version']}, backbone {shown(bb['name'])} "
+        f"(weights sha256 {shown(bb.get('weights_sha256') or 'not recorded')})",
         f"prompt L={p['length']} H={p['hidden_size']} mlp_hidden={p['mlp_hidden']}; seeds {manifest.get('seeds')}; "
         f"scorer {'yes' if manifest.get('scorer') else 'no'}; {len(manifest['files'])} files",
     ]
@@ -292,5 +293,6 @@ def describe(manifest: dict) -> str:
             for _, v in sorted(t["seeds"].items(), key=lambda kv: int(kv[0]))
             if v.get("r1") is not None
         )
-        lines.append(f"  {task}: {t['type']}, {t['format']}, {t['metric']}, {t['n_train']}/{t['n_dev']}, r1 {r1}")
+        fields = ", ".join(shown(t.get(k, "?")) for k in ("type", "format", "metric"))
+        lines.append(f"  {shown(task)}: {fields}, {shown(t.get('n_train', '?'))}/{shown(t.get('n_dev', '?'))}, r1 {r1}")
     return "\n".join(lines)

@@ -6,6 +6,7 @@ A manifest is untrusted (docs/trust.md): one failure is one :class:`ArtefactErro
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable
@@ -38,6 +39,35 @@ MAX_LRS = 16
 
 def no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different (json's default keeps the last of two silently:
+    a manifest could show one value to a reader and another to this code)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"key '{shown(key)}' is given twice")
+        out[key] = value
+    return out
+
+
+def strict_json(raw: bytes | str) -> Any:
+    """JSON from a pool: no NaN or Infinity, no key given twice, no nesting deeper than Python's
+    recursion allows; each a ValueError naming it (callers turn it into one line)."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        return json.loads(text, parse_constant=no_constant, object_pairs_hook=no_duplicates)
+    except UnicodeDecodeError as err:
+        raise ValueError(f"not UTF-8 ({err.reason})") from None
+    except RecursionError:
+        raise ValueError("nested too deeply") from None
+
+
+def shown(value: Any) -> str:
+    """A value from a pool as it may be printed: control characters (ANSI escapes that could clear
+    the screen or forge a line) written out as ``\\xNN``."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", str(value))
 
 
 class _Checker:
@@ -260,3 +290,14 @@ def check_manifest(manifest: dict, pool: str | Path) -> None:
         _check_task(c, task, entry, files)
     if manifest.get("scorer") is not None:
         _check_scorer(c, manifest["scorer"], files)
+    if manifest.get("selection") is not None:
+        _check_selection(c, manifest["selection"])
+
+
+def _check_selection(c: _ManifestChecker, entry: Any) -> None:
+    """The learned selection methods' entry (pool/selection_models.py): which files, and the
+    target size the feature ranker was fitted at."""
+    entry = c.mapping(entry, "selection")
+    for key in ("prior", "ranker", "decision"):
+        c.text(entry.get(key), f"selection.{key}", optional=True)
+    c.integer(entry.get("target_train"), "selection.target_train", (0, 10**6), optional=True)

@@ -17,6 +17,10 @@ from tasktransfer.names import check_relative_path
 SCORER_FILE = "scorer.safetensors"
 MAX_MANIFEST_BYTES = 64 << 20
 MAX_POOL_FILE_BYTES = 4 << 30
+#: a JSON file of a pool (a run's record, a selection model), and a safetensors header's metadata
+MAX_JSON_BYTES = 16 << 20
+#: a prompt file's task head: up to this many labels (or tags) of the backbone's width
+MAX_HEAD_LABELS = 4096
 #: what a crafted manifest is told
 DO_NOT_USE = "this pool is malformed or was crafted: do not use it (export it again from its run)"
 
@@ -77,17 +81,37 @@ def open_in_pool(pool: Path, rel: str) -> int:
         raise
 
 
+def size_limit(manifest: dict, rel: str) -> int:
+    """The most bytes a pool file of this kind can need: a prompt file holds the encoder, its
+    embedding and a head, all sized by the manifest's L, H and mlp_hidden (8 bytes a number, a head
+    of up to :data:`MAX_HEAD_LABELS` labels, a header of JSON); a JSON file is small; the scorer
+    (copies of the backbone) has only the general cap."""
+    if rel.startswith("prompts/") and rel.endswith(".safetensors"):
+        prompt = manifest.get("prompt") if isinstance(manifest.get("prompt"), dict) else {}
+        length, hidden, mlp = (int(prompt.get(k) or 0) for k in ("length", "hidden_size", "mlp_hidden"))
+        numbers = 2 * length * hidden + 2 * mlp * hidden + mlp + hidden + (MAX_HEAD_LABELS + 1) * hidden
+        return min(MAX_POOL_FILE_BYTES, 8 * numbers + MAX_JSON_BYTES)
+    if rel.endswith(".json"):
+        return MAX_JSON_BYTES
+    return MAX_POOL_FILE_BYTES
+
+
 def read_limited(fd: int, limit: int, pool: Path, rel: str, digest: Any | None = None) -> bytes:
-    chunks, size = [], 0
+    """The file's bytes, refused before any is read where its size is over ``limit`` (and while
+    reading, should it grow): a 3.5 GB file never reaches memory."""
+    too_big = f"pool {pool}: {rel} is larger than {limit / (1 << 20):.1f} MiB, more than a file of its kind can need; {DO_NOT_USE}"
+    data, size = bytearray(), 0
     with os.fdopen(fd, "rb") as f:
+        if os.fstat(f.fileno()).st_size > limit:
+            raise ArtefactError(too_big)
         while chunk := f.read(1 << 20):
             size += len(chunk)
             if size > limit:
-                raise ArtefactError(f"pool {pool}: {rel} is larger than {limit >> 20} MiB; {DO_NOT_USE}")
+                raise ArtefactError(too_big)
             if digest is not None:
                 digest.update(chunk)
-            chunks.append(chunk)
-    return b"".join(chunks)
+            data += chunk
+    return bytes(data)
 
 
 def hash_fd(fd: int) -> str:
@@ -109,7 +133,7 @@ def read_pool_file(pool: str | Path, manifest: dict, rel: str) -> bytes:
         )
     inside_pool(pool, rel)
     digest = hashlib.sha256()
-    data = read_limited(open_in_pool(pool, rel), MAX_POOL_FILE_BYTES, pool, rel, digest)
+    data = read_limited(open_in_pool(pool, rel), size_limit(manifest, rel), pool, rel, digest)
     check_digest(pool, rel, digest.hexdigest(), files[rel])
     return data
 

@@ -15,7 +15,6 @@ finite before the new task is prepared or tuned; every number taken from the man
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import re
 import time
@@ -31,10 +30,11 @@ from tasktransfer.affinity.similarity import METHODS as SIMILARITY
 from tasktransfer.data.prepare import DataSpec, TaskMeta, prepare_task
 from tasktransfer.data.registry import TaskSpec, get_task, load_registry, parse_task
 from tasktransfer.errors import TaskTransferError
-from tasktransfer.io import atomic_write_json, atomic_write_text
+from tasktransfer.io import atomic_write_json, atomic_write_text, read_record
 from tasktransfer.pool.install import load_pool_embeddings, load_pool_scorer
 from tasktransfer.pool.manifest import backbone_identity, check_pool_compatible, load_manifest, pool_tasks, verify_pool
-from tasktransfer.pool.selection_models import POOL_METHODS, check_pool_methods, new_task_scores
+from tasktransfer.pool.rank_paths import LOCK, MARKER, check_rank_paths
+from tasktransfer.pool.selection_models import POOL_METHODS, check_pool_methods, check_selection_files, new_task_scores
 from tasktransfer.prompting.prompt_files import load_prompt
 from tasktransfer.prompting.tune_run import TuneRequest, tune_and_save_prompt
 from tasktransfer.runtime import log as default_log
@@ -63,6 +63,17 @@ def task_name_of(path: Path) -> str:
     return name or "new_task"
 
 
+def _check_readable(path: Path) -> None:
+    """The task file opens and holds something: a header alone is caught where it is read."""
+    try:
+        with path.open("rb") as handle:
+            empty = not handle.read(1)
+    except OSError as err:
+        raise TaskTransferError(f"--task {path} cannot be read ({err.strerror}); give a file this user can read") from None
+    if empty:
+        raise TaskTransferError(f"--task {path} is empty; give a CSV, TSV or JSONL file with a header and examples")
+
+
 def new_task_spec(task: str, file_task: FileTask, registry: str | None = None) -> TaskSpec:
     """The new task's registry entry: a local-file task made from ``file_task``, or a registry entry."""
     path = Path(task)
@@ -71,6 +82,7 @@ def new_task_spec(task: str, file_task: FileTask, registry: str | None = None) -
             raise TaskTransferError(
                 f"--task {path} does not exist; give a CSV, TSV or JSONL file (or a registry entry with --registry)"
             )
+        _check_readable(path)
         fields = {"text": file_task.text_column, "label": file_task.label_column}
         if file_task.text_pair_column:
             fields["text_pair"] = file_task.text_pair_column
@@ -198,6 +210,7 @@ def _check_pool(request: RankRequest, pool: Path, spec: TaskSpec, log: Callable[
     )
     seed_e = _embedding_seed(pool, manifest, request.embedding_seed)
     methods = _methods(pool, manifest, request.methods)
+    check_selection_files(pool, manifest, methods)
     if not manifest.get("scorer"):
         log(f"pool {pool} has no scorer: ranking by the similarity baselines only")
     if spec.name in manifest["tasks"]:
@@ -223,13 +236,13 @@ def rank_new_task(request: RankRequest, log: Callable[[str], None] = default_log
             "(--config); the pool's own backbone name is never loaded"
         )
     phases = _Phases(log)
-    # 1. the pool, checked and read before anything is written
+    # where it writes, and the pool, checked and read before anything is written or tuned
+    paths = check_rank_paths(pool, spec, request.work, request.out)
     checked = _check_pool(request, pool, spec, log)
     phases.done("verify pool")
     # 2.-4. the task's data, capped like the pool's tasks, in a work folder this run alone uses
-    work = Path(request.work or Path("tasktransfer-rank") / spec.name)
-    with work_lock(work):
-        return _rank_in(request, checked, work, phases, log)
+    with work_lock(paths.work):
+        return _rank_in(replace(request, out=paths.out), checked, paths.work, phases, log)
 
 
 def _rank_in(
@@ -254,7 +267,7 @@ def _rank_in(
         threads=request.threads,
     )
     tune_and_save_prompt(tune, work / "prompt.safetensors", work / "metrics.json", log=log)
-    r1 = json.loads((work / "metrics.json").read_text())["score"]
+    r1 = read_record(work / "metrics.json", ("score",))["score"]
     target_emb = load_prompt(work / "prompt.safetensors").embedding
     phases.done("tune prompt")
 
@@ -366,24 +379,27 @@ class work_lock:  # noqa: N801 - used as a context manager
         if self.work.exists() and not self.work.is_dir():
             raise TaskTransferError(f"--work {self.work} is a file; name a folder")
         self.work.mkdir(parents=True, exist_ok=True)
-        self.fd = os.open(self.work / ".rank.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        # ours from now on (rank_paths.py): a later call may use it again, a foreign folder never
+        (self.work / MARKER).touch()
+        self.fd = os.open(self.work / LOCK, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
         try:
             fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(self.fd)
             self.fd = None
             raise TaskTransferError(
-                f"work folder {self.work} is in use by another `tasktransfer rank` (it holds {self.work / '.rank.lock'}); "
+                f"work folder {self.work} is in use by another `tasktransfer rank` (it holds {self.work / LOCK}); "
                 "wait for it, or give this one its own folder with --work"
             ) from None
         return self.work
 
     def __exit__(self, kind, err, tb) -> None:  # noqa: ANN001
         assert self.fd is not None
-        lock = self.work / ".rank.lock"
+        lock = self.work / LOCK
         lock.unlink(missing_ok=True)
         os.close(self.fd)
         if err is not None and self.created:
+            (self.work / MARKER).unlink(missing_ok=True)
             try:  # only folders left empty (prepare and tune write atomically, at their end)
                 for folder in sorted((p for p in self.work.rglob("*") if p.is_dir()), reverse=True):
                     folder.rmdir()

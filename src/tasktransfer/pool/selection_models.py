@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 
 from tasktransfer.errors import ArtefactError, TaskTransferError
+from tasktransfer.pool.manifest_checks import shown, strict_json
 
 PRIOR_FILE = "prior.tsv"
 RANKER_FILE = "ranker.json"
@@ -99,12 +100,25 @@ def check_pool_methods(pool: Path, manifest: dict, methods: list[str]) -> None:
             )
 
 
+def check_selection_files(pool: Path, manifest: dict, methods: list[str]) -> None:
+    """The learned methods' files the ranking will read, read and checked now: a bad one stops
+    ``rank --pool`` before the new task is prepared or tuned."""
+    if {"source_prior", "feature_ranker"} & set(methods):
+        _pool_prior(pool, manifest)
+    if "feature_ranker" in methods:
+        _pool_ranker(pool, manifest)
+
+
 def _pool_prior(pool: Path, manifest: dict) -> dict[str, float]:
     rel = manifest["selection"]["prior"]
     from io import StringIO
 
-    table = pd.read_csv(StringIO(read_selection_file(pool, manifest, rel).decode()), sep="\t")
-    if list(table.columns) != ["source", "prior"] or not table["prior"].map(lambda v: math.isfinite(v) and abs(v) < 1e12).all():
+    try:
+        table = pd.read_csv(StringIO(read_selection_file(pool, manifest, rel).decode()), sep="\t")
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as err:
+        raise ArtefactError(f"pool {pool}: {rel} is not a TSV table ({err}); export the pool again") from err
+    priors = pd.to_numeric(table["prior"], errors="coerce") if "prior" in table.columns else None
+    if list(table.columns) != ["source", "prior"] or not priors.map(lambda v: math.isfinite(v) and abs(v) < 1e12).all():
         raise ArtefactError(f"pool {pool}: {rel} is not a table of finite source priors (source, prior); export again")
     return {str(s): float(v) for s, v in zip(table["source"], table["prior"])}
 
@@ -113,17 +127,31 @@ def _pool_ranker(pool: Path, manifest: dict):
     from tasktransfer.affinity.feature_ranker import FEATURES, RankerFit
 
     rel = manifest["selection"]["ranker"]
-    raw = json.loads(read_selection_file(pool, manifest, rel).decode())
+    try:
+        raw = strict_json(read_selection_file(pool, manifest, rel))
+    except ValueError as err:
+        raise ArtefactError(f"pool {pool}: {rel} is not JSON ({err}); export the pool again") from err
     weights = raw.get("weights") if isinstance(raw, dict) else None
     if not isinstance(weights, dict) or set(weights) != set(FEATURES) or not all(
         isinstance(v, (int, float)) and abs(v) < 1e12 for v in weights.values()
     ):
         raise ArtefactError(f"pool {pool}: {rel} holds no weights of the features {FEATURES}; export the pool again")
+    lam, target_train, alpha = raw.get("lam", 1.0), raw.get("target_train") or 0, raw.get("alpha")
+    number = (int, float)
+    if (
+        isinstance(lam, bool) or not isinstance(lam, number) or not 0 <= lam < 1e12
+        or isinstance(target_train, bool) or not isinstance(target_train, int) or not 0 <= target_train <= 10**6
+        or (alpha is not None and (isinstance(alpha, bool) or not isinstance(alpha, number) or not abs(alpha) < 1e12))
+    ):
+        raise ArtefactError(
+            f"pool {pool}: {rel} has a lam, alpha or target_train that is no bounded number (lam {shown(lam)}, "
+            f"alpha {shown(alpha)}, target_train {shown(target_train)}); export the pool again"
+        )
     fit = RankerFit(
-        weights={k: float(v) for k, v in weights.items()}, alpha=raw.get("alpha"), decision=str(raw.get("decision")),
-        reason=str(raw.get("reason")), lam=float(raw.get("lam", 1.0)),
+        weights={k: float(v) for k, v in weights.items()}, alpha=alpha, decision=str(raw.get("decision")),
+        reason=str(raw.get("reason")), lam=float(lam),
     )
-    return fit, int(raw.get("target_train") or 0)
+    return fit, target_train
 
 
 def new_task_scores(

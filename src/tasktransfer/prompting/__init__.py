@@ -11,6 +11,7 @@
 - :mod:`~tasktransfer.prompting.control_job`: the control's job, written as a source's prompt and record
 - :mod:`~tasktransfer.prompting.transfer_job`: a transfer job (r1 read, r2 tuned, the gain written)
 - :mod:`~tasktransfer.prompting.finetune`: full fine-tuning (the paper's Table 3 analysis)
+- :mod:`~tasktransfer.prompting.finetune_job`: the fine-tuning job and its record
 """
 
 __all__ = ["backbone", "control", "finetune", "formats", "prompt_encoder", "prompt_files", "training", "tune_run"]

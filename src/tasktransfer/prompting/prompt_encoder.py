@@ -27,6 +27,18 @@ class PromptEncoder(nn.Module):
         return self.mlp(self.tokens)
 
 
+def encoder_shapes(length: int, hidden_size: int, mlp_hidden: int) -> dict[str, tuple[int, ...]]:
+    """Every weight of a prompt encoder of this size by its state-dict name, with its shape: what a
+    prompt file from elsewhere must hold before a job loads it (a wrong shape would fail mid-run)."""
+    return {
+        "tokens": (length, hidden_size),
+        "mlp.0.weight": (mlp_hidden, hidden_size),
+        "mlp.0.bias": (mlp_hidden,),
+        "mlp.2.weight": (hidden_size, mlp_hidden),
+        "mlp.2.bias": (hidden_size,),
+    }
+
+
 class PromptedEncoder(nn.Module):
     """Frozen backbone + trainable prompt encoder; yields token states and a pooled vector."""
 

@@ -14,6 +14,7 @@ import os
 
 from tasktransfer import run_layout as layout
 from tasktransfer.code_versions import all_code_versions
+from tasktransfer.configuration import check_config_files
 from tasktransfer.data.providers import DATA_ENV, data_dir
 from tasktransfer.data.registry import get_task, load_registry
 from tasktransfer.names import NAME_PATTERN, SEED_PATTERN, SOURCE_PATTERN
@@ -23,6 +24,8 @@ from tasktransfer.names import NAME_PATTERN, SEED_PATTERN, SOURCE_PATTERN
 # (bench/plan_scale.py). Collecting every 50,000 new objects keeps it rare, memory still bounded.
 gc.set_threshold(50_000, 20, 20)
 
+# configs are data: a key given twice or a templated (YTE) config file stops the run here
+check_config_files(workflow.configfiles)
 REGISTRY = load_registry(config["tasks_registry"])
 # The data folder (config data_dir, else $TASKTRANSFER_DATA): the jobs read it through the
 # environment, not a param, since another provider of the same pinned bytes changes no result.
