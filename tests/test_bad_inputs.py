@@ -805,3 +805,52 @@ def test_atomic_writes_keep_the_umask_mode(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "shared.txt").stat().st_mode) == 0o664
+
+
+# --------------------------------------------------------------------------- what a pool may print
+def test_verify_writes_a_pools_control_characters_out(good, tmp_path, capsys):
+    """A manifest's ANSI escapes (clear the screen, forge an OK line) are printed as \\x1b, and a task
+    entry without its optional type prints without a traceback."""
+
+    def forge(m: dict, pool: Path) -> None:
+        m["tasks"]["colour_a"]["format"] = "classification\x1b[2J\rOK: forged"
+        del m["tasks"]["animal_a"]["type"]
+
+    pool = spoiled(good, tmp_path, forge)
+    assert main(["pool", "verify", str(pool)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\r" not in out
+    assert "classification\\x1b[2J\\x0dOK: forged" in out
+    assert "animal_a: ?," in out
+
+
+def test_an_export_killed_between_its_steps_leaves_a_pool_at_out(good, tmp_path, monkeypatch):
+    """The new pool is swapped in with one atomic exchange: were the process killed right after it
+    (simulated by an exception where the old design renamed a second time), --out holds a whole
+    pool, which verifies."""
+    from tasktransfer.pool import export_folder
+    from tasktransfer.pool.export_folder import exchange
+    from tasktransfer.pool.manifest import load_manifest, verify_pool
+
+    out = tmp_path / "POOL"
+    shutil.copytree(good["pool"], out)
+    calls = []
+
+    class NoSecondRename:  # export_folder's os, whose replace kills the process
+        def __getattr__(self, name):
+            return getattr(os, name)
+
+        def replace(self, a, b):
+            calls.append((a, b))
+            raise KeyboardInterrupt("killed")
+
+    probe = tmp_path / "probe"
+    (probe / "a").mkdir(parents=True)
+    (probe / "b").mkdir()
+    if not exchange(probe / "a", probe / "b"):
+        pytest.skip("this file system cannot exchange two paths in one step")
+    monkeypatch.setattr(export_folder, "os", NoSecondRename())
+    assert main(_export(good, out, "--force")) == 0  # no second rename: os.replace is never called
+    assert calls == []
+    verify_pool(out, load_manifest(out))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".POOL.")]

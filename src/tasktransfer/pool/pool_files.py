@@ -97,21 +97,19 @@ def size_limit(manifest: dict, rel: str) -> int:
 
 
 def read_limited(fd: int, limit: int, pool: Path, rel: str, digest: Any | None = None) -> bytes:
-    """The file's bytes, refused before any is read where its size is over ``limit`` (and while
-    reading, should it grow): a 3.5 GB file never reaches memory."""
+    """The file's bytes, refused before any is read where its size is over ``limit`` (or where it
+    grew past it while read): a 3.5 GB prompt file never reaches memory, and a file within its
+    limit is held once (one read, no copies of chunks)."""
     too_big = f"pool {pool}: {rel} is larger than {limit / (1 << 20):.1f} MiB, more than a file of its kind can need; {DO_NOT_USE}"
-    data, size = bytearray(), 0
     with os.fdopen(fd, "rb") as f:
         if os.fstat(f.fileno()).st_size > limit:
             raise ArtefactError(too_big)
-        while chunk := f.read(1 << 20):
-            size += len(chunk)
-            if size > limit:
-                raise ArtefactError(too_big)
-            if digest is not None:
-                digest.update(chunk)
-            data += chunk
-    return bytes(data)
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ArtefactError(too_big)
+    if digest is not None:
+        digest.update(data)
+    return data
 
 
 def hash_fd(fd: int) -> str:
