@@ -60,7 +60,7 @@ def _pair_row(
 ) -> dict:
     """One pair's row: its gain over no transfer and, where the control ran at all its seeds, over
     the control; ``scorer`` is the target's (score function, dev rows), ``bootstrap`` (n_boot, level, seed)."""
-    from tasktransfer.analysis.uncertainty import paired_bootstrap
+    from tasktransfer.bootstrap import paired_bootstrap
 
     (source, target), (score, dev) = pair, scorer
     seeds = sorted(by_seed)

@@ -13,9 +13,10 @@ would cost each job seconds that most of them never need (``tasktransfer --help`
 - :mod:`~tasktransfer.cli.prompt_commands`: prompt-tune (r1), transfer (r2, gain), control-prompt
 - :mod:`~tasktransfer.cli.gather_commands`: gains, no-transfer scores, gain intervals
 - :mod:`~tasktransfer.cli.design_commands`: learnability, design-pairs (the scorer's pairs)
-- :mod:`~tasktransfer.cli.affinity_commands`: train-scorer, features, rank, prior, select
+- :mod:`~tasktransfer.cli.affinity_commands`: train-scorer, features, rank, prior
 - :mod:`~tasktransfer.cli.analysis_commands`: evaluate, evaluate-run, task-table, noise, signal, figures, novel-table
 - :mod:`~tasktransfer.cli.pool_commands`: pool export, verify and install-*; rank --pool
+- :mod:`~tasktransfer.cli.select_commands`: select (a ranking's top k, or rank-then-verify against a pool)
 - :mod:`~tasktransfer.cli.ablation_commands`: the paper's analyses: fine-tuning, picks, a table and figure each
 """
 

@@ -1,4 +1,4 @@
-"""Commands that choose sources: train the affinity scorer, rank a pool's sources, take a ranking's top-k."""
+"""Commands that choose sources: train the affinity scorer, rank a pool's sources (``select``: select_commands.py)."""
 
 from __future__ import annotations
 
@@ -80,21 +80,9 @@ def cmd_prior(a: argparse.Namespace) -> None:
     log(f"source prior (lambda {a.prior_lambda:g}), leave-one-target-out: {rankings['target'].nunique()} targets ranked into {a.out}")
 
 
-def cmd_select(a: argparse.Namespace) -> None:
-    import pandas as pd
-
-    from tasktransfer.affinity.selection import select_top_k
-    from tasktransfer.io import atomic_write_text
-
-    ranking = pd.read_csv(a.ranking, sep="\t")
-    top = select_top_k(ranking, a.k)
-    atomic_write_text(a.out, top.to_csv(sep="\t", index=False))
-    log(f"top-{a.k} of {a.ranking}: {', '.join(top.source)}")
-
-
 # long: a flat table of argparse options, one subcommand after another
 def add_commands(sub) -> None:
-    """Register this family's subcommands: train-scorer, rank, select."""
+    """Register this family's subcommands: train-scorer, rank, features, prior."""
     s = sub.add_parser("train-scorer", help="train the affinity scorer on sampled source pairs")
     add_pool_args(s)
     s.add_argument("--gains", required=True)
@@ -163,9 +151,3 @@ def add_commands(sub) -> None:
     s.add_argument("--prior-lambda", type=float, default=1.0, help="shrinkage n / (n + lambda); 0: none")
     s.add_argument("--out", required=True, help="TSV: method, target, source, score, rank (1 best)")
     s.set_defaults(func=cmd_prior)
-
-    s = sub.add_parser("select", help="the top-k sources of one ranking (a novel target's transfer sources)")
-    s.add_argument("--ranking", required=True, help="TSV of `tasktransfer rank`")
-    s.add_argument("--k", type=int, required=True)
-    s.add_argument("--out", required=True)
-    s.set_defaults(func=cmd_select)

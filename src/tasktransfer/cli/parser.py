@@ -13,6 +13,7 @@ from tasktransfer.cli import (
     gather_commands,
     pool_commands,
     prompt_commands,
+    select_commands,
 )
 
 DESCRIPTION = """Command line: one subcommand per workflow stage, thin over the package.
@@ -28,6 +29,7 @@ FAMILIES = (
     affinity_commands,
     design_commands,
     pool_commands,
+    select_commands,
     ablation_commands,
     analysis_commands,
 )

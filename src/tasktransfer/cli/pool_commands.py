@@ -135,12 +135,12 @@ def add_rank_pool_args(s) -> None:
     )
 
 
-def cmd_rank_pool(a: argparse.Namespace) -> None:
-    """Rank a shared pool's sources for a new task (``rank --pool``)."""
-    from tasktransfer.pool.rank_new_task import FileTask, RankRequest, new_task_spec, rank_new_task
+def file_task_spec(a: argparse.Namespace):
+    """The new task of ``rank --pool`` and ``select --pool``: a local file's columns, or a registry entry."""
+    from tasktransfer.pool.rank_new_task import FileTask, new_task_spec
 
     if not a.task:
-        raise TaskTransferError("rank --pool needs the new task: --task FILE.csv (or a registry entry with --registry)")
+        raise TaskTransferError(f"{a.command} --pool needs the new task: --task FILE.csv (or a registry entry with --registry)")
     file_task = FileTask(
         path=Path(a.task),
         text_column=a.text_column,
@@ -155,11 +155,17 @@ def cmd_rank_pool(a: argparse.Namespace) -> None:
         from tasktransfer.names import check_name
 
         check_name(a.name, "--name", "name the task with letters, digits, '_', '.', '-'")
-    spec = new_task_spec(a.task, file_task, a.registry)
+    return new_task_spec(a.task, file_task, a.registry)
+
+
+def cmd_rank_pool(a: argparse.Namespace) -> None:
+    """Rank a shared pool's sources for a new task (``rank --pool``)."""
+    from tasktransfer.pool.rank_new_task import RankRequest, rank_new_task
+
     rank_new_task(
         RankRequest(
             pool=Path(a.pool),
-            spec=spec,
+            spec=file_task_spec(a),
             backbone=a.backbone or local_backbone(a.config),
             embedding_seed=a.embedding_seed,
             methods=tuple(m for m in (a.method or "").split(",") if m),

@@ -14,6 +14,7 @@ finite before the new task is prepared or tuned; every number taken from the man
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import re
@@ -127,7 +128,7 @@ class RankRequest:
     quiet: bool = False
 
 
-class _Phases:
+class Phases:
     """Seconds of each phase of a ranking (each logged as it ends) and of the whole call."""
 
     def __init__(self, log: Callable[[str], None]):
@@ -146,7 +147,7 @@ class _Phases:
 
 
 @dataclass(frozen=True)
-class _CheckedPool:
+class CheckedPool:
     """A pool checked against this machine's backbone and the request, and what the ranking reads
     from it: read, hash-checked, shape-checked and finite before the new task is prepared."""
 
@@ -191,7 +192,7 @@ def _methods(pool: Path, manifest: dict, requested: tuple[str, ...]) -> list[str
     return methods
 
 
-def _check_pool(request: RankRequest, pool: Path, spec: TaskSpec, log: Callable[[str], None]) -> _CheckedPool:
+def check_pool(request: RankRequest, pool: Path, spec: TaskSpec, log: Callable[[str], None]) -> CheckedPool:
     """The pool: manifest, every file's hash, and its backbone against the one here; the embedding
     seed and methods the request asks for; then the files the ranking reads, loaded and checked."""
     manifest = verify_pool(pool, load_manifest(pool))
@@ -224,7 +225,7 @@ def _check_pool(request: RankRequest, pool: Path, spec: TaskSpec, log: Callable[
     if not caps:
         log(f"pool {pool} records no data caps; using the defaults {DataSpec()}")
     data = DataSpec(**{k: v for k, v in caps.items() if k in DataSpec.__dataclass_fields__})
-    return _CheckedPool(pool, manifest, backbone, seed_e, methods, sources, model, data)
+    return CheckedPool(pool, manifest, backbone, seed_e, methods, sources, model, data)
 
 
 def rank_new_task(request: RankRequest, log: Callable[[str], None] = default_log) -> pd.DataFrame:
@@ -235,10 +236,10 @@ def rank_new_task(request: RankRequest, log: Callable[[str], None] = default_log
             "rank --pool needs this machine's backbone: pass --backbone, or run where config/config.yaml names one "
             "(--config); the pool's own backbone name is never loaded"
         )
-    phases = _Phases(log)
+    phases = Phases(log)
     # where it writes, and the pool, checked and read before anything is written or tuned
     paths = check_rank_paths(pool, spec, request.work, request.out)
-    checked = _check_pool(request, pool, spec, log)
+    checked = check_pool(request, pool, spec, log)
     phases.done("verify pool")
     # 2.-4. the task's data, capped like the pool's tasks, in a work folder this run alone uses
     with work_lock(paths.work):
@@ -246,7 +247,7 @@ def rank_new_task(request: RankRequest, log: Callable[[str], None] = default_log
 
 
 def _rank_in(
-    request: RankRequest, pool: _CheckedPool, work: Path, phases: _Phases, log: Callable[[str], None]
+    request: RankRequest, pool: CheckedPool, work: Path, phases: Phases, log: Callable[[str], None]
 ) -> pd.DataFrame:
     """Prepare the new task, tune its prompt, score every pool source; write and return the ranking."""
     spec, data = request.spec, pool.data
@@ -272,13 +273,13 @@ def _rank_in(
     phases.done("tune prompt")
 
     # 4. score every pool source (their embeddings and the scorer were loaded and checked in step 1)
-    tables = _score_tables(request, pool, work, target_emb, log)
+    tables = score_tables(request, pool, work, target_emb, log)
     phases.done("score sources")
     return _write_ranking(request, pool, work, tables, meta, r1, phases, log)
 
 
-def _score_tables(
-    request: RankRequest, pool: _CheckedPool, work: Path, target_emb: Any, log: Callable[[str], None]
+def score_tables(
+    request: RankRequest, pool: CheckedPool, work: Path, target_emb: Any, log: Callable[[str], None]
 ) -> list[pd.DataFrame]:
     """One ranking table per method: the learned pool methods' scores, else the scorer's or a similarity's."""
     name, sources = request.spec.name, pool.sources
@@ -295,12 +296,12 @@ def _score_tables(
 
 def _write_ranking(
     request: RankRequest,
-    pool: _CheckedPool,
+    pool: CheckedPool,
     work: Path,
     tables: list[pd.DataFrame],
     meta: TaskMeta,
     r1: float,
-    phases: _Phases,
+    phases: Phases,
     log: Callable[[str], None],
 ) -> pd.DataFrame:
     """Write the ranking and ``rank.json`` (what was ranked, how, and how long each phase took),
@@ -399,10 +400,11 @@ class work_lock:  # noqa: N801 - used as a context manager
         lock.unlink(missing_ok=True)
         os.close(self.fd)
         if err is not None and self.created:
-            (self.work / MARKER).unlink(missing_ok=True)
-            try:  # only folders left empty (prepare and tune write atomically, at their end)
-                for folder in sorted((p for p in self.work.rglob("*") if p.is_dir()), reverse=True):
+            # only folders left empty go (prepare, tune and select write atomically, at their end);
+            # a folder that holds finished runs keeps them and its marker: select resumes from them
+            for folder in sorted((p for p in self.work.rglob("*") if p.is_dir()), reverse=True):
+                with contextlib.suppress(OSError):
                     folder.rmdir()
+            if [p.name for p in self.work.iterdir()] == [MARKER]:
+                (self.work / MARKER).unlink()
                 self.work.rmdir()
-            except OSError:
-                pass

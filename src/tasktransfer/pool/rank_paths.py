@@ -22,7 +22,11 @@ from tasktransfer.errors import TaskTransferError
 MARKER = ".tasktransfer-rank"
 LOCK = ".rank.lock"
 #: what the command writes into its work folder
-WORK_FILES = ("data", "prompt.safetensors", "metrics.json", "rank.json", "ranking.tsv")
+WORK_FILES = (
+    "data", "prompt.safetensors", "metrics.json", "rank.json", "ranking.tsv",
+    # select --pool besides
+    "target", "sources", "transfer", "halving", "select-request.json", "select.json", "selection.tsv", "selected",
+)
 
 
 @dataclass(frozen=True)
@@ -41,7 +45,7 @@ def task_files(spec: TaskSpec) -> list[Path]:
     return [Path(p) for p in paths if isinstance(p, str)]
 
 
-def _inside(path: Path, folder: Path) -> bool:
+def is_inside(path: Path, folder: Path) -> bool:
     path, folder = path.resolve(), folder.resolve()
     return path == folder or folder in path.parents
 
@@ -67,7 +71,7 @@ def check_no_tilde(flag: str, path: Path) -> None:
 
 def _check_work(work: Path, pool: Path) -> None:
     check_no_tilde("--work", work)
-    if _inside(work, pool):
+    if is_inside(work, pool):
         raise TaskTransferError(
             f"--work {work} is inside the pool {pool}: the new task's files would mix with the pool's; name a folder "
             "outside it"
@@ -89,7 +93,7 @@ def _check_out(out: Path, work: Path, pool: Path, inputs: Iterable[Path]) -> Non
     check_no_tilde("--out", out)
     if out.is_dir():
         raise TaskTransferError(f"--out {out} is a folder; name the ranking's file, e.g. {out / 'ranking.tsv'}")
-    if _inside(out, pool):
+    if is_inside(out, pool):
         raise TaskTransferError(f"--out {out} is inside the pool {pool}; write the ranking outside it")
     for path in inputs:
         if path.exists() and out.exists() and out.resolve() == path.resolve():
