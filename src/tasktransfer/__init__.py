@@ -14,6 +14,7 @@ Top-level modules, below all of them:
 - :mod:`~tasktransfer.configuration`: config values typed by the schema before it is validated
 - :mod:`~tasktransfer.code_versions`: per-stage code versions (changed code reruns its stage only)
 - :mod:`~tasktransfer.metrics`: task metrics and ranking metrics
+- :mod:`~tasktransfer.bootstrap`: a gain's interval, the paired bootstrap over seeds and dev examples
 - :mod:`~tasktransfer.runtime`: the running job: when it started, where it runs, its threads, its log line
 - :mod:`~tasktransfer.run_layout`: the run's file layout (every path pattern under ``results/``) and
   the shared names: the control ``_control``, the method lists, the stages

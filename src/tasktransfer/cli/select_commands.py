@@ -74,7 +74,8 @@ def add_commands(sub) -> None:
     s.add_argument("--method", help="the ranking method (--pool; default logme, the best ranker of the project's "
                    "study: docs/measured.md); scorer, source_prior, feature_ranker or a similarity also work")
     s.add_argument("--seeds", type=list_arg, default=[],
-                   help="seeds of every run (--pool; default: the pool's first two): r1 and each transfer per seed")
+                   help="seeds of every run (--pool; default 0,1): r1 and each transfer per seed, from the source's pool "
+                   "prompt of that seed where the pool has it, else of its embedding seed")
     s.add_argument("--halving", action="store_true",
                    help="successive halving (--pool): all K train one seed for a third of the epochs, the better "
                    "half goes on to the full transfers")

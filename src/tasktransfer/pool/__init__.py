@@ -11,6 +11,9 @@
 - :mod:`~tasktransfer.pool.import_plan`: plan a run that builds on a pool (config ``pool``)
 - :mod:`~tasktransfer.pool.selection_models`: what a pool needs for the learned selection methods, used on a new task
 - :mod:`~tasktransfer.pool.rank_new_task`: rank a pool's sources for a new task in one call
+- :mod:`~tasktransfer.pool.select_source`: ``select --pool``: rank, run the top K transfers, hand out the best prompt
+- :mod:`~tasktransfer.pool.select_summary`: each candidate's gain over no transfer with its interval, the choice
+- :mod:`~tasktransfer.pool.select_out`: select's ``--out`` folder, checked first and written whole
 """
 
-__all__ = ["export", "import_plan", "install", "manifest", "rank_new_task"]
+__all__ = ["export", "import_plan", "install", "manifest", "rank_new_task", "select_source"]

@@ -2,7 +2,8 @@
 
 ``rank --pool`` stops at a ranking. ``select --pool POOL --task FILE --budget K`` goes on: it tunes
 the task's own prompt at each seed (its r1, the no-transfer baseline), ranks the pool's sources by
-one method, runs the top K transfers for real (each source's pool prompt of that seed as the init,
+one method, runs the top K transfers for real (each source's pool prompt as the init: that seed's
+where the pool has it, else its embedding seed's, as the workflow does;
 the pool's backbone and prompt spec, the seeds as replicas of one loop), and hands out the best:
 the chosen source, its gain over no transfer with an interval (:mod:`~tasktransfer.pool.select_summary`),
 the runners-up, and the trained prompt with its record. Where no transfer gains, the task's own
@@ -49,6 +50,8 @@ from tasktransfer.runtime import log as default_log
 #: the method that ranks by default: the best ranker of the project's study (docs/measured.md:
 #: Spearman +0.33, the largest top-1 gain of the ranking methods); it needs no file beyond the prompts
 DEFAULT_METHOD = "logme"
+#: the run seeds: the workflow's default (config ``seeds``)
+DEFAULT_SEEDS = (0, 1)
 REQUEST_FILE = "select-request.json"
 Log = Callable[[str], None]
 #: trains a request's runs (one per seed); tests plant outcomes through it
@@ -63,7 +66,7 @@ class SelectRequest:
     rank: RankRequest
     budget: int = 3
     method: str = DEFAULT_METHOD
-    seeds: tuple[int, ...] = ()  # (): the pool's first two common seeds
+    seeds: tuple[int, ...] = ()  # (): DEFAULT_SEEDS
     halving: bool = False
     out: Path | None = None  # None: WORK/selected
     n_boot: int = 1000
@@ -96,7 +99,7 @@ def select_source(request: SelectRequest, log: Log = default_log, train: Trainer
     check_select_out(out, paths.work, Path(rank.pool), task_files(rank.spec))
     phases = Phases(log)
     checked = check_pool(replace(rank, methods=(request.method,)), Path(rank.pool), rank.spec, log)
-    seeds = _seeds(request, checked)
+    seeds = _seeds(request)
     phases.done("verify pool")
     spec = dict(checked.manifest["prompt"].get("spec") or {})
     with work_lock(paths.work):
@@ -106,16 +109,18 @@ def select_source(request: SelectRequest, log: Log = default_log, train: Trainer
         return _select_in(request, plan, phases)
 
 
-def _seeds(request: SelectRequest, pool: CheckedPool) -> tuple[int, ...]:
-    common = pool_seeds(pool.manifest)
-    seeds = tuple(request.seeds) or tuple(common[:2])
-    lacking = [s for s in seeds if s not in common]
-    if lacking or not seeds or len(set(seeds)) != len(seeds):
-        raise TaskTransferError(
-            f"--seeds {','.join(map(str, seeds)) or '(none)'}: pool {pool.path} has prompts of every source at seeds "
-            f"{common}; pick distinct seeds among them"
-        )
+def _seeds(request: SelectRequest) -> tuple[int, ...]:
+    """The run seeds (default 0 and 1, the workflow's); each must be a distinct seed number."""
+    seeds = tuple(request.seeds) or DEFAULT_SEEDS
+    if len(set(seeds)) != len(seeds) or any(isinstance(s, bool) or not 0 <= s < 10**9 for s in seeds):
+        raise TaskTransferError(f"--seeds {','.join(map(str, seeds))}: give distinct seeds, whole numbers from 0")
     return seeds
+
+
+def _pool_seed(pool: CheckedPool, source: str, seed: int) -> int:
+    """The pool prompt a transfer at ``seed`` starts from: the same seed where the pool has it for
+    this source, else the pool's embedding seed (the workflow's ``pool_seed_for``)."""
+    return seed if seed in pool_seeds(pool.manifest, source) else pool.embedding_seed
 
 
 def _fingerprint(plan: _Plan, request: SelectRequest) -> dict:
@@ -235,9 +240,10 @@ def _init_prompts(plan: _Plan, source: str, seeds: Sequence[int]) -> tuple[str, 
     so that the transfer reads what was checked and nothing else."""
     paths = []
     for s in seeds:
-        path = plan.work / "sources" / source / f"seed{s}.safetensors"
+        pool_seed = _pool_seed(plan.pool, source, s)
+        path = plan.work / "sources" / source / f"seed{pool_seed}.safetensors"
         if not path.is_file():
-            art = load_pool_prompt(plan.pool.path, source, s, plan.pool.manifest)
+            art = load_pool_prompt(plan.pool.path, source, pool_seed, plan.pool.manifest)
             meta = {**art.metadata, "backbone": plan.pool.backbone}
             save_prompt(path, art.prompt_state, art.head_state, art.embedding, meta)
         paths.append(str(path))
