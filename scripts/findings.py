@@ -4,8 +4,8 @@
 
 Reads only the run's own tables (results/eval/*.tsv, logs/design_pairs.log, benchmarks/): the
 signal shares with their permutation null and p-values, which tasks learn, every method's mean
-Spearman, NDCG, Regret@1/@3, regret_xfit@1 and top-1 gain with bootstrap intervals over targets,
-each method's difference from cosine_mean, the ILP's solve and the job-seconds by rule.
+Spearman, NDCG, Regret@1/@3, regret_xfit@1 and top-1 gain with t intervals over targets,
+each method's difference from cosine_mean (the primary comparison first, the rest Holm-corrected), the ILP's solve and the job-seconds by rule.
 """
 
 from __future__ import annotations
@@ -85,9 +85,9 @@ def main() -> None:
         print(learn[["task", "type", "r1", "baseline", "baseline_kind", "margin", "learns"]].to_markdown(index=False, floatfmt=".1f"))
     intervals = pd.read_csv(ev / "intervals.tsv", sep="\t")
     targets = int(intervals.targets.max())
-    print(f"\n## Methods: mean over {targets} targets [95 % bootstrap interval over targets]\n")
+    print(f"\n## Methods: mean over {targets} targets [95 % t interval over targets]\n")
     print(method_table(intervals))
-    print("\n## Against cosine_mean (bold: the interval clears zero on the good side)\n")
+    print("\n## Against cosine_mean (bold: the primary's interval clears zero, or an exploratory row survives Holm, on the good side)\n")
     print(versus_table(pd.read_csv(ev / "versus_cosine.tsv", sep="\t")))
     if headline:
         print(f"\n{headline}")

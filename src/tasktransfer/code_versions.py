@@ -38,7 +38,7 @@ STAGES: dict[str, tuple[str, ...]] = {
         "prompting.control_job", "names", "metrics", "data.prepare", "io", "cli.prompt_commands",
     ),
     "gather": (
-        "analysis.gather", "analysis.uncertainty", "affinity.pairs", "prompting.formats", "metrics", "data.prepare", "io",
+        "analysis.gather", "analysis.uncertainty", "bootstrap", "affinity.pairs", "prompting.formats", "metrics", "data.prepare", "io",
         "run_layout", "cli.gather_commands",
     ),
     "scorer": (
@@ -53,13 +53,15 @@ STAGES: dict[str, tuple[str, ...]] = {
     ),
     # pair features of a target-role task: prompt cosines and LogME under each source's prompt
     "features": (
-        "affinity.pair_features", "affinity.features_job", "affinity.logme", "affinity.logme_features", "affinity.similarity", "run_layout",
+        "affinity.pair_features", "affinity.features_job", "affinity.logme", "affinity.logme_features", "affinity.transferability", "affinity.similarity", "run_layout",
         "prompting.prompt_encoder", "prompting.formats", "prompting.backbone", "prompting.prompt_files",
         "prompting.training", "prompting.loop_steps", "data.prepare", "cli.affinity_commands",
     ),
     "evaluate": (
-        "analysis.evaluation", "analysis.report_tables", "analysis.task_table", "analysis.signal_report", "analysis.gather", "analysis.uncertainty", "analysis.signal",
-        "analysis.signal_null", "analysis.oracle", "analysis.versus_baseline", "analysis.plots", "metrics",
+        "analysis.evaluation", "analysis.report_tables", "analysis.task_table", "analysis.signal_report", "analysis.gather", "analysis.uncertainty", "bootstrap", "analysis.signal",
+        "analysis.signal_null", "analysis.oracle", "analysis.versus_baseline", "analysis.versus_report",
+        "analysis.design_power", "analysis.plots", "analysis.budget",
+        "analysis.budget_report", "metrics",
         "cli.analysis_commands",
     ),
     # the paper's analyses (workflow/rules/ablations.smk): their tables and full fine-tuning

@@ -70,6 +70,21 @@ RANKING = "results/rankings/{method}/{target}.tsv"
 #: a novel target's selected sources (checkpoint select_novel)
 NOVEL_SELECTED = "results/novel/{target}/selected.tsv"
 
+# --- the evaluation's transfer budget (analysis/budget.py; rule evaluate) ------------------------
+#: each method's cross-fitted best of top k per target, with the job-seconds of its k transfers
+BUDGET = "results/eval/budget.tsv"
+#: its means over targets with intervals and shares of brute force's gain and job-seconds
+BUDGET_SUMMARY = "results/eval/budget_summary.tsv"
+BUDGET_HTML = "results/eval/budget.html"
+BUDGET_FIGURE = "results/figures/budget.png"
+
+# --- the evaluation's design: variance components, noise ceiling, power (analysis/design_power.py) --
+#: the gain's variance components: source, target, source x target, seed
+VARIANCE_COMPONENTS = "results/eval/variance_components.tsv"
+#: per target the split-half reliability of the source ranking, its noise ceiling, each method's Spearman
+NOISE_CEILING = "results/eval/noise_ceiling.tsv"
+DESIGN_HTML = "results/eval/design.html"
+
 # --- the analyses (ablations.smk) ----------------------------------------------------------------
 ABLATION_SCORER_MODEL = "results/ablations/scorers/{variant}/model.safetensors"
 ABLATION_SCORER_METRICS = "results/ablations/scorers/{variant}/metrics.json"
@@ -86,7 +101,9 @@ SIMILARITY_MEASURES = ("cosine", "euclidean", "manhattan")
 SIMILARITY_POOLINGS = ("mean", "tokens")
 SIMILARITY_METHODS = tuple(f"{m}_{p}" for p in SIMILARITY_POOLINGS for m in SIMILARITY_MEASURES)
 #: methods that read pair features or training gains instead of prompts alone
-FEATURE_METHODS = ("source_prior", "logme", "feature_ranker")
+#: transferability estimators on the frozen features under each source's prompt (affinity/transferability.py)
+ESTIMATOR_METHODS = ("logme", "hscore", "knn")
+FEATURE_METHODS = ("source_prior", *ESTIMATOR_METHODS, "feature_ranker")
 #: leave-one-target-out variants: trained on every other held-out target's row as well
 LOTO_SUFFIX = "_loto"
 LOTO_BASES = ("source_prior", "feature_ranker", "scorer")

@@ -119,8 +119,9 @@ def test_centred_cosine_by_hand():
     expect = (1.5 * 0.5 + 0.5 * 0.5) / (math.sqrt(1.5**2 + 0.5**2) * math.sqrt(0.5))
     assert centred_cosine(target, s1, centre) == pytest.approx(expect)
     assert centred_cosine(target, s2, centre) == pytest.approx(-expect)
-    table = features_table("t", target, {"a": s1, "b": s2}, {"a": 1.0})
+    table = features_table("t", target, {"a": s1, "b": s2}, {"a": {"logme": 1.0, "knn": 0.5}})
     assert list(table.source) == ["a", "b"] and math.isnan(table.logme.iloc[1])
+    assert table.logme.iloc[0] == 1.0 and table.knn.iloc[0] == 0.5 and math.isnan(table.hscore.iloc[0])
     assert table.cosine_mean.tolist() == pytest.approx([1.0, 0.0])
 
 
@@ -143,7 +144,7 @@ def test_learned_methods_never_read_the_ranked_targets_rows():
 
 def test_logme_features_on_the_tiny_backbone_prefer_an_informative_prompt(tiny_backbone):
     """A prompt trained on the target itself makes its labels more predictable than a random one."""
-    from tasktransfer.affinity.logme_features import logme_by_source
+    from tasktransfer.affinity.logme_features import estimates_by_source
     from tasktransfer.data.prepare import TaskMeta
     from tasktransfer.data.registry import parse_task
     from tasktransfer.data.synthetic import generate_synthetic
@@ -160,13 +161,16 @@ def test_logme_features_on_the_tiny_backbone_prefer_an_informative_prompt(tiny_b
     tuned = tune_prompt(backbone, meta, rows[:80], rows[80:], spec, seed=0, log=lambda m: None)
     torch.manual_seed(0)
     random_prompt = PromptEncoder(4, backbone.hidden_size, spec.mlp_hidden).state_dict()
-    scores, seconds = logme_by_source(
+    estimates, seconds = estimates_by_source(
         backbone, meta, rows[:80], {"tuned": tuned.prompt_state, "random": random_prompt}, 4, spec.mlp_hidden,
         max_length=24, log=lambda m: None,
     )
+    scores = {s: e["logme"] for s, e in estimates.items()}
     assert all(math.isfinite(v) for v in scores.values()), scores
     assert scores["tuned"] > scores["random"], scores
     assert set(seconds) == {"tuned", "random"}
+    # the other estimators score the same rows: defined for a classification task
+    assert all(math.isfinite(e["hscore"]) and 0 <= e["knn"] <= 1 for e in estimates.values()), estimates
 
 
 def test_prior_command_output_is_scored_by_evaluate(tmp_path, capsys):

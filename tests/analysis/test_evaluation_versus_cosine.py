@@ -100,13 +100,20 @@ def test_evaluate_writes_the_oracle_beside_brute_force_and_the_comparison_with_c
     assert "brute force (cross-fitted)" in (out / "table2.html").read_text()
 
     versus = pd.read_csv(out / "versus_cosine.tsv", sep="\t")
-    assert list(versus.columns) == ["method", "metric", "diff", "low", "high", "targets", "beats_baseline"]
+    assert list(versus.columns) == ["method", "metric", "role", "diff", "low", "high", "targets", "p_value", "p_holm",
+                                    "beats_baseline"]
     scorer = versus[versus.method == "scorer"].set_index("metric")
     assert list(scorer.index) == ["spearman", "ndcg", "regret@1", "top1_gain"]
+    assert (scorer["role"] == "exploratory").all()
     # Spearman: scorer -1 and 1, cosine 1 and 0.5 -> differences -2 and +0.5
     assert scorer.loc["spearman", "diff"] == pytest.approx(-0.75, abs=1e-4)
-    # two targets: the bootstrap means are -2, -0.75 and 0.5 (chances 1/4, 1/2, 1/4)
-    assert (scorer.loc["spearman", "low"], scorer.loc["spearman", "high"]) == (pytest.approx(-2.0), pytest.approx(0.5))
+    # two targets: t interval -0.75 ± t(0.975, 1) * 1.25 (SD of -2 and 0.5 over sqrt 2)
+    half = 12.7062 * 1.25
+    assert (scorer.loc["spearman", "low"], scorer.loc["spearman", "high"]) == (
+        pytest.approx(-0.75 - half, abs=1e-3), pytest.approx(-0.75 + half, abs=1e-3))
+    # the family of one exploratory method per metric: Holm leaves its p as it is
+    assert scorer.loc["spearman", "p_holm"] == pytest.approx(scorer.loc["spearman", "p_value"])
+    assert (versus[versus.method.str.startswith("brute_force")]["role"] == "reference (outside the Holm family)").all()
     assert scorer.loc["top1_gain", "diff"] == pytest.approx(((1 - 5) + (5 - 2)) / 2)
     assert scorer.loc["regret@1", "diff"] == pytest.approx((100 * 4 / 55 - 100 * 3 / 45) / 2, abs=1e-4)
     assert scorer.loc["spearman", "targets"] == 2 and not scorer.loc["spearman", "beats_baseline"]
@@ -120,16 +127,57 @@ def test_evaluate_writes_the_oracle_beside_brute_force_and_the_comparison_with_c
     scorer = intervals[intervals.method == "scorer"].set_index("metric")
     assert list(scorer.index) == ["spearman", "ndcg", "regret@1", "regret@2", "regret_xfit@1", "top1_gain"]
     assert scorer.loc["spearman", "mean"] == pytest.approx(0.0, abs=1e-6)
-    assert (scorer.loc["spearman", "low"], scorer.loc["spearman", "high"]) == (pytest.approx(-1.0), pytest.approx(1.0))
+    # t interval: 0 ± t(0.975, 1) * 1 (SD sqrt 2 over sqrt 2)
+    assert (scorer.loc["spearman", "low"], scorer.loc["spearman", "high"]) == (
+        pytest.approx(-12.7062, abs=1e-3), pytest.approx(12.7062, abs=1e-3))
     assert scorer.loc["top1_gain", "mean"] == pytest.approx((1 + 5) / 2)  # c on t (gain 1), b on u (gain 5)
     assert scorer.loc["regret@2", "mean"] == pytest.approx(100 * (55 - 54) / 55 / 2, abs=1e-3)  # best of c, b on t
     assert intervals[(intervals.method == "brute_force") & (intervals.metric == "regret@1")]["mean"].item() == 0.0
     assert "Every method: mean over targets" in (out / "intervals.html").read_text()
 
     sentence = (out / "headline.txt").read_text().strip()
-    assert sentence == "No learned method beats cosine_mean on Spearman (mean difference, bootstrap interval): " \
-        "scorer -0.75 [-2.00, 0.50] over 2 targets."
+    assert sentence.startswith(
+        "Primary comparison (named in the config before the run), logme against cosine_mean on mean per-target "
+        "Spearman; H0: equal mean per-target Spearman of logme and cosine_mean over targets: not made on this run")
+    assert "Exploratory (Holm over the methods against cosine_mean): no learned method beats cosine_mean on " \
+        "Spearman (mean difference, t interval): scorer -0.75 [-16.63, 15.13] over 2 targets, Holm p = 0.656." in sentence
+    assert "Power of the design: over these 2 targets a Spearman difference of" in sentence
     assert sentence in printed and sentence in (out / "headline.html").read_text()
+    # the design: variance components, and per target the ceiling beside each method's Spearman
+    components = pd.read_csv(out / "variance_components.tsv", sep="\t").set_index("component")
+    assert list(components.index) == ["source", "target", "source x target", "seed"]
+    ceiling = pd.read_csv(out / "noise_ceiling.tsv", sep="\t").set_index("target")
+    # t: seed 0 ranks a > b > c, seed 1 b > c > a: split-half Spearman -0.5, stepped up to 2 seeds
+    # 2r / (1 + r) = -2: the halves disagree, the ceiling is 0; u: b > a > c on both seeds, ceiling 1
+    assert ceiling.loc["t", "split_half"] == pytest.approx(-0.5) and ceiling.loc["t", "reliability"] == pytest.approx(-2.0)
+    assert ceiling.loc["t", "ceiling"] == 0.0 and ceiling.loc["u", "ceiling"] == pytest.approx(1.0)
+    assert ceiling.loc["mean", "scorer"] == pytest.approx(0.0, abs=1e-4) and "brute_force" not in ceiling.columns
+    assert "Noise ceiling and power of the design" in (out / "design.html").read_text()
+
+
+def test_the_primary_comparison_of_the_config_comes_first(tmp_path):
+    """--primary names the comparison before the run: its row first, tested alone, its null in the
+    headline; against a baseline other than cosine_mean the table gains a baseline column."""
+    paths = plain_tables(tmp_path)
+    common = ["evaluate", "--transfer", str(paths["T"]), "--no-transfer", str(paths["N"]), "--rankings",
+              str(paths["R"]), "--per-seed", str(paths["P"]), "--ks", "1"]
+    assert main([*common, "--primary", "scorer", "--primary-metric", "top1_gain", "--out", str(tmp_path / "a")]) == 0
+    versus = pd.read_csv(tmp_path / "a" / "versus_cosine.tsv", sep="\t")
+    first = versus.iloc[0]
+    assert (first["method"], first["metric"], first["role"]) == ("scorer", "top1_gain", "primary (named in the config before the run)")
+    assert pd.isna(first["p_holm"]) and (versus.iloc[1:]["role"] != first["role"]).all()
+    sentence = (tmp_path / "a" / "headline.txt").read_text()
+    assert "H0: equal mean per-target top-1 gain of scorer and cosine_mean over targets: scorer - cosine_mean = -0.50 [" in sentence
+    assert "H0 is not rejected at 0.05." in sentence and "from the primary comparison, scorer - cosine_mean" in sentence
+    assert "would need" not in sentence  # points of gain: no reference difference of 0.1
+    assert main([*common, "--primary", "scorer", "--primary-baseline", "random_expected", "--primary-metric",
+                 "top1_gain", "--out", str(tmp_path / "b")]) == 0
+    versus = pd.read_csv(tmp_path / "b" / "versus_cosine.tsv", sep="\t")
+    assert list(versus.columns[:3]) == ["method", "baseline", "metric"]
+    assert tuple(versus.iloc[0][["method", "baseline", "metric"]]) == ("scorer", "random_expected", "top1_gain")
+    # scorer's own top1_gain against cosine_mean stays in the exploratory family
+    rest = versus.iloc[1:]
+    assert rest[(rest.method == "scorer") & (rest.metric == "top1_gain")]["role"].item() == "exploratory"
 
 
 def test_without_cosine_the_comparison_says_so(tmp_path):
@@ -173,4 +221,4 @@ def test_evaluate_run_reads_the_per_seed_gains_of_the_held_out_targets(tmp_path)
     assert table1.loc["brute force (cross-fitted)", "t"] == pytest.approx(51.0)
     assert table1.loc["brute_force", "t"] == pytest.approx(55.0)
     assert "90%" in (out / "versus_cosine.html").read_text()
-    assert (out / "headline.txt").read_text().startswith("No learned method beats cosine_mean")
+    assert "no learned method beats cosine_mean" in (out / "headline.txt").read_text()

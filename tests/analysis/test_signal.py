@@ -140,7 +140,7 @@ def test_verdict_measures_noise_on_r2_not_on_r1():
     gain_sd = gains.groupby(["source", "target"]).gain.std().pow(2).mean() ** 0.5
     assert gain_sd / np.sqrt(3) > found.source_sd_corrected
     assert found.adjusted["source"] > 0.2 and found.p_values["source"] < 0.01
-    assert "beyond what noise gives" in found.sentence()
+    assert "beyond a permutation null with no source main effect" in found.sentence()
 
 
 def test_signal_command_writes_shares_beside_their_null_and_refuses_a_table_without_seeds(tmp_path, capsys):

@@ -70,11 +70,11 @@ def test_export_writes_the_prior_and_the_ranker_hashed(pool):
 
 def test_rank_pool_by_the_new_methods(pool, tmp_path, tiny_backbone):
     rc = cli.main(["rank", "--backbone", str(tiny_backbone), "--pool", str(pool), "--task", "animal_b",
-                   "--registry", str(TINY_TASKS), "--method", "source_prior,logme,feature_ranker", "--work",
+                   "--registry", str(TINY_TASKS), "--method", "source_prior,logme,hscore,knn,feature_ranker", "--work",
                    str(tmp_path / "work"), "--threads", "1", "--quiet"])
     assert rc == 0
     ranking = pd.read_csv(tmp_path / "work" / "ranking.tsv", sep="\t")
-    assert set(ranking.method) == {"source_prior", "logme", "feature_ranker"}
+    assert set(ranking.method) == {"source_prior", "logme", "hscore", "knn", "feature_ranker"}
     for method, group in ranking.groupby("method"):
         assert sorted(group.source) == POOL_TASKS and sorted(group["rank"]) == [1, 2, 3], method
         assert group.score.map(lambda v: v == v).all(), method

@@ -244,7 +244,8 @@ def test_report_renders_tables_and_figures_in_chromium(tmp_path_factory, tiny_ba
         assert "cosine_mean on Spearman" in sentence and "scorer" in sentence, sentence
         _show(browser, "5. Evaluation", "every method against cosine_mean", "table")
         versus = _table_in_frame(browser, "Every method against cosine_mean")
-        assert versus["head"] == ["method", "metric", "diff", "low", "high", "targets", "beats_baseline"], versus
+        assert versus["head"] == ["method", "metric", "role", "diff", "low", "high", "targets", "p_value", "p_holm",
+                                  "beats_baseline"], versus
         assert {row[0] for row in versus["rows"]} >= {"scorer", "random"}, versus
         _show(browser, "5. Evaluation", "does the source matter more than seed noise?", "table")
         signal = _table_in_frame(browser, "Does the source matter more than seed noise?")

@@ -39,6 +39,8 @@ rule evaluate:
         gains=gains_file("target_pairs"),
         no_transfer=layout.NO_TRANSFER,
         rankings=ranking_files(),
+        # the judged pairs' runs: the job-seconds of the transfer budget
+        runs=file_list("target_pairs"),
     output:
         **report_items(
             "table1",
@@ -101,6 +103,45 @@ rule evaluate:
             subcategory="0. Headline",
             headline="results/eval/headline.html",
         ),
+        # what the design can tell apart: the ranking's noise ceiling per target, the power
+        **report_items(
+            "design",
+            "5. Evaluation",
+            "noise ceiling and power of the design",
+            subcategory="0. Headline",
+            noise_ceiling=layout.NOISE_CEILING,
+            design_html=layout.DESIGN_HTML,
+        ),
+        **report_items(
+            "design",
+            "5. Evaluation",
+            "variance components of the gain",
+            subcategory="0. Headline",
+            components=layout.VARIANCE_COMPONENTS,
+        ),
+        # each method's best of top k, cross-fitted, against the job-seconds of its k transfers
+        **report_items(
+            "budget",
+            "5. Evaluation",
+            "best of top k, cross-fitted, against the transfer budget",
+            subcategory="2. Transfer budget",
+            budget_summary=layout.BUDGET_SUMMARY,
+            budget_html=layout.BUDGET_HTML,
+        ),
+        **report_items(
+            "budget",
+            "5. Evaluation",
+            "gain of the source kept against the transfer budget",
+            subcategory="2. Transfer budget",
+            budget_figure=layout.BUDGET_FIGURE,
+        ),
+        **report_items(
+            "budget",
+            "5. Evaluation",
+            "best of top k per target",
+            subcategory="2. Transfer budget",
+            budget=layout.BUDGET,
+        ),
         headline_text="results/eval/headline.txt",
         transfer="results/eval/transfer.tsv",
         no_transfer_scores="results/eval/no_transfer.tsv",
@@ -116,11 +157,18 @@ rule evaluate:
         ks=",".join(str(k) for k in config["selection"]["top_k"]),
         targets=",".join(TARGETS),
         level=config["uncertainty"]["level"],
+        # the primary comparison, named before the run
+        primary=config["selection"]["primary"]["method"],
+        primary_baseline=config["selection"]["primary"]["baseline"],
+        primary_metric=config["selection"]["primary"]["metric"],
         code=CODE["evaluate"],
     shell:
         "tasktransfer evaluate-run --gains {input.gains:q} --no-transfer {input.no_transfer:q} "
         "--rankings {input.rankings:q} --targets={params.targets:q} --ks {params.ks:q} "
-        "--level {params.level:q} --out results/eval > {log:q} 2>&1"
+        "--level {params.level:q} --primary {params.primary:q} "
+        "--primary-baseline {params.primary_baseline:q} --primary-metric {params.primary_metric:q} "
+        "--transfer-metrics @{input.runs:q} "
+        "--budget-figure {output.budget_figure:q} --out results/eval > {log:q} 2>&1"
 
 
 rule figures:

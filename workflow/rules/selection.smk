@@ -38,8 +38,9 @@ rule rank:
 
 
 rule pair_features:
-    """Features of every (source, target) pair that need no transfer: prompt cosines and LogME of the
-    target's training examples under each source's pool prompt (affinity/logme_features.py). For
+    """Features of every (source, target) pair that need no transfer: prompt cosines, and LogME,
+    H-score and a kNN probe of the target's training examples under each source's pool prompt
+    (affinity/logme_features.py, affinity/transferability.py). For
     every target-role task: held-out and novel targets, and the pool tasks the scorer pairs enter
     (the learned methods' training rows)."""
     input:

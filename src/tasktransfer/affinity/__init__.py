@@ -12,7 +12,8 @@
 - :mod:`~tasktransfer.affinity.similarity`: the six prompt-similarity baselines
 - :mod:`~tasktransfer.affinity.source_prior`: each source's mean effect over other targets
 - :mod:`~tasktransfer.affinity.logme`: LogME, the log maximum evidence of a linear model on frozen features
-- :mod:`~tasktransfer.affinity.logme_features`: LogME of a target's labels on the features each source's prompt gives
+- :mod:`~tasktransfer.affinity.logme_features`: the feature rows each source's prompt gives the frozen backbone, scored per source
+- :mod:`~tasktransfer.affinity.transferability`: LogME, H-score and a kNN probe of a target's labels on those rows
 - :mod:`~tasktransfer.affinity.pair_features`: features of a pair that need no transfer (prompt cosines, LogME)
 - :mod:`~tasktransfer.affinity.features_job`: the pair-features job (one target, every source's prompt)
 - :mod:`~tasktransfer.affinity.feature_ranker`: a small learned ranker over pair features, falling back to cosine

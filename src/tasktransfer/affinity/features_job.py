@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from tasktransfer.affinity.logme_features import logme_by_source
+from tasktransfer.affinity.logme_features import estimates_by_source
 from tasktransfer.affinity.pair_features import features_table
 from tasktransfer.data.prepare import read_jsonl, read_meta, training_subset
 from tasktransfer.errors import TaskTransferError
@@ -51,14 +51,14 @@ def write_features(job: FeaturesJob, out: str | Path) -> None:
     rows = training_subset(read_jsonl(data / "train.jsonl"), job.max_train)
     setup = time.perf_counter() - start
     candidates = {t: art.prompt_state for t, art in prompts.items() if t != job.target}
-    logme, seconds = logme_by_source(
+    estimates, seconds = estimates_by_source(
         backbone, meta, rows, candidates, spec.length, spec.mlp_hidden, spec.pooling, spec.max_length,
         spec.precision, log=log,
     )
-    table = features_table(job.target, target_emb, {t: art.embedding for t, art in prompts.items()}, logme)
+    table = features_table(job.target, target_emb, {t: art.embedding for t, art in prompts.items()}, estimates)
     atomic_write_text(out, table.to_csv(sep="\t", index=False, float_format="%.6g"))
     per_pair = sum(seconds.values()) / max(1, len(seconds))
     log(
         f"features of {len(table)} sources for {job.target} ({len(rows)} training examples, {meta.format}): "
-        f"setup {setup:.1f} s, LogME {per_pair:.2f} s per source, total {time.perf_counter() - start:.1f} s"
+        f"setup {setup:.1f} s, LogME, H-score and kNN {per_pair:.2f} s per source, total {time.perf_counter() - start:.1f} s"
     )

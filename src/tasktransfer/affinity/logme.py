@@ -23,7 +23,12 @@ alpha and beta both change by less than ``tol`` (relative), or after ``max_iter`
 in the paper. The value returned is the evidence at the final (alpha, beta), divided by n (the
 paper's normalisation, so tasks with different n are comparable). If n < d, F has at most n
 nonzero singular values; the other d - n eigenvalues of A are alpha, so log|A| gets (d - k) log
-alpha with k = min(n, d).
+alpha with k = min(n, d). This is where it departs from the authors' fast path as we read their
+reference code (thuml/LogME, ``each_evidence``): it sums log(alpha + beta s_i^2) over the k
+singular values only, leaving (d - k) log alpha out of log|A|, so for n < d (128 target examples
+against 384 dimensions in the default run) its value is higher by (d - k) / (2 n) log alpha. That
+term varies with the alpha each source's features reach, so the two can order sources differently;
+the evidence computed here is the exact one of the model above.
 
 The maximum can lie on the boundary: alpha -> infinity when the features explain nothing of y
 (w = 0), beta -> infinity when they interpolate y exactly (common for n <= d). The evidence then

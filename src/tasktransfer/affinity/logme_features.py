@@ -1,10 +1,10 @@
-"""LogME of a target's labels on the features each source's pool prompt gives the frozen backbone.
+"""LogME (and H-score, kNN) of a target's labels on the features each source's pool prompt gives the frozen backbone.
 
 Zero training (You et al., 2021, applied to soft prompts): the target's training examples (the
 first ``data.target_train``, those its r1 and every transfer into it train on) go through the
 frozen backbone once per source, prompted by that source's pool prompt encoder, and the LogME
 evidence (:mod:`tasktransfer.affinity.logme`) of the target's labels on those features scores
-the source. A source whose prompt already makes the target's labels linearly predictable should
+the source; H-score and a kNN probe score the same rows (:mod:`tasktransfer.affinity.transferability`). A source whose prompt already makes the target's labels linearly predictable should
 transfer well.
 
 What is a feature row, by the target's format (the states its own head would read):
@@ -24,14 +24,13 @@ changes. A source whose features are degenerate (a single class, all-zero rows) 
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
 
 import numpy as np
 import torch
 
-from tasktransfer.affinity.logme import logme_score
+from tasktransfer.affinity.transferability import estimates_of_rows
 from tasktransfer.data.prepare import TaskMeta
 from tasktransfer.errors import TaskTransferError
 from tasktransfer.prompting.backbone import Backbone
@@ -95,23 +94,7 @@ def encode_examples(
     return torch.cat(rows).double().numpy(), torch.cat(labels).numpy()
 
 
-def logme_of_rows(x: np.ndarray, y: np.ndarray, task_format: str) -> float:
-    """LogME of one source's feature rows; NaN where it is undefined (one class, zero features)."""
-    kind = "regression" if task_format == "regression" else "classification"
-    if kind == "regression":
-        sd = float(np.std(y))
-        if not sd:
-            return math.nan
-        y = (y - np.mean(y)) / sd
-    if kind == "classification" and np.unique(y).size < 2:
-        return math.nan
-    try:
-        return logme_score(x, y, kind)
-    except TaskTransferError:
-        return math.nan
-
-
-def logme_by_source(
+def estimates_by_source(
     backbone: Backbone,
     meta: TaskMeta,
     rows: list[dict],
@@ -123,10 +106,10 @@ def logme_by_source(
     precision: str = "fp32",
     batch_size: int = 64,
     log: Log = print,
-) -> tuple[dict[str, float], dict[str, float]]:
-    """LogME of ``rows`` (the target's training examples) under each source's prompt encoder.
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """The estimators of ``rows`` (the target's training examples) under each source's prompt encoder.
 
-    Returns (score by source, seconds by source); the backbone is used as loaded (frozen).
+    Returns ({source: {estimator: score}}, seconds by source); the backbone is used as loaded (frozen).
     """
     if not rows:
         raise TaskTransferError(f"LogME features of {meta.name}: no training examples")
@@ -145,7 +128,8 @@ def logme_by_source(
         prompt.load_state_dict(state)
         encoder = PromptedEncoder(backbone.model, prompt, pooling).to(device)
         x, y = encode_examples(encoder, fmt, features, pad_id, device, precision, batch_size)
-        scores[source] = logme_of_rows(x, y, meta.format)
+        scores[source] = estimates_of_rows(x, y, meta.format)
         seconds[source] = time.perf_counter() - start
-        log(f"{source} -> {meta.name}: LogME {scores[source]:.4f} on {x.shape[0]} x {x.shape[1]} features ({seconds[source]:.2f} s)")
+        shown = ", ".join(f"{k} {v:.4f}" for k, v in scores[source].items())
+        log(f"{source} -> {meta.name}: {shown} on {x.shape[0]} x {x.shape[1]} features ({seconds[source]:.2f} s)")
     return scores, seconds

@@ -7,8 +7,9 @@ One table per target (``results/features/{target}.tsv``), one row per candidate 
 - ``cosine_centred``: cosine of the mean-pooled prompts after subtracting the pool's mean prompt
   (the mean over the sources of their mean-pooled P): what every prompt shares, the direction
   the backbone's prompts drift to whatever the task, no longer counts as similarity;
-- ``logme``: LogME of the target's labels on the source-prompted backbone's features
-  (:mod:`tasktransfer.affinity.logme_features`; NaN where it is undefined).
+- ``logme``, ``hscore``, ``knn``: LogME, H-score and a kNN probe of the target's labels on the
+  source-prompted backbone's features (:mod:`tasktransfer.affinity.transferability`; NaN where
+  undefined). Each is a ranking method of its own; the feature ranker reads :data:`FEATURES` only.
 
 The source prior is no column here: it depends on which targets' gains a ranker trains on, so the
 ranker computes it per training set (:mod:`tasktransfer.affinity.feature_ranker`).
@@ -24,10 +25,12 @@ import pandas as pd
 import torch
 
 from tasktransfer.affinity.similarity import similarity
+from tasktransfer.affinity.transferability import ESTIMATORS
 from tasktransfer.errors import ArtefactError
 
+#: what the feature ranker reads (its weights in a shared pool are over these)
 FEATURES = ("cosine_mean", "cosine_tokens", "cosine_centred", "logme")
-COLUMNS = ["source", "target", *FEATURES]
+COLUMNS = ["source", "target", *FEATURES, *(e for e in ESTIMATORS if e not in FEATURES)]
 
 
 def pool_centre(source_embs: Mapping[str, torch.Tensor]) -> torch.Tensor:
@@ -63,28 +66,36 @@ def features_table(
     target: str,
     target_emb: torch.Tensor,
     source_embs: Mapping[str, torch.Tensor],
-    logme: Mapping[str, float] | None = None,
+    estimates: Mapping[str, Mapping[str, float]] | None = None,
     centre: torch.Tensor | None = None,
 ) -> pd.DataFrame:
-    """One row per source (never the target itself): source, target and :data:`FEATURES`."""
+    """One row per source (never the target itself): source, target, the prompt features and the
+    estimators (``estimates``: source -> estimator -> value; a missing one is NaN)."""
     sources = {s: e for s, e in source_embs.items() if s != target}
     prompt = prompt_features(target_emb, sources, pool_centre(source_embs) if centre is None else centre)
     rows = [
-        {"source": s, "target": target, **prompt[s], "logme": float((logme or {}).get(s, math.nan))}
+        {
+            "source": s,
+            "target": target,
+            **prompt[s],
+            **{e: float(((estimates or {}).get(s) or {}).get(e, math.nan)) for e in ESTIMATORS},
+        }
         for s in sorted(sources)
     ]
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
 def read_features(paths: list[str | Path]) -> pd.DataFrame:
-    """Feature tables of several targets as one table (checked for the columns)."""
+    """Feature tables of several targets as one table, checked for the ranker's columns (an
+    estimator column a table lacks stays absent: the method that needs it says so)."""
+    required = ["source", "target", *FEATURES]
     frames = []
     for path in paths:
         table = pd.read_csv(path, sep="\t")
-        missing = [c for c in COLUMNS if c not in table.columns]
+        missing = [c for c in required if c not in table.columns]
         if missing:
             raise ArtefactError(f"features table {path} lacks columns {missing}; rerun its features job")
-        frames.append(table[COLUMNS])
+        frames.append(table[[c for c in COLUMNS if c in table.columns]])
     if not frames:
         return pd.DataFrame(columns=COLUMNS)
     out = pd.concat(frames, ignore_index=True)

@@ -6,8 +6,9 @@
 - ``brute_force``: the true gain, known only after transferring from every source;
 - ``source_prior``: each source's shrunk additive effect over the training targets' gains
   (:mod:`~tasktransfer.affinity.source_prior`);
-- ``logme``: LogME of the target's training labels on the source-prompted backbone's features
-  (:mod:`~tasktransfer.affinity.logme_features`; no training at all);
+- ``logme``, ``hscore``, ``knn``: LogME, H-score and a kNN probe of the target's training labels
+  on the source-prompted backbone's features (:mod:`~tasktransfer.affinity.transferability`; no
+  training at all);
 - ``feature_ranker``: ridge over pair features, shrunk toward cosine alone
   (:mod:`~tasktransfer.affinity.feature_ranker`);
 - ``*_loto``: the learned methods (``source_prior``, ``feature_ranker``, ``scorer``) trained with
@@ -30,6 +31,7 @@ import torch
 
 from tasktransfer.affinity.similarity import METHODS as SIMILARITY_METHODS
 from tasktransfer.affinity.similarity import rank_by_similarity
+from tasktransfer.affinity.transferability import ESTIMATORS
 from tasktransfer.errors import ArtefactError, TaskTransferError
 
 # the method names' one home is run_layout; LEARNED: their rankings never read a row of the target
@@ -44,7 +46,7 @@ def learned_scores(
     features: pd.DataFrame | None = None,
     lam: float = 1.0,
 ) -> tuple[dict[str, float], dict]:
-    """Scores of ``sources`` for ``target`` by source_prior, logme or feature_ranker (or a _loto
+    """Scores of ``sources`` for ``target`` by source_prior, logme, hscore, knn or feature_ranker (or a _loto
     name of one), and what the method decided (the ranker's fit; empty otherwise).
 
     ``train_gains``: source, target, gain (seed optional), the training rows (rows of ``target``
@@ -69,8 +71,10 @@ def learned_scores(
     lacking = sorted(set(sources) - set(own["source"].astype(str)))
     if lacking:
         raise TaskTransferError(f"the features of {target} lack sources {lacking[:5]}; rerun its features job")
-    if base == "logme":
-        values = {str(s): float(v) for s, v in zip(own["source"], own["logme"])}
+    if base in ESTIMATORS:
+        if base not in own.columns:
+            raise TaskTransferError(f"the features of {target} lack the {base} column; rerun its features job")
+        values = {str(s): float(v) for s, v in zip(own["source"], own[base])}
         finite = [v for v in values.values() if math.isfinite(v)]
         floor = (min(finite) if finite else 0.0) - 1.0
         return {s: (v if math.isfinite(v) else floor) for s, v in sorted(values.items())}, {}

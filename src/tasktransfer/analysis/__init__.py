@@ -8,7 +8,11 @@
 - :mod:`~tasktransfer.analysis.signal_report`: the signal stage's tables, sentence and figure
 - :mod:`~tasktransfer.analysis.oracle`: brute force, in-sample and cross-fitted over seeds
 - :mod:`~tasktransfer.analysis.evaluation`: ranking quality and picks against brute force
-- :mod:`~tasktransfer.analysis.versus_baseline`: each method against cosine, with intervals over targets
+- :mod:`~tasktransfer.analysis.budget`: each method's best of top k, cross-fitted, against its job-seconds
+- :mod:`~tasktransfer.analysis.budget_report`: the budget's tables, HTML view and figure
+- :mod:`~tasktransfer.analysis.versus_baseline`: each method against cosine: t intervals over targets, Holm, the primary comparison
+- :mod:`~tasktransfer.analysis.versus_report`: the comparisons, the headline and the design as tables and sentences
+- :mod:`~tasktransfer.analysis.design_power`: variance components, split-half reliability and noise ceiling, power
 - :mod:`~tasktransfer.analysis.report_tables`: the report's tables (TSV and HTML)
 - :mod:`~tasktransfer.analysis.task_table`: the report's table of the run's tasks
 - :mod:`~tasktransfer.analysis.plots`: the report's figures
@@ -21,6 +25,9 @@ __all__ = [
     "ablation_plan",
     "ablation_plots",
     "ablations",
+    "budget",
+    "budget_report",
+    "design_power",
     "evaluation",
     "gather",
     "oracle",
@@ -30,4 +37,5 @@ __all__ = [
     "signal_null",
     "uncertainty",
     "versus_baseline",
+    "versus_report",
 ]

@@ -10,10 +10,15 @@
   target, and their means, when rankings with scores are given;
 - ``novel.tsv``: for novel targets, the pool ranked by the scorer and the result of the top-k;
 - ``intervals.tsv``: per method and metric (Spearman, NDCG, Regret@k, regret_xfit@1, top-1 gain)
-  the mean over targets with a bootstrap interval over targets;
+  the mean over targets with a t interval over targets;
 - ``versus_cosine.tsv``: every method against ``cosine_mean``, per metric, the mean per-target
-  difference with a bootstrap interval over targets (:mod:`tasktransfer.analysis.versus_baseline`);
-  ``headline.txt`` / ``headline.html``: one sentence, does a learned method beat it.
+  difference with a t interval over targets and its p-value, the primary comparison of the config
+  first, the others exploratory with Holm-adjusted p-values (:mod:`tasktransfer.analysis.versus_report`);
+  ``headline.txt`` / ``headline.html``: the primary verdict with its null, the learned methods'
+  and the power of the design;
+- ``variance_components.tsv``, ``noise_ceiling.tsv``, ``design.html`` (with per-seed gains): the
+  gain's variance components, per target the split-half reliability of the source ranking and the
+  noise ceiling beside each method's Spearman (:mod:`tasktransfer.analysis.design_power`).
 
 Definitions are in :mod:`tasktransfer.analysis.evaluation`.
 """
@@ -35,7 +40,16 @@ from tasktransfer.analysis.evaluation import (
     summarise,
 )
 from tasktransfer.analysis.gather import mean_gains, mean_no_transfer
-from tasktransfer.analysis.versus_baseline import compare_to_baseline, headline, learned_methods, method_means
+from tasktransfer.analysis.versus_baseline import PRIMARY_ROLE, Primary, learned_methods
+from tasktransfer.analysis.versus_report import (
+    BASELINE,
+    INTERVALS_NOTE,
+    VERSUS_NOTE,
+    design_tables,
+    method_intervals,
+    power_inputs,
+    versus_cosine,
+)
 from tasktransfer.errors import TaskTransferError
 from tasktransfer.io import atomic_write_text
 
@@ -127,57 +141,6 @@ def table2(summary: pd.DataFrame, ranking_means: pd.DataFrame | None, ks: list[i
     return pd.DataFrame(rows)
 
 
-BASELINE = "cosine_mean"
-VERSUS_METRICS = ("spearman", "ndcg", "regret@1", "top1_gain")
-
-
-def versus_baseline_inputs(per_target: pd.DataFrame, quality: pd.DataFrame | None) -> pd.DataFrame:
-    """One row per method and target: spearman, ndcg (from the rankings), regret@1 and top1_gain
-    (the top-1 pick's regret against in-sample brute force, in %, and its gain over no transfer)."""
-    top1 = per_target[per_target["k"] == 1][["method", "target", "regret", "gain"]]
-    table = top1.rename(columns={"regret": "regret@1", "gain": "top1_gain"})
-    if quality is not None and len(quality):
-        table = table.merge(quality[["method", "target", "spearman", "ndcg"]], on=["method", "target"], how="outer")
-    else:
-        table = table.assign(spearman=float("nan"), ndcg=float("nan"))
-    return table[["method", "target", *VERSUS_METRICS]]
-
-
-def in_method_order(table: pd.DataFrame) -> pd.DataFrame:
-    """The rows sorted by :func:`method_order` of their methods (stable within a method)."""
-    order = {m: i for i, m in enumerate(method_order(table["method"].unique()))}
-    return table.sort_values("method", key=lambda c: c.map(order), kind="stable").reset_index(drop=True)
-
-
-def versus_cosine(per_target: pd.DataFrame, quality: pd.DataFrame | None, level: float = 0.95) -> tuple[pd.DataFrame, str]:
-    """Every method against cosine_mean: method, metric, diff, low, high, targets, beats_baseline
-    (rows resting on no target left out), and the headline sentence on the learned methods."""
-    columns = ["method", "metric", "diff", "low", "high", "targets", "beats_baseline"]
-    inputs = versus_baseline_inputs(per_target, quality)
-    if BASELINE not in set(inputs["method"]):
-        return pd.DataFrame(columns=columns), f"{BASELINE} is not among this run's methods: no method was compared with it."
-    table = compare_to_baseline(inputs, baseline=BASELINE, metrics=VERSUS_METRICS, level=level)
-    table = in_method_order(table[table["targets"] > 0])
-    sentence = headline(table, learned_methods(inputs["method"].unique()))
-    return table[columns], sentence
-
-
-def method_intervals(per_target: pd.DataFrame, quality: pd.DataFrame | None, ks: list[int], level: float = 0.95) -> pd.DataFrame:
-    """Every method's mean Spearman, NDCG, Regret@k (each k), regret_xfit@1 and top-1 gain over
-    targets, each with its bootstrap interval over targets: method, metric, mean, low, high, targets."""
-    table = versus_baseline_inputs(per_target, quality)
-    metrics = ["spearman", "ndcg", "regret@1"]
-    for k in sorted({int(k) for k in ks} - {1}):
-        at_k = per_target[per_target["k"] == k][["method", "target", "regret"]].rename(columns={"regret": f"regret@{k}"})
-        table = table.merge(at_k, on=["method", "target"], how="left")
-        metrics.append(f"regret@{k}")
-    if "regret_xfit" in per_target.columns:
-        xfit = per_target[per_target["k"] == 1][["method", "target", "regret_xfit"]].rename(columns={"regret_xfit": "regret_xfit@1"})
-        table = table.merge(xfit, on=["method", "target"], how="left")
-        metrics.append("regret_xfit@1")
-    return in_method_order(method_means(table, [*metrics, "top1_gain"], level=level))
-
-
 def _display(table: pd.DataFrame) -> pd.DataFrame:
     """The HTML view's method names (brute_force_xfit as 'brute force (cross-fitted)')."""
     return table.assign(method=table["method"].map(lambda m: DISPLAY.get(m, m))) if "method" in table else table
@@ -228,7 +191,8 @@ TABLE1_NOTE = (
     "mean_gain is the mean over targets of the gain over no transfer. brute_force is the best source in "
     "hindsight, picked and scored on the same seeds: the maximum of noisy means, biased upwards (winner's "
     "curse). brute force (cross-fitted) picks on one half of the seeds and is scored on the other (both ways, "
-    "averaged): the unbiased upper bound (no transfer plus its cross-fitted gain; shown with two or more seeds)."
+    "averaged): the unbiased upper bound (no transfer plus its cross-fitted gain; shown with two or more seeds). "
+    "Each of its picks sees half the seeds: with 2 seeds it estimates what a brute force on 1 seed is worth."
 )
 NOVEL_NOTE = (
     "Each novel target is ranked against the pool by the scorer (predicted_gain) and transferred only from "
@@ -243,21 +207,6 @@ TABLE2_NOTE = (
     "half-seed footing; the honest shortfall from an oracle, since the in-sample best carries the "
     "winner's curse (negative for brute_force: minus its curse)."
 )
-INTERVALS_NOTE = (
-    "Each method's mean over targets of Spearman and NDCG (its scores against the gains), regret@k (in %, "
-    "against the in-sample brute force), regret_xfit@1 (against the cross-fitted one) and top1_gain (the "
-    "top-1 pick's gain over no transfer, points); low and high: the {level:.0%} percentile bootstrap "
-    "interval over targets (seeded; none with one target, and too narrow with a handful)."
-)
-VERSUS_NOTE = (
-    "Each method against cosine_mean: diff is the mean over targets of the per-target difference "
-    "(method - cosine_mean) in Spearman, NDCG, regret@1 (in %, against the in-sample brute force; lower "
-    "is better) and top1_gain (the top-1 pick's gain over no transfer, points); low and high: the "
-    "{level:.0%} percentile bootstrap interval over targets (seeded; none with one target, and too "
-    "narrow with a handful); beats_baseline: the interval clears 0 on the good side."
-)
-
-
 def _read_selections(
     rankings: list[str | Path] | None, selections: str | Path | None
 ) -> tuple[pd.DataFrame | None, pd.DataFrame | None]:
@@ -288,21 +237,35 @@ def _write_ranking_quality(
 
 
 def _write_comparisons(
-    per_target: pd.DataFrame, quality: pd.DataFrame | None, ks: list[int], level: float, out_dir: Path
+    per_target: pd.DataFrame,
+    quality: pd.DataFrame | None,
+    ks: list[int],
+    level: float,
+    out_dir: Path,
+    design: tuple[pd.DataFrame | None, Primary | None] = (None, None),
 ) -> tuple[pd.DataFrame, str]:
-    """Every method's intervals, every method against the baseline and the headline; returns the
-    comparison and the headline sentence."""
+    """Every method's intervals, every method against the baseline (the primary comparison first),
+    the design's noise ceiling and power, and the headline; returns the comparison and the headline
+    (the primary verdict, the learned methods' and the power sentence). ``design``: the per-seed
+    gains and the primary comparison."""
+    per_seed, primary = design
     intervals = method_intervals(per_target, quality, ks, level)
     _write(out_dir / "intervals.tsv", intervals)
     write_html(out_dir / "intervals.html", _display(intervals), "Every method: mean over targets with intervals",
                INTERVALS_NOTE.format(level=level), digits=3)
-    versus, sentence = versus_cosine(per_target, quality, level)
+    versus, sentence = versus_cosine(per_target, quality, level, primary)
+    components, ceiling, power, design_note = design_tables(
+        per_seed, quality, power_inputs(per_target, quality, primary, versus), level)
+    _write(out_dir / "variance_components.tsv", components)
+    _write(out_dir / "noise_ceiling.tsv", ceiling)
+    write_html(out_dir / "design.html", ceiling, "Noise ceiling and power of the design", design_note, digits=3)
+    sentence = f"{sentence} {power}"
     _write(out_dir / "versus_cosine.tsv", versus)
-    note = sentence + " " + VERSUS_NOTE.format(level=level)
+    note = sentence + " " + VERSUS_NOTE.format(level=level, alpha=1.0 - level, baseline=BASELINE)
     write_html(out_dir / "versus_cosine.html", _display(versus), f"Every method against {BASELINE}", note, digits=3)
     atomic_write_text(out_dir / "headline.txt", sentence + "\n")
-    learned = versus[versus["method"].isin(learned_methods(versus["method"].unique()))]
-    write_html(out_dir / "headline.html", learned, f"Do the learned methods beat {BASELINE}?", note, digits=3)
+    shown = versus["method"].isin(learned_methods(versus["method"].unique())) | (versus.get("role") == PRIMARY_ROLE)
+    write_html(out_dir / "headline.html", versus[shown], f"Do the learned methods beat {BASELINE}?", note, digits=3)
     return versus, sentence
 
 
@@ -316,7 +279,8 @@ def _terminal_text(
         first.drop(columns=["k"]).round(2).to_string(index=False, na_rep="-"),
         "\nTable 2: ranking quality against brute force, mean over targets (regret in %):",
         second.round(3).to_string(index=False, na_rep="-"),
-        f"\nAgainst {BASELINE} (mean per-target difference, {level:.0%} bootstrap interval over targets):",
+        f"\nAgainst {BASELINE} (mean per-target difference, {level:.0%} t interval over targets; the primary "
+        "comparison first, the rest exploratory with Holm-adjusted p-values):",
         versus.round(3).to_string(index=False, na_rep="-") if len(versus) else "(none)",
         "\n" + sentence,
     ])
@@ -331,12 +295,16 @@ def run_evaluation(
     out_dir: Path,
     per_seed: pd.DataFrame | None = None,
     level: float = 0.95,
+    primary: Primary | None = None,
 ) -> str:
     """Evaluate and write the tables; returns a text rendering for the terminal.
 
-    ``per_seed`` (source, target, seed, gain) adds the cross-fitted brute force; ``level`` is the
-    bootstrap interval's of the comparison with cosine_mean.
+    ``per_seed`` (source, target, seed, gain) adds the cross-fitted brute force, the variance
+    components and the noise ceiling; ``level`` is the coverage of the t intervals over targets
+    (and 1 - level the tests' alpha); ``primary`` the comparison named before the run (default:
+    :class:`~tasktransfer.analysis.versus_baseline.Primary`'s).
     """
+    primary = primary if primary is not None else Primary()
     t = transfer if isinstance(transfer, pd.DataFrame) else read_table(transfer, "transfer table")
     t, controls = split_controls(t) if "source" in t.columns else (t, None)
     n = no_transfer if isinstance(no_transfer, pd.DataFrame) else read_table(no_transfer, "no-transfer table")
@@ -357,7 +325,7 @@ def run_evaluation(
     _write(out_dir / "table2.tsv", second, digits=3)
     write_html(out_dir / "table1.html", first.drop(columns=["k"]), "Table 1: target score by method", TABLE1_NOTE)
     write_html(out_dir / "table2.html", _display(second), "Table 2: ranking quality", TABLE2_NOTE, digits=3)
-    versus, sentence = _write_comparisons(per_target, quality, ks, level, out_dir)
+    versus, sentence = _write_comparisons(per_target, quality, ks, level, out_dir, (per_seed, primary))
     return _terminal_text(first, second, versus, sentence, level)
 
 

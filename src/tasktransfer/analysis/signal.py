@@ -8,10 +8,13 @@ The gains of a run are decomposed two ways, by source and by target, on the pair
   entry, of the R^2 it adds; the residual (interaction and noise) gets ``1 - R^2``. The three
   shares sum to 1 and do not depend on the order of the factors; on a complete source x target
   table they equal the classical two-way ANOVA sums of squares over the total.
-- **Shares beyond noise**: a table of pure noise still gives the source a share near
+- **Shares beyond their null**: a table of pure noise still gives the source a share near
   (sources - 1) / (pairs - 1) (15 / 95 = 16 % on a complete 16 x 6 table), so each share is set
   beside the mean share of a seeded permutation null on the same design and reported as
-  ``share_adjusted`` = (share - null) / (1 - null), with a permutation p-value
+  ``share_adjusted`` = (share - null) / (1 - null), with a permutation p-value. The null shuffles
+  gains among a target's sources: what it tests is a source *main effect* (sources better or worse
+  across targets), not "beyond noise" in general; a source x target interaction is no main
+  effect and is left in the residual, with the seed noise
   (:func:`tasktransfer.analysis.signal_null.permutation_shares`; a permutation null rather than
   omega-squared because a run's table may be incomplete).
 - **The verdict, like with like**: the spread of the source effects (the additive model's
@@ -124,7 +127,8 @@ class Verdict:
         def beyond(factor: str) -> str:
             if factor not in adj or math.isnan(adj[factor]):
                 return ""
-            return f" ({100 * adj[factor]:.0f} % beyond what noise gives on this design, permutation p = {p[factor]:.3f})"
+            return (f" ({100 * adj[factor]:.0f} % beyond a permutation null with no {factor} main effect on this design, "
+                    f"p = {p[factor]:.3f})")
 
         return (
             f"of the variance of {self.pairs} pair mean gains, the source explains {100 * s['source']:.0f} %"

@@ -129,7 +129,7 @@ def add_commands(sub) -> None:
     s.set_defaults(func=cmd_rank)
     add_rank_pool_args(s)
 
-    s = sub.add_parser("features", help="pair features of every pool source for one target (prompt cosines, LogME)")
+    s = sub.add_parser("features", help="pair features of every pool source for one target (prompt cosines, LogME, H-score, kNN)")
     s.add_argument("--target", required=True, help="the target task")
     s.add_argument("--target-prompt", required=True, help="its target-role prompt file (target-side embedding)")
     s.add_argument("--data", required=True, help="its prepared data folder (train.jsonl, meta.json)")
@@ -140,7 +140,7 @@ def add_commands(sub) -> None:
     s.add_argument("--spec", type=json_arg, default={}, help="JSON of the target-role prompt spec (length, pooling, ...)")
     s.add_argument("--max-train", type=max_train_arg, default=0, help="the first N training examples (0 or 'all')")
     s.add_argument("--threads", type=int, default=0)
-    s.add_argument("--out", required=True, help="TSV: source, target, cosine_mean, cosine_tokens, cosine_centred, logme")
+    s.add_argument("--out", required=True, help="TSV: source, target, cosine_mean, cosine_tokens, cosine_centred, logme, hscore, knn")
     s.set_defaults(func=cmd_features)
 
     s = sub.add_parser(

@@ -24,12 +24,29 @@ def cmd_evaluate(a: argparse.Namespace) -> None:
         out_dir=Path(a.out),
         per_seed=read_table(a.per_seed, "per-seed gains table") if a.per_seed else None,
         level=a.level,
+        primary=_primary(a),
     )
     print(printed)
 
 
+def _primary(a: argparse.Namespace):
+    """The comparison named before the run (``selection.primary``), from --primary*."""
+    from tasktransfer.analysis.versus_baseline import Primary
+
+    return Primary(method=a.primary, baseline=a.primary_baseline, metric=a.primary_metric)
+
+
+def _add_primary_args(s) -> None:
+    """--primary, --primary-baseline, --primary-metric: the one comparison named before the run."""
+    s.add_argument("--primary", default="logme", help="the primary comparison's method (reported first, tested alone)")
+    s.add_argument("--primary-baseline", default="cosine_mean", help="the primary comparison's baseline")
+    s.add_argument("--primary-metric", default="spearman", choices=["spearman", "ndcg", "regret@1", "top1_gain"],
+                   help="the primary comparison's metric (per target, then the mean over targets)")
+
+
 def cmd_evaluate_run(a: argparse.Namespace) -> None:
     from tasktransfer.run_layout import CONTROL
+    from tasktransfer.analysis.budget_report import BudgetPaths, read_seconds, run_budget
     from tasktransfer.analysis.report_tables import read_table, run_evaluation, run_tables
     from tasktransfer.io import atomic_write_text
 
@@ -47,7 +64,22 @@ def cmd_evaluate_run(a: argparse.Namespace) -> None:
     atomic_write_text(out / "transfer.tsv", transfer.to_csv(sep="\t", index=False))
     atomic_write_text(out / "no_transfer.tsv", no_transfer.to_csv(sep="\t", index=False))
     atomic_write_text(out / "per_seed.tsv", per_seed[["source", "target", "seed", "gain"]].to_csv(sep="\t", index=False))
-    print(run_evaluation(transfer, no_transfer, None, a.rankings, [int(k) for k in a.ks], out, per_seed, a.level))
+    print(run_evaluation(transfer, no_transfer, None, a.rankings, [int(k) for k in a.ks], out, per_seed, a.level,
+                         _primary(a)))
+    # each method's best of top k, cross-fitted, against the job-seconds of its k transfers
+    paths = BudgetPaths.in_folder(out, a.budget_figure)
+    seconds = read_seconds(a.transfer_metrics, None)
+    print(run_budget(per_seed, a.rankings, seconds, paths, [int(k) for k in a.ks], a.level, a.targets))
+
+
+def cmd_budget(a: argparse.Namespace) -> None:
+    from tasktransfer.analysis.budget_report import BudgetPaths, read_seconds, run_budget
+    from tasktransfer.analysis.report_tables import read_table
+
+    paths = BudgetPaths.in_folder(a.out, a.figure)
+    seconds = read_seconds(a.transfer_metrics, a.seconds)
+    per_seed = read_table(a.per_seed, "per-seed gains table")
+    print(run_budget(per_seed, a.rankings, seconds, paths, [int(k) for k in a.ks], a.level, a.targets))
 
 
 def cmd_task_table(a: argparse.Namespace) -> None:
@@ -123,7 +155,8 @@ def cmd_novel_table(a: argparse.Namespace) -> None:
 
 # long: a flat table of argparse options, one subcommand after another
 def add_commands(sub) -> None:
-    """Register this family's subcommands: evaluate, evaluate-run, task-table, noise, signal, figures, novel-table."""
+    """Register this family's subcommands: evaluate, evaluate-run, budget, task-table, noise, signal, figures,
+    novel-table."""
     s = sub.add_parser("evaluate", help="score selections against brute force, from plain tables")
     s.add_argument("--transfer", required=True, help="TSV: source, target, score")
     s.add_argument("--no-transfer", required=True, help="TSV: target, score")
@@ -131,7 +164,9 @@ def add_commands(sub) -> None:
     s.add_argument("--rankings", nargs="*", default=[], help="TSVs: method, target, source, score")
     s.add_argument("--ks", type=list_arg, default=["1", "3"])
     s.add_argument("--per-seed", help="TSV: source, target, seed, gain (one row per run): adds the cross-fitted brute force")
-    s.add_argument("--level", type=float, default=0.95, help="bootstrap interval of the comparison with cosine_mean")
+    s.add_argument("--level", type=float, default=0.95,
+                   help="coverage of the t intervals over targets (1 - level: the tests' alpha)")
+    _add_primary_args(s)
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_evaluate)
 
@@ -141,9 +176,27 @@ def add_commands(sub) -> None:
     s.add_argument("--rankings", nargs="*", default=[])
     s.add_argument("--targets", type=list_arg, required=True, help="the targets to judge")
     s.add_argument("--ks", type=list_arg, default=["1", "3"])
-    s.add_argument("--level", type=float, default=0.95, help="bootstrap interval of the comparison with cosine_mean")
+    s.add_argument("--level", type=float, default=0.95,
+                   help="coverage of the t intervals over targets (1 - level: the tests' alpha)")
+    _add_primary_args(s)
+    s.add_argument("--transfer-metrics", nargs="*", default=[],
+                   help="the judged pairs' transfer metrics.json files (or @list): the budget's job-seconds")
+    s.add_argument("--budget-figure", help="PNG of the budget (default: OUT/budget.png)")
     s.add_argument("--out", required=True)
     s.set_defaults(func=cmd_evaluate_run)
+
+    s = sub.add_parser("budget", help="each method's best of top k, cross-fitted, against the job-seconds it costs")
+    s.add_argument("--per-seed", required=True, help="TSV: source, target, seed, gain (one row per transfer run)")
+    s.add_argument("--rankings", nargs="*", default=[], help="TSVs: method, target, source, score")
+    s.add_argument("--seconds", help="TSV: source, target, seed, seconds (job-seconds per run)")
+    s.add_argument("--transfer-metrics", nargs="*", default=[],
+                   help="transfer metrics.json files (or @list), read for job-seconds where --seconds is not given")
+    s.add_argument("--targets", type=list_arg, default=[], help="judge only these targets (default: all)")
+    s.add_argument("--ks", type=list_arg, default=["1", "3"], help="the ks of the HTML view and the printed table")
+    s.add_argument("--level", type=float, default=0.95, help="bootstrap interval over targets")
+    s.add_argument("--out", required=True, help="folder for budget.tsv, budget_summary.tsv, budget.html")
+    s.add_argument("--figure", help="PNG of the budget (default: OUT/budget.png)")
+    s.set_defaults(func=cmd_budget)
 
     s = sub.add_parser("task-table", help="one row per task: type, sizes, metric, pool score and no-transfer score")
     s.add_argument("--meta", nargs="+", required=True)

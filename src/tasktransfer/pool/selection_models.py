@@ -11,7 +11,7 @@
 
 Both are listed with their sha256 in the manifest's ``files`` (and under ``selection``), so
 ``pool verify`` checks them like the prompts. ``rank --pool --method source_prior,logme,feature_ranker``
-reads them: LogME encodes the new task's prepared training examples (the first ``target_train``)
+reads them: LogME (and ``hscore``, ``knn``) encodes the new task's prepared training examples (the first ``target_train``)
 with each pool prompt; the ranker z-scores the new task's features over the pool's sources and
 applies the exported weights, with the exported prior as its prior feature.
 """
@@ -26,12 +26,13 @@ from pathlib import Path
 import pandas as pd
 import torch
 
+from tasktransfer.affinity.transferability import ESTIMATORS
 from tasktransfer.errors import ArtefactError, TaskTransferError
 from tasktransfer.pool.manifest_checks import shown, strict_json
 
 PRIOR_FILE = "prior.tsv"
 RANKER_FILE = "ranker.json"
-POOL_METHODS = ("source_prior", "logme", "feature_ranker")
+POOL_METHODS = ("source_prior", "logme", "hscore", "knn", "feature_ranker")
 
 Log = Callable[[str], None]
 
@@ -179,9 +180,9 @@ def new_task_scores(
         from tasktransfer.affinity.source_prior import prior_scores
 
         out["source_prior"] = prior_scores(prior, sorted(sources))
-    if {"logme", "feature_ranker"} & set(wanted):
+    if {*ESTIMATORS, "feature_ranker"} & set(wanted):
         from tasktransfer.affinity.feature_ranker import ranker_scores
-        from tasktransfer.affinity.logme_features import logme_by_source
+        from tasktransfer.affinity.logme_features import estimates_by_source
         from tasktransfer.affinity.pair_features import features_table
         from tasktransfer.data.prepare import read_jsonl, read_meta, training_subset
         from tasktransfer.pool.install import load_pool_prompt
@@ -194,13 +195,14 @@ def new_task_scores(
         spec = PromptSpec.from_dict(manifest["prompt"].get("spec") or {})
         rows = training_subset(read_jsonl(Path(data_dir) / "train.jsonl"), target_train)
         states = {s: load_pool_prompt(pool, s, seed, manifest).prompt_state for s in sorted(sources)}
-        logme, _ = logme_by_source(
+        estimates, _ = estimates_by_source(
             load_backbone(backbone), read_meta(Path(data_dir)), rows, states, manifest["prompt"]["length"],
             manifest["prompt"]["mlp_hidden"], spec.pooling, spec.max_length, spec.precision, log=log,
         )
-        table = features_table(task, target_emb, dict(sources), logme)
-        if "logme" in wanted:
-            out["logme"] = learned_scores("logme", task, list(sources), None, table)[0]
+        table = features_table(task, target_emb, dict(sources), estimates)
+        for estimator in ESTIMATORS:
+            if estimator in wanted:
+                out[estimator] = learned_scores(estimator, task, list(sources), None, table)[0]
         if fit is not None:
             out["feature_ranker"] = ranker_scores(fit, task, table, prior)
             log(f"feature_ranker: the pool's ranker ({fit.decision}): " + ", ".join(

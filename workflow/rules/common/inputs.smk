@@ -103,7 +103,7 @@ def rank_inputs(wildcards):
         inputs["train_gains"] = (
             loto_gains_file(wildcards.target) if loto else gains_file("scorer_pairs")
         )
-    if base in ("logme", "feature_ranker"):
+    if base in (*layout.ESTIMATOR_METHODS, "feature_ranker"):
         training = (
             learned_training_targets(wildcards.target, loto)
             if base == "feature_ranker"

@@ -63,7 +63,7 @@ def pool_runs():
 
 
 # --- learned methods and leave-one-target-out (selection.smk; config/README.md, "Selection") ------
-# source_prior and feature_ranker train on gains, logme on nothing; every held-out target's learned
+# source_prior and feature_ranker train on gains, logme, hscore and knn on nothing; every held-out target's learned
 # ranking reads a training table without its own rows: the scorer pairs' gains, or in the
 # leave-one-target-out mode (`selection.loto`) results/loto/{target}/train_gains.tsv, gathered
 # from the scorer pairs' and the *other* targets' transfer runs (never from target_pairs.tsv, so a
