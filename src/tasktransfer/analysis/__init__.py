@@ -4,7 +4,7 @@
 - :mod:`~tasktransfer.analysis.uncertainty`: paired bootstrap intervals of gains
 - :mod:`~tasktransfer.analysis.learnability`: which tasks learn at the target-role size (r1 against a trivial baseline)
 - :mod:`~tasktransfer.analysis.signal`: does the source move the gain more than noise does
-- :mod:`~tasktransfer.analysis.signal_null`: variance shares beyond what noise gives (permutation null)
+- :mod:`~tasktransfer.analysis.signal_null`: variance shares beyond a permutation null with no source main effect
 - :mod:`~tasktransfer.analysis.signal_report`: the signal stage's tables, sentence and figure
 - :mod:`~tasktransfer.analysis.oracle`: brute force, in-sample and cross-fitted over seeds
 - :mod:`~tasktransfer.analysis.evaluation`: ranking quality and picks against brute force

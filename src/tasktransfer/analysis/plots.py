@@ -237,8 +237,8 @@ def signal_figure(
     path: Path,
     adjusted: dict[str, float] | None = None,
 ) -> None:
-    """Left: the shares of gain variance, raw and (``adjusted``) beyond what noise gives on the
-    same design. Right: per target, every source's mean gain (dots) against the seed noise of such
+    """Left: the shares of gain variance, raw and (``adjusted``) beyond what a permutation null
+    with no source main effect gives on the same design. Right: per target, every source's mean gain (dots) against the seed noise of such
     a mean (grey band of +-1 noise_se around the target's mean gain): dots spread well beyond the
     band are a source choice that matters more than seed noise."""
     means = gains.groupby(["target", "source"], sort=True)["gain"].mean().reset_index()
