@@ -92,11 +92,14 @@ def terminal_text(summary: pd.DataFrame, ks: list[int]) -> str:
 def _draw(ax, summary: pd.DataFrame, x: str) -> None:
     """One panel: each method's curve, random dashed, brute force a star with its level dotted."""
     methods = [m for m in summary["method"].unique() if m not in (BRUTE_FORCE_XFIT, RANDOM_EXPECTED)]
-    # 18 colours that neighbours cannot confuse: tab10, then Dark2
-    colours = [*plt.get_cmap("tab10").colors, *plt.get_cmap("Dark2").colors]
+    # tab10 without its grey (random's), then the same colours with another line style and marker
+    colours = [c for i, c in enumerate(plt.get_cmap("tab10").colors) if i != 7]
+    styles = [("-", "o"), ("-.", "s"), (":", "^")]
     for i, method in enumerate(methods):
         part = summary[summary["method"] == method]
-        ax.plot(part[x], part["gain"], marker="o", ms=3, lw=1.2, color=colours[i % len(colours)], label=method)
+        line, marker = styles[(i // len(colours)) % len(styles)]
+        ax.plot(part[x], part["gain"], ls=line, marker=marker, ms=3.5, color=colours[i % len(colours)],
+                lw=2.4 if method == "scorer" else 1.2, zorder=3 if method == "scorer" else 2, label=method)
     random = summary[summary["method"] == RANDOM_EXPECTED]
     ax.plot(random[x], random["gain"], ls="--", color="0.45", lw=1.5, label="random (expected)")
     oracle = summary[summary["method"] == BRUTE_FORCE_XFIT]
