@@ -53,7 +53,12 @@ def good(tmp_path_factory, tiny_backbone) -> dict:
         argv += ["--out-prompt", str(out / "prompt.safetensors"), "--out-metrics", str(out / "metrics.json")]
         assert main(argv) == 0
     torch.manual_seed(0)
-    save_tensors(results / "scorer" / "model.safetensors", build_scorer(str(tiny_backbone)).state_dict(),
+    scorer = build_scorer(str(tiny_backbone))
+    with torch.no_grad():  # moved from the backbone as training moves it: the pool's file holds deltas
+        for name, p in scorer.named_parameters():
+            if "word_embeddings" not in name:
+                p.add_(torch.randn_like(p) * 2e-4)
+    save_tensors(results / "scorer" / "model.safetensors", scorer.state_dict(),
                  {"backbone": str(tiny_backbone), "spec": {}, "lr": 0.001})
     atomic_write_json(results / "scorer" / "metrics.json", {"lr": 0.001, "held_out": []})
     config = {"tasks_registry": str(TINY_TASKS), "backbone": str(tiny_backbone), "sources": TASKS, "targets": [],
@@ -62,6 +67,7 @@ def good(tmp_path_factory, tiny_backbone) -> dict:
     pool = root / "POOL"
     argv = ["pool", "export", "--results", str(results), "--out", str(pool), "--config", str(root / "config.yaml")]
     assert main(argv) == 0
+    assert json.loads((pool / "manifest.json").read_text())["scorer"]["storage"]["bits"] < 32  # deltas to spoil
     csv = root / "new.csv"
     csv.write_text("text,label\n" + "".join(f"{w} item {i},{w}\n" for i in range(20) for w in ("cat", "red")))
     return {"root": root, "results": results, "pool": pool, "csv": csv, "backbone": tiny_backbone}
@@ -225,6 +231,28 @@ def _scorer_nan(t: dict) -> None:
     t[name].view(-1)[0] = float("inf")
 
 
+def _scorer_key(t: dict, suffix: str) -> str:
+    return next(k for k in sorted(t) if k.endswith(suffix))
+
+
+def _scorer_narrow(t: dict) -> None:
+    t["head.weight"] = t["head.weight"][:, :16].contiguous()
+
+
+def _scorer_unknown(t: dict) -> None:
+    t["encoder.evil.weight"] = torch.zeros(4)
+
+
+def _scorer_nan_scale(t: dict) -> None:
+    t[_scorer_key(t, ".scale")].view(-1)[0] = float("nan")
+
+
+def _huge_scorer(m: dict, pool: Path) -> None:
+    """A scorer file grown past what its architecture can hold (sparse, hashed anew): refused by size."""
+    os.truncate(pool / "scorer.safetensors", 40 << 20)
+    rehash(m, pool, "scorer.safetensors")
+
+
 def _link_prompt(m: dict, pool: Path) -> None:
     target = pool / "prompts" / "animal_a" / "seed0.safetensors"
     outside = pool.parent / "outside.bin"
@@ -377,6 +405,25 @@ CASES = [
     Case("infinite scorer weight",
          lambda g, t: rank(g, spoiled(g, t, lambda m, p: retensor(p, m, "scorer.safetensors", _scorer_nan)), t),
          r"scorer.safetensors: tensor '.*' holds NaN or infinite values"),
+    Case("scorer file over what its architecture can hold (rank)",
+         lambda g, t: rank(g, spoiled(g, t, _huge_scorer), t),
+         r"scorer\.safetensors is larger than 1\.[0-9] MiB, more than a file of its kind can need"),
+    Case("scorer tensor of the wrong shape",
+         lambda g, t: rank(g, spoiled(g, t, lambda m, p: retensor(p, m, "scorer.safetensors", _scorer_narrow)), t),
+         r"scorer\.safetensors does not fit the scorer it describes .*tensor 'head\.weight' is float32 \(1, 16\), "
+         r"the scorer on backbone .* needs float32 \(1, 32\)"),
+    Case("scorer tensor the model lacks",
+         lambda g, t: rank(g, spoiled(g, t, lambda m, p: retensor(p, m, "scorer.safetensors", _scorer_unknown)), t),
+         r"scorer\.safetensors does not fit .*holds tensor 'encoder\.evil\.weight', which the scorer on backbone .* does not have"),
+    Case("NaN scale of a scorer delta",
+         lambda g, t: rank(g, spoiled(g, t, lambda m, p: retensor(p, m, "scorer.safetensors", _scorer_nan_scale)), t),
+         r"scorer\.safetensors: tensor 'encoder\..*\.scale' holds NaN or infinite values"),
+    Case("scorer stored otherwise than its manifest says (install-scorer)",
+         lambda g, t: _install_scorer(spoiled(g, t, lambda m, p: m["scorer"].update(storage=None)), t, g),
+         r"scorer\.safetensors is stored as \{.*'bits': [0-9]+.*\}, the manifest says None"),
+    Case("scorer spec of a million members (rank: nothing built)",
+         lambda g, t: rank(g, spoiled(g, t, lambda m, p: m["scorer"].update(spec={"ensemble": 10**6})), t),
+         r"manifest field 'scorer' does not describe a scorer \(scorer spec: ensemble must be an integer from 1 to 16"),
     Case("NaN embedding at install",
          lambda g, t: _install(spoiled(g, t, lambda m, p: retensor(p, m, "prompts/colour_a/seed0.safetensors", _nan)), t),
          r"holds NaN or infinite values"),
@@ -690,8 +737,14 @@ def _install(pool: Path, tmp: Path):
     return argv, [out]
 
 
-def _install_scorer(pool: Path, tmp: Path):
+def _install_scorer(pool: Path, tmp: Path, good: dict | None = None):
+    """``pool install-scorer``; with ``good``, as the workflow's install does it with the run's backbone."""
     out = tmp / "installed"
+    if good is not None:
+        from tasktransfer.pool.install import install_pool_scorer
+
+        backbone = str(good["backbone"])
+        return (lambda: install_pool_scorer(pool, out / "model.safetensors", out / "metrics.json", backbone=backbone)), [out]
     argv = ["pool", "install-scorer", "--pool", str(pool), "--out-model", str(out / "model.safetensors"),
             "--out-metrics", str(out / "metrics.json")]
     return argv, [out]

@@ -428,7 +428,7 @@ def test_a_saved_and_loaded_scorer_predicts_the_same_numbers(tiny_backbone, tmp_
 
 
 def test_spec_refuses_unknown_settings():
-    for bad in ({"target_label": "median"}, {"select_on": "r2"}, {"ensemble": 0}, {"train_layers": "top-0"},
+    for bad in ({"target_label": "median"}, {"select_on": "r2"}, {"ensemble": 0}, {"ensemble": 17}, {"train_layers": "top-0"},
                 {"train_layers": "bottom-2"}, {"steps": 0}):
         with pytest.raises(ValueError):
             ScorerSpec.from_dict(bad)

@@ -69,14 +69,21 @@ def finished_run(tmp_path_factory, tiny_backbone) -> Path:
         results / "prompts" / "animal_a" / "seed0" / "prompt.safetensors", results / "prompts" / "_control" / "seed0"
     )
     (results / "targets" / "x" / "seed0").mkdir(parents=True)
-    # a scorer (untrained: only its file format matters here) with its metrics
-    from tasktransfer.affinity.scorer import build_scorer
+    # a scorer of 2 members with its metrics: every layer moved a little from the backbone, as training
+    # moves it (the word embeddings stay: the scorer feeds inputs_embeds), so export stores the deltas
+    from tasktransfer.affinity.scorer import ScorerSpec, build_scorer
 
     torch.manual_seed(0)
+    spec = ScorerSpec(lrs=(0.001,), ensemble=2)
+    scorer = build_scorer(str(tiny_backbone), spec)
+    with torch.no_grad():
+        for name, p in scorer.named_parameters():
+            if "word_embeddings" not in name:
+                p.add_(torch.randn_like(p) * (0.05 if "encoder." not in name else 2e-3))
     save_tensors(
         results / "scorer" / "model.safetensors",
-        build_scorer(str(tiny_backbone)).state_dict(),
-        {"backbone": str(tiny_backbone), "spec": {"lrs": [0.001]}, "lr": 0.001},
+        scorer.state_dict(),
+        {"backbone": str(tiny_backbone), "spec": spec.to_dict(), "lr": 0.001},
     )
     atomic_write_json(
         results / "scorer" / "metrics.json",
@@ -328,6 +335,61 @@ def test_install_pool_prompt_into_a_run(pool, tmp_path):
         pool_prompt_path(pool, "weather_a", 1, manifest)
     with pytest.raises(UnsafeNameError, match="is not a valid name"):
         pool_prompt_path(pool, "../etc", 0)
+
+
+def test_the_pools_scorer_is_compact_and_ranks_the_pool_as_the_runs(pool, finished_run, tmp_path, tiny_backbone):
+    """Only the trained tensors, quantised to the width the check chose, recorded in the manifest;
+    loaded back on the local backbone it ranks every pool task's sources as the run's full scorer;
+    installed into a run, the run's rank jobs read it as they read their own."""
+    from tasktransfer.affinity.scorer_file import compare_rankings, pool_predictions
+    from tasktransfer.affinity.scorer_model import load_scorer
+    from tasktransfer.io import load_tensors
+    from tasktransfer.pool.install import install_pool_scorer, load_pool_embeddings, load_pool_scorer, scorer_skeleton
+
+    manifest = load_manifest(pool)
+    info = manifest["scorer"]
+    run_file = finished_run / "results" / "scorer" / "model.safetensors"
+    assert info["storage"] == {"format": "backbone-delta", "bits": info["storage_check"]["chosen_bits"]}
+    assert info["storage_check"]["targets"] == 3 and info["storage_check"]["tried"][-1]["same_rankings"]
+    size = (pool / "scorer.safetensors").stat().st_size
+    assert size < run_file.stat().st_size / 2
+    assert size <= scorer_skeleton(pool, manifest, str(tiny_backbone))[2]
+    _, meta = load_tensors(pool / "scorer.safetensors")
+    assert meta["storage"] == info["storage"] and meta["backbone_weights_sha256"] == manifest["backbone"]["weights_sha256"]
+    full = load_scorer(*load_tensors(run_file))
+    compact = load_pool_scorer(pool, manifest, str(tiny_backbone))
+    emb = load_pool_embeddings(pool, manifest, 0)
+    check = compare_rankings(pool_predictions(full, emb), pool_predictions(compact, emb))
+    assert check["same_rankings"] and check["error_share"] <= 0.02
+    # installed with the run's backbone: checked as rank checks it, copied as it is, read by rank jobs
+    out = tmp_path / "results" / "scorer"
+    install_pool_scorer(pool, out / "model.safetensors", out / "metrics.json", manifest, backbone=str(tiny_backbone))
+    assert (out / "model.safetensors").read_bytes() == (pool / "scorer.safetensors").read_bytes()
+    installed = load_scorer(*load_tensors(out / "model.safetensors"), str(tiny_backbone))
+    assert pool_predictions(installed, emb) == pool_predictions(compact, emb)
+
+
+def test_a_pool_with_a_full_scorer_file_still_loads(pool, finished_run, tmp_path, tiny_backbone):
+    """A pool exported before compact files (the run's full file, no storage in the manifest) loads
+    as it did, bounded by what a full file of the architecture holds."""
+    from tasktransfer.affinity.scorer_file import pool_predictions
+    from tasktransfer.affinity.scorer_model import load_scorer
+    from tasktransfer.io import load_tensors
+    from tasktransfer.pool.install import load_pool_embeddings, load_pool_scorer, scorer_skeleton
+
+    old = tmp_path / "OLD"
+    shutil.copytree(pool, old)
+    run_file = finished_run / "results" / "scorer" / "model.safetensors"
+    shutil.copy(run_file, old / "scorer.safetensors")
+    manifest = json.loads((old / "manifest.json").read_text())
+    del manifest["scorer"]["storage"], manifest["scorer"]["storage_check"]
+    manifest["files"]["scorer.safetensors"] = sha256_file(old / "scorer.safetensors")
+    (old / "manifest.json").write_text(json.dumps(manifest))
+    manifest = load_manifest(old)
+    assert run_file.stat().st_size <= scorer_skeleton(old, manifest, str(tiny_backbone))[2]
+    emb = load_pool_embeddings(old, manifest, 0)
+    loaded = load_pool_scorer(old, manifest, str(tiny_backbone))
+    assert pool_predictions(loaded, emb) == pool_predictions(load_scorer(*load_tensors(run_file)), emb)
 
 
 def test_rank_a_new_task_from_a_csv(pool, tmp_path, capsys, tiny_backbone):

@@ -6,6 +6,7 @@
 - :mod:`~tasktransfer.affinity.scorer`: training the paper's affinity scorer s([P_t; P_s]) -> gain
 - :mod:`~tasktransfer.affinity.scorer_spec`: the scorer's settings, its training pairs and their labels
 - :mod:`~tasktransfer.affinity.scorer_model`: the scorer's model, built, loaded and applied
+- :mod:`~tasktransfer.affinity.scorer_file`: a pool's compact scorer file: trained deltas at the width the rankings need
 - :mod:`~tasktransfer.affinity.scorer_job`: the scorer's training job (its pairs, the fit, its files)
 - :mod:`~tasktransfer.affinity.design_job`: the design job (learnable targets, costs, the design's table)
 - :mod:`~tasktransfer.affinity.rank_job`: ranking a run's pool for one target by each method

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from tasktransfer.affinity.scorer_model import TOP_LAYERS
+from tasktransfer.affinity.scorer_model import MAX_ENSEMBLE, TOP_LAYERS
 
 TARGET_LABELS = ("raw", "centred", "standardised")
 SELECT_ON = ("spearman", "mae")
@@ -41,8 +41,8 @@ class ScorerSpec:
             raise ValueError(f"scorer.target_label {self.target_label!r} is unknown; use one of {TARGET_LABELS}")
         if self.select_on not in SELECT_ON:
             raise ValueError(f"scorer.select_on {self.select_on!r} is unknown; use one of {SELECT_ON}")
-        if self.ensemble < 1:
-            raise ValueError(f"scorer.ensemble must be at least 1, got {self.ensemble}")
+        if not 1 <= self.ensemble <= MAX_ENSEMBLE:
+            raise ValueError(f"scorer.ensemble must be from 1 to {MAX_ENSEMBLE} (a saved scorer's limit), got {self.ensemble}")
         if self.steps is not None and self.steps < 1:
             raise ValueError(f"scorer.steps must be at least 1 (or null), got {self.steps}")
         if self.train_layers != "all" and not TOP_LAYERS.fullmatch(str(self.train_layers)):

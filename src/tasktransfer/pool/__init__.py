@@ -4,6 +4,7 @@
 - :mod:`~tasktransfer.pool.manifest_checks`: a manifest checked before anything uses it (names, digests, bounds)
 - :mod:`~tasktransfer.pool.pool_files`: a pool's files read safely: inside it, no symlink, size-capped, hashed as read
 - :mod:`~tasktransfer.pool.export`: export a run's pool
+- :mod:`~tasktransfer.pool.export_scorer`: the pool's scorer at export: the run's scorer made compact, its manifest entry
 - :mod:`~tasktransfer.pool.export_folder`: write an exported pool's folder in a temp folder, renamed into place
 - :mod:`~tasktransfer.pool.export_job`: the export command's defaults (the run's config and registry)
 - :mod:`~tasktransfer.pool.rank_paths`: where ``rank --pool`` writes, checked before anything is read or tuned

@@ -13,16 +13,15 @@ from typing import Any
 from tasktransfer.errors import ArtefactError, TaskTransferError
 from tasktransfer.names import RULE, is_name
 from tasktransfer.pool.export_folder import PoolContent, write_pool
+from tasktransfer.pool.export_scorer import pool_scorer
 from tasktransfer.pool.manifest import (
     FORMAT_VERSION,
     MANIFEST,
     POOL_KIND,
-    SCORER_FILE,
     Log,
     backbone_identity,
     header_metadata,
     prompt_rel,
-    public_record,
     read_json,
     record_rel,
 )
@@ -283,37 +282,11 @@ def _task_entries(
     return entries
 
 
-def _scorer_info(scorer_file: Path, backbone: str, log: Log) -> dict | None:
-    """The manifest's ``scorer`` entry, or None (with a note) where the run has no scorer; a scorer
-    trained on another backbone than the prompts' is refused."""
-    if not scorer_file.exists():
-        log(
-            f"note: {scorer_file} does not exist; the pool has no scorer (ranking falls back to the similarity baselines)"
-        )
-        return None
-    smeta = header_metadata(scorer_file)
-    if smeta.get("backbone") != backbone:
-        raise ArtefactError(
-            f"scorer {scorer_file} was trained on backbone {smeta.get('backbone')!r}, the prompts on {backbone!r}; "
-            "rerun train_scorer or export without it (move it away)"
-        )
-    smetrics_path = scorer_file.parent / "metrics.json"
-    smetrics = (
-        public_record(read_json(smetrics_path, "scorer metrics", "rerun train_scorer"))
-        if smetrics_path.exists()
-        else None
-    )
-    trained_on = sorted({p[k] for p in (smetrics or {}).get("held_out", []) for k in ("source", "target")})
-    return {
-        "file": SCORER_FILE,
-        "backbone": smeta.get("backbone"),
-        # the scorer's backbone by weights (the prompts' backbone: checked equal above)
-        "weights_sha256": backbone_identity(backbone)["weights_sha256"],
-        "spec": smeta.get("spec"),
-        "lr": smeta.get("lr"),
-        "trained_on": trained_on,
-        "metrics": smetrics,
-    }
+def _embedding_prompts(found: dict[str, dict[int, Path]]) -> dict[str, Path]:
+    """Each task's prompt file at the pool's embedding seed (the first seed all tasks share, else
+    the task's first): what the scorer's compact file is checked on."""
+    common = set.intersection(*(set(s) for s in found.values()))
+    return {t: seeds[min(common) if common else min(seeds)] / PROMPT_FILE for t, seeds in found.items()}
 
 
 def _checked_identity(kind: _PromptKind, log: Log) -> dict[str, Any]:
@@ -388,9 +361,11 @@ def export_pool(
     kind, records = _read_prompts(results / "prompts", found)
     data_caps, roles = _caps_and_roles(config, config_name, kind.length)
     manifest_tasks = _task_entries(results, found, records, registry, data_caps, roles, config_name, log)
-    scorer_file = results / "scorer" / "model.safetensors"
-    scorer_info = _scorer_info(scorer_file, kind.backbone, log)
     identity = _checked_identity(kind, log)
+    scorer_info, scorer_bytes = pool_scorer(
+        results / "scorer" / "model.safetensors", kind.backbone, identity["weights_sha256"],
+        _embedding_prompts(found), log,
+    )
     manifest = _manifest(kind, identity, records, found, data_caps, manifest_tasks, scorer_info)
 
     # the learned selection methods' files: source prior, feature ranker (pool/selection_models.py)
@@ -399,7 +374,7 @@ def export_pool(
     extra_files, selection_info = selection_files(results, config, log)
     if selection_info:
         manifest["selection"] = selection_info
-    write_pool(out, PoolContent(found, records, scorer_file if scorer_info else None, extra_files), manifest)
+    write_pool(out, PoolContent(found, records, scorer_bytes, extra_files), manifest)
     log(
         f"pool written to {out}: {len(found)} tasks, {len(records)} prompts, "
         f"scorer {'yes' if scorer_info else 'no'}, backbone {kind.backbone}"

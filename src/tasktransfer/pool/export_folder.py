@@ -57,11 +57,11 @@ def exchange(a: Path, b: Path) -> bool:
 @dataclass(frozen=True)
 class PoolContent:
     """What goes into the pool folder besides the manifest: the prompts with their records, the
-    scorer's file (or None) and the selection methods' files."""
+    scorer's file (its bytes, or None) and the selection methods' files."""
 
     found: dict[str, dict[int, Path]]
     records: dict[tuple[str, int], dict]
-    scorer_file: Path | None
+    scorer: bytes | None
     extra_files: dict[str, bytes]
 
 
@@ -72,8 +72,8 @@ def _fill_folder(tmp: Path, content: PoolContent, manifest: dict[str, Any]) -> N
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(content.found[task][seed] / PROMPT_FILE, target)
         _write_synced(tmp / record_rel(task, seed), json.dumps(public_record(record), indent=2, sort_keys=True) + "\n")
-    if content.scorer_file is not None:
-        shutil.copyfile(content.scorer_file, tmp / SCORER_FILE)
+    if content.scorer is not None:
+        (tmp / SCORER_FILE).write_bytes(content.scorer)
     for name, data in content.extra_files.items():
         (tmp / name).write_bytes(data)
     manifest["files"] = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}

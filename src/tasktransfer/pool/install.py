@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 from tasktransfer.errors import ArtefactError
 from tasktransfer.pool.manifest import (
@@ -21,7 +22,7 @@ from tasktransfer.pool.manifest import (
     read_pool_file,
     record_rel,
 )
-from tasktransfer.pool.manifest_checks import strict_json
+from tasktransfer.pool.manifest_checks import shown, strict_json
 
 Log = Callable[[str], None]
 
@@ -103,30 +104,88 @@ def _check_scorer_backbone(where: str, manifest: dict, info: dict, meta: dict) -
         )
 
 
+def scorer_skeleton(pool: str | Path, manifest: dict, backbone: str) -> tuple[Any, dict, int]:
+    """The untrained scorer that the manifest's scorer entry describes (its spec: members,
+    segments, standardisation, trained layers), built on ``backbone`` (this machine's), its
+    architecture, and the most bytes its file can need in the entry's ``storage``
+    (:func:`~tasktransfer.affinity.scorer_model.file_bound`: a compact file at its code width, a
+    full one without ``storage``), known before any byte of the file is read."""
+    from tasktransfer.affinity.scorer_model import architecture, build_scorer, file_bound
+
+    info = manifest["scorer"]
+    try:
+        spec = info.get("spec") or {}
+        if not isinstance(spec, dict):
+            raise ArtefactError(f"its spec is not a mapping: {spec!r}")
+        arch = architecture(spec)
+        model = build_scorer(backbone, arch)
+        return model, arch, file_bound(model, info.get("storage"), arch["train_layers"])
+    except ArtefactError as err:
+        raise ArtefactError(f"pool {pool}: manifest field 'scorer' does not describe a scorer ({err}); {DO_NOT_USE}") from err
+
+
+def _check_scorer_record(where: str, manifest: dict, info: dict, meta: dict, arch: dict) -> None:
+    """The file's metadata agrees with the manifest's entry: the same spec's architecture, the same
+    storage (the one the size bound was computed for), and, for a compact file, differences from
+    the pool's backbone weights (by hash)."""
+    from tasktransfer.affinity.scorer_model import architecture
+
+    spec = meta.get("spec") or {}
+    try:
+        theirs = architecture(spec) if isinstance(spec, dict) else None
+    except ArtefactError:
+        theirs = None
+    if theirs != arch:
+        raise ArtefactError(f"{where} has the spec {shown(spec)[:300]}, the manifest's scorer entry {arch}; {DO_NOT_USE}")
+    if meta.get("storage") != info.get("storage"):
+        raise ArtefactError(
+            f"{where} is stored as {shown(meta.get('storage'))[:300]}, the manifest says {shown(info.get('storage'))[:300]}; "
+            f"{DO_NOT_USE}"
+        )
+    weights = manifest["backbone"].get("weights_sha256")
+    if info.get("storage") is not None and meta.get("backbone_weights_sha256") != weights:
+        raise ArtefactError(
+            f"{where} holds differences from the weights of a backbone with sha256 "
+            f"{shown(meta.get('backbone_weights_sha256'))[:100]}, the pool's backbone has {weights}; {DO_NOT_USE}"
+        )
+
+
+def read_pool_scorer(pool: str | Path, manifest: dict, backbone: str) -> tuple[Any, bytes]:
+    """The pool's scorer loaded on ``backbone`` and the file's bytes (the ones that matched its hash).
+
+    The file is refused by its size before it is read (over what the architecture can hold), then
+    its metadata against the manifest, then every tensor's name, dtype and shape against the
+    architecture and every value for finiteness; a compact file's omitted tensors are the local
+    backbone's (the caller has compared its weights hash with the pool's)."""
+    from tasktransfer.affinity.scorer_model import load_weights
+    from tasktransfer.io import check_finite, tensors_from_bytes
+
+    info = manifest["scorer"]
+    where = f"pool {pool}: {info['file']}"
+    model, arch, limit = scorer_skeleton(pool, manifest, backbone)
+    data = read_pool_file(pool, manifest, info["file"], limit)
+    state, meta = tensors_from_bytes(data, where)
+    _check_scorer_backbone(where, manifest, info, meta)
+    _check_scorer_record(where, manifest, info, meta, arch)
+    check_finite(state, where, DO_NOT_USE)
+    try:
+        load_weights(model, state, meta, backbone)
+    except ArtefactError as err:
+        raise ArtefactError(f"{where} does not fit the scorer it describes ({err}); {DO_NOT_USE}") from err
+    return model, data
+
+
 def load_pool_scorer(pool: str | Path, manifest: dict, backbone: str):
-    """The pool's affinity scorer (hash-checked, finite), or None when the pool has none.
+    """The pool's affinity scorer (hash-checked, size-bounded, shape-checked, finite), or None
+    when the pool has none.
 
     Its encoder is built from ``backbone``, the backbone of this machine's configuration (the
     caller has compared its weights hash with the pool's), never from a name the pool gives; the
     scorer file must say it was trained on the manifest's backbone.
     """
-    info = manifest.get("scorer")
-    if not info:
+    if not manifest.get("scorer"):
         return None
-    from tasktransfer.affinity.scorer import load_scorer
-    from tasktransfer.io import check_finite, tensors_from_bytes
-
-    where = f"pool {pool}: {info['file']}"
-    state, meta = tensors_from_bytes(read_pool_file(pool, manifest, info["file"]), where)
-    _check_scorer_backbone(where, manifest, info, meta)
-    check_finite(state, where, DO_NOT_USE)
-    try:
-        model = load_scorer(state, meta, backbone)
-    except ArtefactError as err:
-        raise ArtefactError(
-            f"pool {pool}: {info['file']} does not fit its backbone's scorer ({err}); export the pool again"
-        ) from err
-    return model
+    return read_pool_scorer(pool, manifest, backbone)[0]
 
 
 def install_pool_prompt(
@@ -169,12 +228,20 @@ def install_pool_prompt(
 
 
 def install_pool_scorer(
-    pool: str | Path, out_model: str | Path, out_metrics: str | Path, manifest: dict | None = None
+    pool: str | Path,
+    out_model: str | Path,
+    out_metrics: str | Path,
+    manifest: dict | None = None,
+    backbone: str | None = None,
 ) -> None:
     """Write the pool's scorer where a run keeps its own (``results/scorer/``), hash-checked.
 
-    The metrics file is the scorer's training record (held-out predictions included) plus
-    ``imported_from``. A pool without a scorer raises :class:`ArtefactError`.
+    With ``backbone`` (the run's, whose weights hash the workflow compared with the pool's) the
+    file is checked as :func:`read_pool_scorer` checks it (size bound, every tensor, loaded);
+    without, only its metadata, finite values and the general size cap. The bytes written are the
+    ones that matched the hash, a compact file as it is (the run's rank jobs read it). The metrics
+    file is the scorer's training record (held-out predictions included) plus ``imported_from``.
+    A pool without a scorer raises :class:`ArtefactError`.
     """
     from tasktransfer.io import atomic_write_bytes, atomic_write_json, check_finite, tensors_from_bytes
 
@@ -183,11 +250,14 @@ def install_pool_scorer(
     info = manifest.get("scorer")
     if not info:
         raise ArtefactError(f"pool {pool} has no scorer; train one in the run (leave the pool's scorer out)")
-    where = f"pool {pool}: {info['file']}"
-    data = read_pool_file(pool, manifest, info["file"])
-    state, meta = tensors_from_bytes(data, where)
-    _check_scorer_backbone(where, manifest, info, meta)  # install-scorer too, not only rank
-    check_finite(state, where, DO_NOT_USE)
+    if backbone is not None:
+        data = read_pool_scorer(pool, manifest, backbone)[1]
+    else:
+        where = f"pool {pool}: {info['file']}"
+        data = read_pool_file(pool, manifest, info["file"])
+        state, meta = tensors_from_bytes(data, where)
+        _check_scorer_backbone(where, manifest, info, meta)  # install-scorer too, not only rank
+        check_finite(state, where, DO_NOT_USE)
     atomic_write_bytes(out_model, data)
     record = dict(info.get("metrics") or {})
     record["imported_from"] = {"pool": str(pool), "file": info["file"], "sha256": manifest["files"][info["file"]]}

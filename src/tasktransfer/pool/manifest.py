@@ -7,7 +7,9 @@ nothing is unpickled, loading runs no code)::
     POOL/prompts/{task}/seed{s}.safetensors the prompt job's file as the run wrote it (prompt
                                             encoder, head, task embedding P; metadata backbone, L, H)
     POOL/prompts/{task}/seed{s}.json        that job's record (r1, lr, spec, history, dev predictions)
-    POOL/scorer.safetensors                 the affinity scorer (when the run had one)
+    POOL/scorer.safetensors                 the affinity scorer (when the run had one): only what
+                                            training changed, as quantised deltas from the backbone
+                                            (affinity/scorer_file.py; manifest scorer.storage)
 
 ``manifest.json`` (``format_version`` 1) names the backbone and the sha256 of its weights, the
 prompt size and spec, the data caps, and per task its format, metric, type, registry entry
@@ -276,6 +278,16 @@ def check_pool_compatible(
 
 
 
+def _scorer_kind(scorer: Any) -> str:
+    """How `pool verify` names the pool's scorer: no, full (every tensor), or compact at its width."""
+    if not scorer:
+        return "no"
+    storage = scorer.get("storage") if isinstance(scorer, dict) else None
+    if isinstance(storage, dict):
+        return f"yes (compact: trained tensors as {shown(storage.get('bits'))}-bit deltas from the backbone)"
+    return "yes (full)"
+
+
 def describe(manifest: dict) -> str:
     """A few lines about a pool (what `tasktransfer pool verify` prints)."""
     bb = manifest["backbone"]
@@ -284,7 +296,7 @@ def describe(manifest: dict) -> str:
         f"format {manifest['format_version']}, backbone {shown(bb['name'])} "
         f"(weights sha256 {shown(bb.get('weights_sha256') or 'not recorded')})",
         f"prompt L={p['length']} H={p['hidden_size']} mlp_hidden={p['mlp_hidden']}; seeds {manifest.get('seeds')}; "
-        f"scorer {'yes' if manifest.get('scorer') else 'no'}; {len(manifest['files'])} files",
+        f"scorer {_scorer_kind(manifest.get('scorer'))}; {len(manifest['files'])} files",
     ]
     for task in pool_tasks(manifest):
         t = manifest["tasks"][task]

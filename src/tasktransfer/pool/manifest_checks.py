@@ -274,6 +274,9 @@ def _check_scorer(c: _ManifestChecker, scorer: Any, files: dict) -> None:
         c.fail("scorer.trained_on", "must be a list of task names")
     if scorer.get("metrics") is not None:
         c.mapping(scorer["metrics"], "scorer.metrics")
+    # a compact file's storage (its width; checked in full where the file is read) and its check
+    for key in ("spec", "storage", "storage_check"):
+        c.mapping(scorer.get(key), f"scorer.{key}", optional=True)
 
 
 def check_manifest(manifest: dict, pool: str | Path) -> None:

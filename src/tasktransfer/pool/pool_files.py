@@ -84,8 +84,10 @@ def open_in_pool(pool: Path, rel: str) -> int:
 def size_limit(manifest: dict, rel: str) -> int:
     """The most bytes a pool file of this kind can need: a prompt file holds the encoder, its
     embedding and a head, all sized by the manifest's L, H and mlp_hidden (8 bytes a number, a head
-    of up to :data:`MAX_HEAD_LABELS` labels, a header of JSON); a JSON file is small; the scorer
-    (copies of the backbone) has only the general cap."""
+    of up to :data:`MAX_HEAD_LABELS` labels, a header of JSON); a JSON file is small. The scorer's
+    bound depends on the backbone on this machine, so its readers pass it to :func:`read_pool_file`
+    (``tasktransfer.pool.install.scorer_skeleton``: what its architecture can hold); here it has
+    only the general cap."""
     if rel.startswith("prompts/") and rel.endswith(".safetensors"):
         prompt = manifest.get("prompt") if isinstance(manifest.get("prompt"), dict) else {}
         length, hidden, mlp = (int(prompt.get(k) or 0) for k in ("length", "hidden_size", "mlp_hidden"))
@@ -120,9 +122,10 @@ def hash_fd(fd: int) -> str:
     return h.hexdigest()
 
 
-def read_pool_file(pool: str | Path, manifest: dict, rel: str) -> bytes:
+def read_pool_file(pool: str | Path, manifest: dict, rel: str, limit: int | None = None) -> bytes:
     """The bytes of one pool file, hashed as they are read: what the caller uses is exactly what
-    matched the manifest's sha256 (no second read after the check)."""
+    matched the manifest's sha256 (no second read after the check). A file over ``limit`` bytes
+    (default :func:`size_limit`) is refused before any byte is read."""
     pool = Path(pool)
     files = manifest["files"]
     if rel not in files:
@@ -131,7 +134,8 @@ def read_pool_file(pool: str | Path, manifest: dict, rel: str) -> bytes:
         )
     inside_pool(pool, rel)
     digest = hashlib.sha256()
-    data = read_limited(open_in_pool(pool, rel), size_limit(manifest, rel), pool, rel, digest)
+    limit = size_limit(manifest, rel) if limit is None else limit
+    data = read_limited(open_in_pool(pool, rel), limit, pool, rel, digest)
     check_digest(pool, rel, digest.hexdigest(), files[rel])
     return data
 
