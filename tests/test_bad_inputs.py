@@ -497,6 +497,9 @@ CASES = [
          r"write \(data, metrics\.json, ranking\.tsv\)", extra_check=lambda t: _same(t / "proj" / "metrics.json", b"mine")),
     Case("rank --work inside the pool", lambda g, t: _work_in_pool(g, t), r"--work .* is inside the pool", extra_check=lambda t: _pool_intact(t / "P")),
     Case("rank --out is a folder", lambda g, t: _out_folder(g, t), r"--out .*outdir is a folder; name the ranking's file"),
+    Case("select --budget 0", lambda g, t: select(g, t, "--budget", "0"), r"--budget 0: give the number of transfers to run"),
+    Case("select --out a folder of the user's", lambda g, t: _select_into_mine(g, t),
+         r"--out .*mine holds what `tasktransfer select` did not write", extra_check=lambda t: _mine_intact(t)),
     Case("rank --out under an unwritable folder", lambda g, t: _out_unwritable(g, t), r"--out .*: .*locked is (a file, not a folder|not writable)"),
     Case("rank --out with a quoted ~", lambda g, t: _out_tilde(g, t), r"--out ~/pool starts with a literal '~'"),
     Case("rank an empty task file", lambda g, t: _rank_file(g, t, b""), r"--task .*latin\.csv is empty"),
@@ -592,6 +595,25 @@ def _out_folder(good: dict, tmp: Path):
     argv, paths = rank(good, good["pool"], tmp)
     argv[argv.index("--out") + 1] = str(tmp / "outdir")
     return argv, paths[1:]
+
+
+def select(good: dict, tmp: Path, *extra: str) -> tuple[list[str], list[Path]]:
+    work = tmp / "work"
+    argv = ["select", "--pool", str(good["pool"]), "--task", str(good["csv"]), "--backbone", str(good["backbone"])]
+    argv += ["--work", str(work), "--method", "cosine_mean", "--threads", "1", *extra]
+    return argv, [work / "target", work / "transfer", work / "selected"]
+
+
+def _select_into_mine(good: dict, tmp: Path):
+    mine = tmp / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    return select(good, tmp, "--budget", "2", "--out", str(mine))
+
+
+def _mine_intact(tmp: Path) -> None:
+    assert (tmp / "mine" / "notes.txt").read_text() == "keep me"
+    assert sorted(p.name for p in (tmp / "mine").iterdir()) == ["notes.txt"]
 
 
 def _out_unwritable(good: dict, tmp: Path):

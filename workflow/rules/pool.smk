@@ -66,6 +66,6 @@ if POOL and POOL.scorer:
             code=CODE["pool"],
         run:
             shell(
-                "tasktransfer pool install-scorer --pool {config[pool]:q} "
+                "tasktransfer pool install-scorer --pool {config[pool]:q} --backbone {config[backbone]:q} "
                 "--out-model {output.model:q} --out-metrics {output.metrics:q} > {log:q} 2>&1"
             )

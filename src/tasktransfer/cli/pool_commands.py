@@ -41,7 +41,7 @@ def cmd_pool_install_prompt(a: argparse.Namespace) -> None:
 def cmd_pool_install_scorer(a: argparse.Namespace) -> None:
     from tasktransfer.pool.install import install_pool_scorer
 
-    install_pool_scorer(a.pool, a.out_model, a.out_metrics)
+    install_pool_scorer(a.pool, a.out_model, a.out_metrics, backbone=a.backbone)
     log(f"scorer installed from pool {a.pool} as {a.out_model}")
 
 
@@ -100,6 +100,8 @@ def add_commands(sub) -> None:
     i.add_argument("--pool", required=True)
     i.add_argument("--out-model", required=True, help="results/scorer/model.safetensors")
     i.add_argument("--out-metrics", required=True, help="results/scorer/metrics.json")
+    i.add_argument("--backbone", help="the run's backbone (its weights hash matched the pool's): every tensor checked "
+                   "against the scorer rebuilt on it, the file bounded by what that scorer can hold")
     i.set_defaults(func=cmd_pool_install_scorer)
 
 
