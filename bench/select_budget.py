@@ -64,7 +64,7 @@ def new_task(task: str, registry: Path, resources: Path, folder: Path, n_train: 
 
 
 def run_select(pool: Path, registry: Path, name: str, work: Path, budget: int, threads: int, halving: bool) -> dict:
-    argv = [sys.executable, "-m", "tasktransfer", "select", "--pool", str(pool), "--task", name, "--registry",
+    argv = [sys.executable, "-m", "tasktransfer.cli", "select", "--pool", str(pool), "--task", name, "--registry",
             str(registry), "--budget", str(budget), "--work", str(work), "--threads", str(threads), "--quiet"]
     argv += ["--halving"] if halving else []
     before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
@@ -89,7 +89,7 @@ def main() -> None:
     a = p.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="select-bench-"))
     pool = tmp / "POOL"
-    subprocess.run([sys.executable, "-m", "tasktransfer", "pool", "export", "--results", a.results, "--out", str(pool),
+    subprocess.run([sys.executable, "-m", "tasktransfer.cli", "pool", "export", "--results", a.results, "--out", str(pool),
                     "--config", a.config], check=True, cwd=REPO, stdout=subprocess.DEVNULL)
     size = sum(f.stat().st_size for f in pool.rglob("*") if f.is_file())
     registry = new_task(a.task, Path(a.registry), Path(a.resources), tmp, 128, 200)
