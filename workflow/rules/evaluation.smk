@@ -108,7 +108,7 @@ rule evaluate:
             "design",
             "5. Evaluation",
             "noise ceiling and power of the design",
-            subcategory="0. Headline",
+            subcategory="3. Design and power",
             noise_ceiling=layout.NOISE_CEILING,
             design_html=layout.DESIGN_HTML,
         ),
@@ -116,7 +116,7 @@ rule evaluate:
             "design",
             "5. Evaluation",
             "variance components of the gain",
-            subcategory="0. Headline",
+            subcategory="3. Design and power",
             components=layout.VARIANCE_COMPONENTS,
         ),
         # each method's best of top k, cross-fitted, against the job-seconds of its k transfers
