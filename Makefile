@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv/bin
 CORES ?= 2
 
-.PHONY: setup run study study-design task-survey task-check report test test-fast lint clean-results
+.PHONY: setup run study study-design matrix task-survey task-check report test test-fast lint clean-results
 
 setup:
 	bash scripts/setup.sh
@@ -36,6 +36,24 @@ study-design: setup  ## the study by design (config/study_design.yaml) in runs/s
 	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/study_design --configfile config/study_design.yaml \
 		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources data_dir=$(DATA_DIR) --report $(CURDIR)/runs/study_design/report.html
 	@echo "report: runs/study_design/report.html"
+
+# the matrix's increments: rows built after increment k (config/matrix.yaml lists the targets in
+# this order); each increment runs only the new rows, then the report and the findings
+MATRIX_ROWS := 8 18 28 34 37 40
+INCREMENT ?= 1
+
+matrix: setup  ## the transfer matrix (config/matrix.yaml) in runs/matrix/, INCREMENT=k of 6 (each at most 2 h on 2 cores; see the config)
+	@rows=$(word $(INCREMENT),$(MATRIX_ROWS)); [ -n "$$rows" ] || { echo "INCREMENT must be 1 to 6, not '$(INCREMENT)'" >&2; exit 2; }; \
+	mkdir -p runs/matrix && \
+	echo "matrix increment $(INCREMENT): rows of the first $$rows targets" && \
+	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/matrix --configfile config/matrix.yaml \
+		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources data_dir=$(DATA_DIR) targets_first=$$rows \
+		--cores $(CORES) $(SNAKEMAKE_ARGS) && \
+	PATH=$(CURDIR)/$(VENV):$$PATH $(VENV)/snakemake --directory runs/matrix --configfile config/matrix.yaml \
+		--config tasks_registry=$(CURDIR)/config/tasks.yaml resources_dir=$(CURDIR)/resources data_dir=$(DATA_DIR) targets_first=$$rows \
+		--report $(CURDIR)/runs/matrix/report.html && \
+	$(VENV)/python scripts/findings.py runs/matrix
+	@echo "report: runs/matrix/report.html"
 
 # the data folder the study configs and the task survey read (github/OWNER/REPO/PATH): CI and the
 # development machines keep one beside the clone; a lab points it at its clones

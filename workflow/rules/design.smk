@@ -38,7 +38,8 @@ def transfer_chunk_tags():
 def design_tasks():
     """What the design needs of each task a transfer goes into: its type, and its format and
     target-role epochs (the cost model's key, with the target size). The held-out targets are in
-    it too: their transfers' benchmarks are the cost model's measurements of the same keys.
+    it too: their transfers' benchmarks are the cost model's measurements of the same keys. Every
+    planned target, rows or not yet (`targets_first`): adding rows leaves the design as it is.
     """
     return as_json(
         {
@@ -47,7 +48,7 @@ def design_tasks():
                 "format": REGISTRY[t].format,
                 "epochs": target_spec(t)["epochs"],
             }
-            for t in [*SOURCES, *TARGETS]
+            for t in [*SOURCES, *PLANNED_TARGETS]
         }
     )
 

@@ -26,7 +26,8 @@ rule train_scorer:
     shell:
         "tasktransfer train-scorer --gains {input.gains:q} {params.pairs:q} {params.extra:q} "
         "--prompts {params.prompts:q} "
-        "--target-prompts {params.target_prompts:q} --target-seed {params.target_seed:q} "
+        "--target-prompts {params.target_prompts:q} {params.target_roots:q} "
+        "--target-seed {params.target_seed:q} "
         "--sources {params.sources:q} --backbone {params.backbone:q} --m {params.m:q} "
         "--pair-seed {params.pair_seed:q} --spec {params.spec:q} --seed {params.seed:q} "
         "--embedding-seed {params.embedding_seed:q} --threads {threads} "

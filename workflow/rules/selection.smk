@@ -65,7 +65,7 @@ rule pair_features:
         sources=",".join(SOURCES),
         data=lambda wc: task_data(wc.target),
         spec=lambda wc: features_spec(wc.target),
-        max_train=SIZE,
+        max_train=lambda wc: target_size(wc.target),
         prompts=pool_root,
         embedding_seed=POOL_EMBEDDING_SEED,
         code=CODE["features"],

@@ -9,8 +9,8 @@ every pair touching ``exclude_tasks``, the leave-one-target-out scorer adds the 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -41,6 +41,8 @@ class ScorerJob:
     extra_gains: str | None = None
     exclude_targets: Sequence[str] = ()
     target_prompts: str | None = None  # target side: the target-role runs (default: prompts)
+    # targets tuned at a size of their own (data.target_train_per_task): their runs' folder each
+    target_prompt_roots: Mapping[str, str] = field(default_factory=dict)
     embedding_seed: int = 0
     target_seed: int | None = None
     seed: int = 0
@@ -87,16 +89,20 @@ def training_pairs(job: ScorerJob) -> list[TrainingPair]:
     return pairs
 
 
+def target_prompt_paths(job: ScorerJob, targets: Iterable[str]) -> dict[str, Path]:
+    """Each target's target-side prompt: its target-role run at the embedding seed, in its size's
+    folder (``target_prompt_roots``) or the run's one target folder."""
+    root = job.target_prompts or job.prompts
+    seed = job.embedding_seed if job.target_seed is None else job.target_seed
+    return {t: prompt_in(job.target_prompt_roots.get(t, root), t, seed) for t in sorted(targets)}
+
+
 def train_scorer_job(job: ScorerJob, out_model: str | Path, out_metrics: str | Path) -> None:
     pairs = training_pairs(job)
     # source side: pool prompts; target side: the target-role runs (the prompt a target with few
     # labels can have), the same files a held-out target is ranked with
     emb = load_embeddings({t: prompt_in(job.prompts, t, job.embedding_seed) for t in job.sources})
-    target_root = job.target_prompts or job.prompts
-    target_seed = job.embedding_seed if job.target_seed is None else job.target_seed
-    target_emb = load_embeddings(
-        {t: prompt_in(target_root, t, target_seed) for t in sorted({p.target for p in pairs})}
-    )
+    target_emb = load_embeddings(target_prompt_paths(job, {p.target for p in pairs}))
     log(f"training the affinity scorer on {len(pairs)} pairs among {len(job.sources)} sources")
     model, report = fit_scorer(job.backbone, pairs, emb, job.spec, job.seed, log=log, target_emb=target_emb)
     save_tensors(out_model, model.state_dict(), {"backbone": job.backbone, "spec": job.spec.to_dict(), "lr": report["lr"]})

@@ -19,6 +19,7 @@ def cmd_train_scorer(a: argparse.Namespace) -> None:
         gains=a.gains, sources=a.sources, prompts=a.prompts, backbone=a.backbone, spec=ScorerSpec.from_dict(a.spec),
         m=a.m, pair_seed=a.pair_seed, pairs=a.pairs, subsample=a.subsample, exclude_tasks=a.exclude_tasks,
         extra_gains=a.extra_gains, exclude_targets=a.exclude_targets, target_prompts=a.target_prompts,
+        target_prompt_roots=a.target_prompt_roots,
         embedding_seed=a.embedding_seed, target_seed=a.target_seed, seed=a.seed,
     )
     train_scorer_job(job, a.out_model, a.out_metrics)
@@ -87,6 +88,8 @@ def add_commands(sub) -> None:
     add_pool_args(s)
     s.add_argument("--gains", required=True)
     s.add_argument("--target-prompts", help="folder of the target-role runs (target side; default: --prompts)")
+    s.add_argument("--target-prompt-roots", type=json_arg, default={},
+                   help="JSON {task: folder}: the target-role runs of targets tuned at a size of their own")
     s.add_argument("--target-seed", type=int, help="seed of the target-side embeddings (default: --embedding-seed)")
     s.add_argument("--m", type=int, required=True)
     s.add_argument("--pair-seed", type=int, default=0)

@@ -26,17 +26,21 @@ def target_root(size=SIZE):
     return layout.fill(layout.TARGET_ROOT, size=size)
 
 
-def target_prompt_file(task, seed, size=SIZE):
-    """A target-role run's prompt (its task embedding on the target side)."""
+def target_prompt_file(task, seed, size=None):
+    """A target-role run's prompt (its task embedding on the target side), at the task's size."""
+    size = size or target_size(task)
     return layout.fill(layout.TARGET_PROMPT, task=task, seed=seed, size=size)
 
 
-def target_metrics(task, seed, size=SIZE):
-    """A target-role run's metrics (r1)."""
+def target_metrics(task, seed, size=None):
+    """A target-role run's metrics (r1), at the task's size."""
+    size = size or target_size(task)
     return layout.fill(layout.TARGET_METRICS, task=task, seed=seed, size=size)
 
 
-def transfer_metrics(source, target, seed, size=SIZE):
+def transfer_metrics(source, target, seed, size=None):
+    """A transfer run's metrics (r2), at the target's size."""
+    size = size or target_size(target)
     return layout.fill(
         layout.TRANSFER_METRICS, source=source, target=target, seed=seed, size=size
     )

@@ -34,10 +34,15 @@ if DATA_DIR is not None:
     DATA_DIR = DATA_DIR.resolve()
     os.environ[DATA_ENV] = str(DATA_DIR)
 SOURCES = sorted(config["sources"])
-TARGETS = sorted(config["targets"])
+# the targets whose rows are built now: the first `targets_first` of `targets` in the config's
+# order (a matrix built in increments, config/matrix.yaml; 0: all of them). Every listed target is
+# prepared, tuned and checked for learnability from the first increment on, so the learnability
+# table, and the pool pairs designed from it, stay as they are while rows are added.
+PLANNED_TARGETS = sorted(config["targets"])
+TARGETS = sorted(config["targets"][: config["targets_first"] or None])
 # novel targets: tuned once, ranked by the scorer, transferred from its top-k only (selection.smk)
 NOVEL = sorted(config.get("novel_targets", []))
-TASKS = sorted(set(SOURCES) | set(TARGETS) | set(NOVEL))
+TASKS = sorted(set(SOURCES) | set(PLANNED_TARGETS) | set(NOVEL))
 SEEDS = sorted(config["seeds"])
 POOL_SEEDS = sorted(config["pool_seeds"])
 # --- a shared pool (`pool:`; pool/import_plan.py, workflow/rules/pool.smk) ---------------------------
@@ -60,12 +65,12 @@ if config["pool"]:
 # --- end of the shared pool block ----------------------------------------------------------------
 for _task in TASKS:
     get_task(REGISTRY, _task)  # an unknown task fails here, naming the registry's tasks
-_overlap = sorted(set(SOURCES) & set(TARGETS))
+_overlap = sorted(set(SOURCES) & set(PLANNED_TARGETS))
 if _overlap:
     raise ValueError(
         f"tasks {_overlap} are both sources and targets; a target must stay out of the pool"
     )
-_overlap = sorted(set(NOVEL) & (set(SOURCES) | set(TARGETS)))
+_overlap = sorted(set(NOVEL) & (set(SOURCES) | set(PLANNED_TARGETS)))
 if _overlap:
     raise ValueError(
         f"novel targets {_overlap} are also sources or targets; list each task in one role only"
@@ -89,6 +94,27 @@ POOL_EMBEDDING_SEED = POOL_SEEDS[0]
 TARGET_EMBEDDING_SEED = SEEDS[0]
 # the target-role training size, as it appears in paths: n128, or nall without a cap
 SIZE = layout.size_tag(config["data"].get("target_train"))
+# with data.target_train_per_task, a task whose registry entry records the size it learns at
+# (`target_train`, from the task survey) takes that size in the target role instead
+TASK_SIZES = (
+    {t: REGISTRY[t].target_train for t in TASKS if REGISTRY[t].target_train}
+    if config["data"]["target_train_per_task"]
+    else {}
+)
+for _task, _size in TASK_SIZES.items():
+    if _size > config["data"]["max_train"]:
+        raise ValueError(
+            f"task {_task!r} learns at {_size} training examples (its registry's target_train) but "
+            f"data.max_train is {config['data']['max_train']}: raise data.max_train to {_size} or "
+            "more, or set data.target_train_per_task: false"
+        )
+
+
+def target_size(task):
+    """A task's target-role size as it appears in paths (data.target_train, or its own)."""
+    return layout.size_tag(TASK_SIZES[task]) if task in TASK_SIZES else SIZE
+
+
 PRIOR_LAMBDA = config["selection"]["prior_lambda"]
 
 
@@ -131,8 +157,9 @@ def target_spec(task):
 
 
 def data_spec():
-    """What `prepare` reads of `data` (the target cap only picks a prefix later, so it is left out)."""
-    return as_json({k: v for k, v in config["data"].items() if k != "target_train"})
+    """What `prepare` reads of `data` (the target caps only pick a prefix later, so they are left out)."""
+    target_caps = ("target_train", "target_train_per_task")
+    return as_json({k: v for k, v in config["data"].items() if k not in target_caps})
 
 
 def features_spec(task):
@@ -160,6 +187,15 @@ def scorer_params(**overrides):
         "seed": config["scorer"]["seed"],
         "embedding_seed": POOL_EMBEDDING_SEED,
         "target_prompts": target_root(),
+        # a target of its own size (data.target_train_per_task) is read from its size's folder
+        "target_roots": (
+            [
+                "--target-prompt-roots",
+                as_json({t: target_root(target_size(t)) for t in TASK_SIZES}),
+            ]
+            if TASK_SIZES
+            else []
+        ),
         "target_seed": TARGET_EMBEDDING_SEED,
         # the designed pairs (design.smk) replace the sample of --m and --pair-seed
         "pairs": lambda wc, input: (
