@@ -30,7 +30,7 @@ def test_the_named_targets_are_found():
 
 
 def test_every_config_is_listed():
-    assert {"config.yaml", "paper.yaml", "study.yaml", "study_design.yaml", "fp32_cpu.yaml"} <= {
+    assert {"config.yaml", "paper.yaml", "study.yaml", "study_design.yaml", "fp32_cpu.yaml", "matrix.yaml"} <= {
         p.name for p in CONFIGS
     }
 
