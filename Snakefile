@@ -31,6 +31,7 @@ include: "workflow/rules/scorer.smk"
 include: "workflow/rules/selection.smk"
 include: "workflow/rules/evaluation.smk"
 include: "workflow/rules/ablations.smk"  # extra targets: `snakemake ablations`
+include: "workflow/rules/publish.smk"  # extra target: `snakemake publish`
 
 
 rule all:

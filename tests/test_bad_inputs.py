@@ -903,15 +903,15 @@ def test_an_export_killed_between_its_steps_leaves_a_pool_at_out(good, tmp_path,
     """The new pool is swapped in with one atomic exchange: were the process killed right after it
     (simulated by an exception where the old design renamed a second time), --out holds a whole
     pool, which verifies."""
-    from tasktransfer.pool import export_folder
-    from tasktransfer.pool.export_folder import exchange
+    from tasktransfer import folder_swap
+    from tasktransfer.folder_swap import exchange
     from tasktransfer.pool.manifest import load_manifest, verify_pool
 
     out = tmp_path / "POOL"
     shutil.copytree(good["pool"], out)
     calls = []
 
-    class NoSecondRename:  # export_folder's os, whose replace kills the process
+    class NoSecondRename:  # the folder swap's os, whose replace kills the process
         def __getattr__(self, name):
             return getattr(os, name)
 
@@ -924,7 +924,7 @@ def test_an_export_killed_between_its_steps_leaves_a_pool_at_out(good, tmp_path,
     (probe / "b").mkdir()
     if not exchange(probe / "a", probe / "b"):
         pytest.skip("this file system cannot exchange two paths in one step")
-    monkeypatch.setattr(export_folder, "os", NoSecondRename())
+    monkeypatch.setattr(folder_swap, "os", NoSecondRename())
     assert main(_export(good, out, "--force")) == 0  # no second rename: os.replace is never called
     assert calls == []
     verify_pool(out, load_manifest(out))

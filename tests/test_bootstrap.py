@@ -43,3 +43,27 @@ def test_seed_spread_widens_the_interval():
     same = paired_bootstrap(accuracy, ROWS, [up, up], [base, base], n_boot=400, seed=1)
     assert spread.mean == pytest.approx(0.0)
     assert spread.hi - spread.lo > same.hi - same.lo
+
+
+def test_a_formats_accuracy_takes_the_fast_path(monkeypatch):
+    """get_format(meta).score of an accuracy task is never called: the per-example statistics
+    are summed instead; wrapped in a function, the same score runs every replicate."""
+    from tasktransfer.data.prepare import TaskMeta
+    from tasktransfer.prompting import formats
+
+    fmt = formats.get_format(TaskMeta("t", "t", "classification", "accuracy", ["0", "1"], 0, 40, None))
+    rows = [{"label": str(r["label"])} for r in ROWS]
+    gold = [r["label"] for r in ROWS]
+    half = gold[:20] + [1 - g for g in gold[20:]]
+    calls = []
+    real_score = formats.Classification.score
+
+    def counted(self, predictions, rows):
+        calls.append(len(rows))
+        return real_score(self, predictions, rows)
+
+    generic = paired_bootstrap(lambda p, r: counted(fmt, p, r), rows, [gold, half], [half, half], n_boot=50)
+    assert len(calls) == 2 * 2 + 50 * 2 * 2  # the point (2 seeds x 2 runs), then 2 seeds x 2 runs a replicate
+    monkeypatch.setattr(formats.metrics, "accuracy", lambda *a: pytest.fail("the generic score ran"))
+    fast = paired_bootstrap(fmt.score, rows, [gold, half], [half, half], n_boot=50)
+    assert fast == generic

@@ -9,12 +9,14 @@ Top-level modules, below all of them:
 
 - :mod:`~tasktransfer.errors`: errors that name the thing at fault and how to fix it
 - :mod:`~tasktransfer.io`: atomic writes; safetensors artefacts with JSON metadata
+- :mod:`~tasktransfer.folder_swap`: folders written whole, filled beside their place and swapped in
 - :mod:`~tasktransfer.names`: the one strict pattern of every name that becomes a path or shell word
 - :mod:`~tasktransfer.yaml_files`: YAML read safely and strictly (safe types, no key given twice)
 - :mod:`~tasktransfer.configuration`: config values typed by the schema before it is validated
 - :mod:`~tasktransfer.code_versions`: per-stage code versions (changed code reruns its stage only)
 - :mod:`~tasktransfer.metrics`: task metrics and ranking metrics
 - :mod:`~tasktransfer.bootstrap`: a gain's interval, the paired bootstrap over seeds and dev examples
+- :mod:`~tasktransfer.score_sums`: task scores as sums of per-example statistics (the bootstrap's fast path)
 - :mod:`~tasktransfer.runtime`: the running job: when it started, where it runs, its threads, its log line
 - :mod:`~tasktransfer.run_layout`: the run's file layout (every path pattern under ``results/``) and
   the shared names: the control ``_control``, the method lists, the stages

@@ -38,7 +38,7 @@ STAGES: dict[str, tuple[str, ...]] = {
         "prompting.control_job", "names", "metrics", "data.prepare", "io", "cli.prompt_commands",
     ),
     "gather": (
-        "analysis.gather", "analysis.uncertainty", "bootstrap", "affinity.pairs", "prompting.formats", "metrics", "data.prepare", "io",
+        "analysis.gather", "analysis.uncertainty", "bootstrap", "score_sums", "affinity.pairs", "prompting.formats", "metrics", "data.prepare", "io",
         "run_layout", "cli.gather_commands",
     ),
     "scorer": (
@@ -58,7 +58,7 @@ STAGES: dict[str, tuple[str, ...]] = {
         "prompting.training", "prompting.loop_steps", "data.prepare", "cli.affinity_commands",
     ),
     "evaluate": (
-        "analysis.evaluation", "analysis.report_tables", "analysis.task_table", "analysis.signal_report", "analysis.gather", "analysis.uncertainty", "bootstrap", "analysis.signal",
+        "analysis.evaluation", "analysis.report_tables", "analysis.task_table", "analysis.signal_report", "analysis.gather", "analysis.uncertainty", "bootstrap", "score_sums", "analysis.signal",
         "analysis.signal_null", "analysis.oracle", "analysis.versus_baseline", "analysis.versus_report",
         "analysis.design_power", "analysis.plots", "analysis.budget",
         "analysis.budget_report", "metrics",
@@ -79,6 +79,8 @@ STAGES: dict[str, tuple[str, ...]] = {
     "learnability": ("analysis.learnability", "affinity.design_job", "analysis.report_tables", "metrics", "io", "cli.design_commands"),
     # the scorer's pairs: a learnable-only sample or the balanced design (checkpoint design_pairs)
     "design": ("affinity.design_job", "affinity.pair_plan", "affinity.pair_design", "run_layout", "affinity.pairs", "analysis.learnability", "io", "cli.design_commands"),
+    # a finished run's matrix published as compact tables (workflow/rules/publish.smk)
+    "publish": ("analysis.publish", "analysis.publish_inputs", "analysis.publish_readme", "data.registry", "folder_swap", "run_layout", "cli.publish_commands"),
 }  # fmt: skip
 
 #: bumped by hand when a stage's results change for a reason outside its modules; 2: the package

@@ -19,6 +19,9 @@
 - :mod:`~tasktransfer.analysis.ablations`: the paper's analyses as tables of a finished run
 - :mod:`~tasktransfer.analysis.ablation_plan`: what the analyses need from a run, checked at planning
 - :mod:`~tasktransfer.analysis.ablation_plots`: figures of the analyses
+- :mod:`~tasktransfer.analysis.publish`: a finished run's transfer matrix as compact, self-describing tables
+- :mod:`~tasktransfer.analysis.publish_inputs`: what publishing reads besides the tables: config, tasks' provenance, machine
+- :mod:`~tasktransfer.analysis.publish_readme`: the published matrix's README, made from its data
 """
 
 __all__ = [
@@ -32,6 +35,7 @@ __all__ = [
     "gather",
     "oracle",
     "plots",
+    "publish",
     "report_tables",
     "signal",
     "signal_null",

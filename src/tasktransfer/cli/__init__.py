@@ -18,6 +18,7 @@ would cost each job seconds that most of them never need (``tasktransfer --help`
 - :mod:`~tasktransfer.cli.pool_commands`: pool export, verify and install-*; rank --pool
 - :mod:`~tasktransfer.cli.select_commands`: select (a ranking's top k, or rank-then-verify against a pool)
 - :mod:`~tasktransfer.cli.ablation_commands`: the paper's analyses: fine-tuning, picks, a table and figure each
+- :mod:`~tasktransfer.cli.publish_commands`: publish (a finished run's transfer matrix as compact tables)
 """
 
 from tasktransfer.cli.main import main

@@ -13,6 +13,7 @@ from tasktransfer.cli import (
     gather_commands,
     pool_commands,
     prompt_commands,
+    publish_commands,
     select_commands,
 )
 
@@ -32,6 +33,7 @@ FAMILIES = (
     select_commands,
     ablation_commands,
     analysis_commands,
+    publish_commands,
 )
 
 

@@ -3,16 +3,14 @@ folder beside its place and renamed in, so that an error at any point leaves not
 
 from __future__ import annotations
 
-import ctypes
-import errno
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tasktransfer.folder_swap import swap_in, temp_folder_beside
 from tasktransfer.pool.manifest import MANIFEST, SCORER_FILE, prompt_rel, public_record, record_rel, sha256_file
 from tasktransfer.run_layout import PROMPT_FILE
 
@@ -30,28 +28,6 @@ def _write_synced(path: Path, text: str) -> None:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-
-
-#: renameat2's flag that swaps two paths (Linux 3.15+, glibc 2.28+), and "the current folder"
-_RENAME_EXCHANGE = 2
-_AT_FDCWD = -100
-
-
-def exchange(a: Path, b: Path) -> bool:
-    """Swap two existing paths in one step (Linux ``renameat2(RENAME_EXCHANGE)``), so that a process
-    killed at any moment leaves each name holding one of the two. False where the system or the
-    file system cannot (then the caller renames twice: a kill between leaves the old folder beside)."""
-    libc = ctypes.CDLL(None, use_errno=True)
-    renameat2 = getattr(libc, "renameat2", None)
-    if renameat2 is None:
-        return False
-    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
-    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
-        return True
-    err = ctypes.get_errno()
-    if err in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP):
-        return False
-    raise OSError(err, os.strerror(err), str(b))
 
 
 @dataclass(frozen=True)
@@ -85,23 +61,10 @@ def _fill_folder(tmp: Path, content: PoolContent, manifest: dict[str, Any]) -> N
 def write_pool(out: Path, content: PoolContent, manifest: dict[str, Any]) -> None:
     """Build the pool in a temp folder beside ``out`` and rename it into place (replacing an old
     pool there), so that an error at any point leaves ``out`` as it was and no temp folder behind."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o777 & ~umask)  # a folder to share: the usual permissions, not mkdtemp's 0700
+    tmp = temp_folder_beside(out)
     try:
         _fill_folder(tmp, content, manifest)
-        if not out.exists():
-            os.replace(tmp, out)
-        elif exchange(tmp, out):
-            # one step: at every moment `out` is the old pool or the new one; tmp now holds the old
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
-            os.replace(out, old / "pool")
-            os.replace(tmp, out)
-            shutil.rmtree(old, ignore_errors=True)
+        swap_in(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

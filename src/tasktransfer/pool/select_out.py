@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from tasktransfer.errors import TaskTransferError
-from tasktransfer.pool.export_folder import exchange
+from tasktransfer.folder_swap import exchange
 from tasktransfer.pool.rank_paths import check_no_tilde, check_writable, is_inside
 
 OUT_MARKER = ".tasktransfer-selected"
