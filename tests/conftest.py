@@ -1,4 +1,5 @@
-"""Shared fixtures: a tiny random backbone and a ready-to-run tiny workflow directory."""
+"""Shared fixtures: a tiny random backbone, a ready-to-run tiny workflow directory, and the default
+tiny run finished once per session (``tiny_run``: read it; copy it with ``copy_run`` to change it)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -39,7 +41,8 @@ def no_wait_for_an_absent_slurm_controller(tmp_path_factory):
     SLURM client is installed but no controller runs, scontrol retries for about 9 s before it
     fails, and the plugin carries on without the answer: 9 s of every test's snakemake call, a
     third of the suite. There, a stub that fails at once stands in for scontrol in this session:
-    the plugin's outcome is the same. Where a controller answers (CI starts one), nothing changes.
+    the plugin's outcome is the same. So for sinfo, which test_slurm.py asks whether a cluster is
+    up (9 s to learn that none is). Where a controller answers (CI starts one), nothing changes.
     """
     scontrol = shutil.which("scontrol")
     if scontrol is None:
@@ -53,9 +56,11 @@ def no_wait_for_an_absent_slurm_controller(tmp_path_factory):
         yield
         return
     stub_dir = tmp_path_factory.mktemp("no-slurm-controller")
-    stub = stub_dir / "scontrol"
-    stub.write_text("#!/bin/sh\necho 'no SLURM controller (tests/conftest.py stub)' >&2\nexit 1\n")
-    stub.chmod(0o755)
+    for tool in ("scontrol", "sinfo"):
+        if shutil.which(tool) is not None:  # a tool that is not installed stays missing
+            stub = stub_dir / tool
+            stub.write_text("#!/bin/sh\necho 'no SLURM controller (tests/conftest.py stub)' >&2\nexit 1\n")
+            stub.chmod(0o755)
     old = os.environ["PATH"]
     os.environ["PATH"] = f"{stub_dir}{os.pathsep}{old}"
     yield
@@ -91,6 +96,13 @@ def write_tiny_workdir(workdir: Path, backbone: Path, **overrides) -> Path:
     shutil.copy(TINY_TASKS, workdir / "tasks.yaml")
     config["tasks_registry"] = str(workdir / "tasks.yaml")
     config["backbone"] = str(backbone)
+    return write_config(workdir, config, **overrides)
+
+
+def write_config(workdir: Path, config: dict, **overrides) -> Path:
+    """``config`` with ``overrides`` merged in (a dict merges into the block of the same key, anything
+    else replaces it), written to ``workdir/config.yaml``."""
+    config = dict(config)
     for key, value in overrides.items():
         if isinstance(value, dict) and isinstance(config.get(key), dict):
             config[key] = {**config[key], **value}
@@ -104,3 +116,41 @@ def write_tiny_workdir(workdir: Path, backbone: Path, **overrides) -> Path:
 def tiny_workdir(tmp_path, tiny_backbone) -> Path:
     write_tiny_workdir(tmp_path / "run", tiny_backbone)
     return tmp_path / "run"
+
+
+# --------------------------------------------------------------------------- the shared tiny run
+@dataclass(frozen=True)
+class FinishedRun:
+    """A finished workflow directory and what `snakemake -n` planned there before the run."""
+
+    workdir: Path
+    plan: str
+
+    @property
+    def config(self) -> dict:
+        return yaml.safe_load((self.workdir / "config.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_backbone) -> FinishedRun:
+    """The default tiny run (tests/workflow/tiny, every job of the default target), built once per
+    session. Tests only read it; a test that changes a run, its config or its files works on a copy
+    (``copy_run``), which plans nothing more than the original (tests/workflow/test_workflow.py).
+
+    Its registry is ``tasks.yaml`` relative to the run's folder, the one path in a job's params that
+    names the folder: a copy reads its own registry with the same params, so nothing in it is stale."""
+    workdir = tmp_path_factory.mktemp("tiny_run") / "run"
+    write_tiny_workdir(workdir, tiny_backbone, tasks_registry="tasks.yaml")
+    config = ("--configfile", str(workdir / "config.yaml"))
+    plan = run_snakemake(workdir, "-n", *config).stdout
+    run_snakemake(workdir, "--cores", "2", *config)
+    return FinishedRun(workdir, plan)
+
+
+def copy_run(finished: Path, dest: Path, **overrides) -> Path:
+    """A copy of a finished workflow directory at ``dest`` (modification times, links and Snakemake's
+    metadata in .snakemake kept) with ``overrides`` merged into its config (as write_tiny_workdir
+    merges them into the tiny config). Returns ``dest``."""
+    shutil.copytree(finished, dest, symlinks=True)
+    write_config(dest, yaml.safe_load((finished / "config.yaml").read_text()), **overrides)
+    return dest

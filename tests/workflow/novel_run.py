@@ -1,9 +1,11 @@
 """One finished tiny workflow run with a novel target, shared by test_novel.py and test_report_browser.py.
 
-The run is the tiny test config with colour_b moved out of the pool into ``novel_targets``: a pool
-of three sources (colour_a, animal_a, weather_a), the held-out target animal_b (brute force) and the
-novel target colour_b, which is transferred only from the scorer's top-k (k = max of top_k = 2).
-It is made once per pytest session (in the session's base temp dir) and reused.
+The run is the session's finished default tiny run (tests/conftest.py, fixture ``tiny_run``), copied,
+with a novel target added: weather_b, a task of no other tiny run, next to the pool of four sources
+(animal_a, colour_a, colour_b, weather_a) and the held-out target animal_b (brute force). The novel
+target is tuned, ranked by every method, and transferred into only from the scorer's top-k (k = max
+of top_k = 2); the rest of the run is the tiny run's. It is made once per pytest session (in the
+session's base temp dir) and reused.
 """
 
 from __future__ import annotations
@@ -13,49 +15,67 @@ import shutil
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
-from conftest import run_snakemake, write_tiny_workdir
+from conftest import TINY_CONFIG, copy_run, run_snakemake, write_tiny_workdir
 
-SOURCES = ["animal_a", "colour_a", "weather_a"]
+_TINY = yaml.safe_load(TINY_CONFIG.read_text())
+SOURCES = sorted(_TINY["sources"])
 TARGET = "animal_b"
-NOVEL = "colour_b"
-TOP_K = 2
-METHODS = ("scorer", "brute_force", "random", "cosine_mean")
+NOVEL = "weather_b"
+TOP_K = max(_TINY["selection"]["top_k"])
+# a task of no other tiny run (tests/workflow/tiny/tasks.yaml has weather_a, not its pair)
+NOVEL_ENTRY = {
+    "type": "weather",
+    "format": "classification",
+    "source": {"kind": "synthetic", "generator": "keyword_classification", "family": "weather", "size": 120, "seed": 6, "pair": True},
+}
 
 
-def novel_workdir(base: Path, backbone: Path) -> Path:
-    workdir = base / "novel_run"
-    # the methods the novel table and the report need (each further method is one ranking job per
-    # target, 4 s of imports apiece: the full list is test_workflow.py's)
-    write_tiny_workdir(
-        workdir, backbone, sources=SOURCES, targets=[TARGET], novel_targets=[NOVEL],
-        selection={"top_k": [1, TOP_K], "methods": list(METHODS)},
-    )
+def add_novel_target(workdir: Path) -> Path:
+    """The novel target in the run's registry (its own entry: no other task's jobs change)."""
+    path = workdir / "tasks.yaml"
+    registry = yaml.safe_load(path.read_text())
+    path.write_text(yaml.safe_dump({**registry, NOVEL: NOVEL_ENTRY}, sort_keys=True))
     return workdir
 
 
-def finished_novel_run(tmp_path_factory, backbone: Path) -> Path:
+def novel_workdir(base: Path, backbone: Path) -> Path:
+    """A fresh workflow directory with the tiny config and the novel target (nothing run yet)."""
+    workdir = base / "novel_run"
+    write_tiny_workdir(workdir, backbone, novel_targets=[NOVEL])
+    return add_novel_target(workdir)
+
+
+def finished_novel_run(request: pytest.FixtureRequest) -> Path:
     """The workflow directory after a full run (cached for the session).
 
     TASKTRANSFER_NOVEL_RUN=<dir> reuses a directory across sessions (debugging the report test):
-    the workflow is still run there, so only what is stale reruns.
+    the workflow is still run there, so only what is stale reruns (the first time, all of it).
     """
-    base = Path(os.environ["TASKTRANSFER_NOVEL_RUN"]) if os.environ.get("TASKTRANSFER_NOVEL_RUN") else tmp_path_factory.getbasetemp()
-    workdir = base / "novel_run"
+    if os.environ.get("TASKTRANSFER_NOVEL_RUN"):
+        return _kept_novel_run(Path(os.environ["TASKTRANSFER_NOVEL_RUN"]), request)
+    workdir = request.getfixturevalue("tmp_path_factory").getbasetemp() / "novel_run"
     done = workdir / ".run_done"
-    keep = bool(os.environ.get("TASKTRANSFER_NOVEL_RUN"))
-    if done.exists() and not keep:
+    if done.exists():
         return workdir
-    if keep:  # a backbone that outlives this session, so that the config (and results) stay the same
-        config = workdir / "config.yaml"
-        old = Path(yaml.safe_load(config.read_text())["backbone"]) if config.exists() else None
-        if old is not None and old.exists():
-            backbone = old
-        else:
-            backbone = Path(shutil.copytree(backbone, base / "tiny-backbone", dirs_exist_ok=True))
-    novel_workdir(base, backbone)
+    tiny_run = request.getfixturevalue("tiny_run")
+    add_novel_target(copy_run(tiny_run.workdir, workdir, novel_targets=[NOVEL]))
     start = time.monotonic()
     run_snakemake(workdir, "--configfile", str(workdir / "config.yaml"), "--cores", "2", timeout=1500)
     done.write_text(f"{time.monotonic() - start:.0f} s\n")
+    return workdir
+
+
+def _kept_novel_run(base: Path, request: pytest.FixtureRequest) -> Path:
+    # a backbone that outlives this session, so that the config (and results) stay the same
+    config = base / "novel_run" / "config.yaml"
+    old = Path(yaml.safe_load(config.read_text())["backbone"]) if config.exists() else None
+    if old is not None and old.exists():
+        backbone = old
+    else:
+        backbone = Path(shutil.copytree(request.getfixturevalue("tiny_backbone"), base / "tiny-backbone", dirs_exist_ok=True))
+    workdir = novel_workdir(base, backbone)
+    run_snakemake(workdir, "--configfile", str(workdir / "config.yaml"), "--cores", "2", timeout=1500)
     return workdir

@@ -28,15 +28,19 @@ TINY_ABLATIONS = {"betas": [0.5, 1.0], "finetune": {"epochs": 1, "lr": 0.001, "m
 
 
 @pytest.fixture(scope="module")
-def main_run(tmp_path_factory, tiny_backbone):
+def main_run(tmp_path_factory, tiny_run):
     """A finished tiny main run (6 scorer pairs, so that leaving out the animal type keeps 2),
     with the default's `pairs.learnable_only`: the scorer's pairs come from the design checkpoint,
-    and the analyses must plan on those (a margin every task clears keeps the tiny plan's pairs)."""
-    from conftest import run_snakemake, write_tiny_workdir
+    and the analyses must plan on those (a margin every task clears keeps the tiny plan's pairs).
 
-    workdir = tmp_path_factory.mktemp("ablations") / "run"
-    write_tiny_workdir(
-        workdir, tiny_backbone, pairs={"m": 6, "seed": 0, "learnable_only": True},
+    It is the session's finished tiny run (tests/conftest.py), copied, with this config: its main
+    target runs the jobs the config adds or changes (the two further pairs, the task whose
+    target-role run the learnability check adds, the scorer and what reads it), the rest is kept."""
+    from conftest import copy_run, run_snakemake
+
+    workdir = copy_run(
+        tiny_run.workdir, tmp_path_factory.mktemp("ablations") / "run",
+        pairs={"m": 6, "seed": 0, "learnable_only": True},
         learnability={"margin_points": -1000}, ablations=TINY_ABLATIONS,
         # the analyses' methods (picks: scorer, brute force, random; the unseen type: cosine_mean too)
         selection={"methods": ["scorer", "brute_force", "random", "cosine_mean"]},

@@ -8,7 +8,7 @@ import csv
 
 import pytest
 
-from conftest import run_snakemake, write_tiny_workdir
+from conftest import copy_run, run_snakemake, write_config
 
 pytestmark = pytest.mark.slow
 
@@ -22,18 +22,18 @@ def table(path):
         return list(csv.DictReader(handle, delimiter="\t"))
 
 
-def test_scorer_pairs_enter_learnable_tasks_only(tmp_path, tiny_backbone):
-    # a margin that splits the tiny tasks is not known in advance: take the median margin
-    work = tmp_path / "run"
-    write_tiny_workdir(work, tiny_backbone, pairs={"m": 12, "seed": 0, "learnable_only": True})
+def test_scorer_pairs_enter_learnable_tasks_only(tmp_path, tiny_run):
+    # on a copy of the session's finished tiny run: of the target-role runs the check reads (every
+    # task's r1), only the one of the task no sampled pair of the tiny run enters is still to run
+    tiny = tiny_run.config
+    work = copy_run(tiny_run.workdir, tmp_path / "run", pairs={"m": 12, "seed": 0, "learnable_only": True})
     run_snakemake(work, "--cores", "2", "results/eval/learnability.tsv", *cfg(work))
+    # a margin that splits the tiny tasks is not known in advance: take the median margin
     margins = sorted(float(r["margin"]) for r in table(work / "results/eval/learnability.tsv"))
     if margins[0] == margins[-1]:
         pytest.skip(f"every tiny task has the same margin ({margins[0]}): no cut splits them")
     cut = margins[len(margins) // 2]
-    write_tiny_workdir(
-        work, tiny_backbone, pairs={"m": 12, "seed": 0, "learnable_only": True}, learnability={"margin_points": cut}
-    )
+    write_config(work, tiny, pairs={"m": 12, "seed": 0, "learnable_only": True}, learnability={"margin_points": cut})
     run_snakemake(work, "--cores", "2", "results/pairs/scorer_pairs.tsv", *cfg(work))
     learns = {r["task"]: r["learns"] == "true" for r in table(work / "results/eval/learnability.tsv")}
     assert set(learns.values()) == {True, False}
@@ -43,8 +43,8 @@ def test_scorer_pairs_enter_learnable_tasks_only(tmp_path, tiny_backbone):
     proc = run_snakemake(work, "-n", "results/lists/scorer_pairs.txt", *cfg(work))
     assert "file_list" in proc.stdout
 
-    write_tiny_workdir(
-        work, tiny_backbone,
+    write_config(
+        work, tiny,
         pairs={"design": "balanced", "learnable_only": True, "budget_seconds": 1, "min_sources_per_target": 1},
         learnability={"margin_points": cut},
     )

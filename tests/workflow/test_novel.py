@@ -13,16 +13,16 @@ from novel_run import NOVEL, SOURCES, TARGET, TOP_K, finished_novel_run, novel_w
 
 
 @pytest.mark.slow
-def test_novel_target_triggers_only_its_top_k_transfers(tmp_path_factory, tiny_backbone):
+def test_novel_target_triggers_only_its_top_k_transfers(tmp_path_factory, tiny_backbone, request):
     # before the run: the checkpoint is planned and no transfer into the novel target yet
     plan_dir = novel_workdir(tmp_path_factory.mktemp("plan"), tiny_backbone)
     plan = run_snakemake(plan_dir, "--configfile", str(plan_dir / "config.yaml"), "-n").stdout
     assert re.search(r"select_novel\s+1\b", plan)
     assert re.findall(rf"results/transfer/\S+/{NOVEL}/", plan) == []
 
-    workdir = finished_novel_run(tmp_path_factory, tiny_backbone)
+    workdir = finished_novel_run(request)
     transferred = sorted(p.parent.name for p in (workdir / "results" / "transfer").glob(f"n*/*/{NOVEL}"))
-    assert len(transferred) == TOP_K  # only its top-k, not all three pool sources
+    assert len(transferred) == TOP_K  # only its top-k, not all four pool sources
     ranking = pd.read_csv(workdir / "results" / "rankings" / "scorer" / f"{NOVEL}.tsv", sep="\t")
     assert sorted(ranking.sort_values("rank").source.head(TOP_K)) == transferred
     assert set(ranking.source) == set(SOURCES)

@@ -62,12 +62,11 @@ def import_workdir(workdir: Path, backbone: Path, pool: Path, **overrides) -> Pa
 
 
 @pytest.fixture(scope="module")
-def exported_pool(tmp_path_factory, tiny_backbone) -> Path:
-    """The tiny workflow run as far as its pool and scorer, exported as a shared pool."""
+def exported_pool(tmp_path_factory, tiny_run) -> Path:
+    """The session's finished tiny run (tests/conftest.py) exported as a shared pool: its pool
+    prompts and its scorer (the export only reads the run)."""
     root = tmp_path_factory.mktemp("pool_import")
-    workdir = root / "run"
-    write_tiny_workdir(workdir, tiny_backbone)
-    run_snakemake(workdir, "results/scorer/model.safetensors", "--cores", "2", "--configfile", str(workdir / "config.yaml"))
+    workdir = tiny_run.workdir
     out = root / "POOL"
     args = ["pool", "export", "--results", str(workdir / "results"), "--out", str(out)]
     assert cli.main([*args, "--config", str(workdir / "config.yaml"), "--registry", str(workdir / "tasks.yaml")]) == 0

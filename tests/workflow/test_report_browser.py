@@ -215,11 +215,11 @@ def _table_in_frame(browser: Browser, title: str) -> dict:
 
 
 @pytest.mark.slow
-def test_report_renders_tables_and_figures_in_chromium(tmp_path_factory, tiny_backbone):
+def test_report_renders_tables_and_figures_in_chromium(tmp_path_factory, request):
     exe = chromium_binary()
     if exe is None:
         pytest.skip("chromium is not installed (Debian: apt-get install -y chromium)")
-    workdir = finished_novel_run(tmp_path_factory, tiny_backbone)
+    workdir = finished_novel_run(request)
     report = workdir / "report.html"
     run_snakemake(workdir, "--configfile", str(workdir / "config.yaml"), "--report", str(report))
     assert report.stat().st_size > 10_000

@@ -6,24 +6,26 @@ import re
 import pytest
 
 from conftest import run_snakemake, write_tiny_workdir
-from test_workflow import planned_jobs
+from test_workflow import job_counts
 
 
 @pytest.fixture
 def plan(tmp_path, tiny_backbone):
+    """The dry run of the tiny config with ``overrides``: its output and its jobs per rule."""
+
     def make(**overrides):
         workdir = tmp_path / f"w{len(list(tmp_path.iterdir()))}"
         write_tiny_workdir(workdir, tiny_backbone, **overrides)
-        return workdir, planned_jobs(workdir)
+        stdout = run_snakemake(workdir, "-n", "--configfile", str(workdir / "config.yaml")).stdout
+        return stdout, job_counts(stdout)
 
     return make
 
 
 def test_a_control_transfer_per_target_and_none_when_disabled(plan, tmp_path):
-    workdir, jobs = plan(targets=["animal_b", "weather_a"], sources=["colour_a", "animal_a", "colour_b"])
-    proc = run_snakemake(workdir, "-n", "--configfile", str(workdir / "config.yaml"))
+    stdout, jobs = plan(targets=["animal_b", "weather_a"], sources=["colour_a", "animal_a", "colour_b"])
     for target in ("animal_b", "weather_a"):
-        assert f"results/transfer/n48/_control/{target}/seed0/metrics.json" in proc.stdout
+        assert f"results/transfer/n48/_control/{target}/seed0/metrics.json" in stdout
     assert jobs["control_prompt"] == 1
     _, none = plan(control={"init": "none"})
     assert "control_prompt" not in none
@@ -34,10 +36,9 @@ def test_a_target_seed_multiplies_the_target_role_and_a_pool_seed_the_pool(plan)
     in the chunk the job count stays and each job writes one file per seed; at one replica a job
     each, the jobs double (the further chunk's rules are target_tune_2, transfer_2, prompt_tune_2)."""
     _, one = plan(seeds=[0])
-    workdir, two = plan(seeds=[0, 1])
+    stdout, two = plan(seeds=[0, 1])
     assert two["target_tune"] == one["target_tune"] and two["transfer"] == one["transfer"]
-    proc = run_snakemake(workdir, "-n", "--configfile", str(workdir / "config.yaml"))
-    assert "results/transfer/n48/_control/animal_b/seed0/metrics.json, results/transfer/n48/_control/animal_b/seed1/metrics.json" in proc.stdout
+    assert "results/transfer/n48/_control/animal_b/seed0/metrics.json, results/transfer/n48/_control/animal_b/seed1/metrics.json" in stdout
     _, apart = plan(seeds=[0, 1], replicas={"max": 1})
     assert apart["target_tune"] + apart["target_tune_2"] == 2 * one["target_tune"]
     assert apart["transfer"] + apart["transfer_2"] == 2 * one["transfer"]
@@ -59,10 +60,9 @@ def test_a_target_seed_multiplies_the_target_role_and_a_pool_seed_the_pool(plan)
 def test_a_jobs_memory_and_time_follow_its_replica_count(plan):
     """Seeds 0, 1, 2 at replicas.max 2: chunks [0, 1] (K = 2) and [2] (K = 1); host memory
     base + per replica, GPU memory per replica, runtime tune + per replica (config defaults)."""
-    workdir, _ = plan(seeds=[0, 1, 2], replicas={"max": 2}, gpus_per_job=1)
-    proc = run_snakemake(workdir, "-n", "--configfile", str(workdir / "config.yaml"))
+    stdout, _ = plan(seeds=[0, 1, 2], replicas={"max": 2}, gpus_per_job=1)
     found = {}
-    for rule, body in re.findall(r"^rule (\w+):\n((?:    .*\n)+)", proc.stdout, re.M):
+    for rule, body in re.findall(r"^rule (\w+):\n((?:    .*\n)+)", stdout, re.M):
         resources = re.search(r"resources: (.*)", body)
         if rule.startswith("transfer") and resources:
             found.setdefault(rule, set()).add(resources.group(1))

@@ -12,10 +12,10 @@ from conftest import run_snakemake
 pytestmark = pytest.mark.slow
 
 
-def planned_jobs(workdir) -> dict[str, int]:
-    proc = run_snakemake(workdir, "-n", "--configfile", str(workdir / "config.yaml"))
+def job_counts(stdout: str) -> dict[str, int]:
+    """Jobs per rule in the "Job stats" table of a dry run's output."""
     counts = {}
-    table = proc.stdout.split("Job stats:")[-1]
+    table = stdout.split("Job stats:")[-1]
     for line in table.splitlines():
         m = re.match(r"^(\w+)\s+(\d+)$", line.strip())
         if m and m.group(1) != "total":
@@ -24,14 +24,9 @@ def planned_jobs(workdir) -> dict[str, int]:
 
 
 @pytest.fixture(scope="module")
-def finished_run(tmp_path_factory, tiny_backbone):
-    from conftest import write_tiny_workdir
-
-    workdir = tmp_path_factory.mktemp("e2e") / "run"
-    write_tiny_workdir(workdir, tiny_backbone)
-    plan = planned_jobs(workdir)
-    run_snakemake(workdir, "--cores", "2", "--configfile", str(workdir / "config.yaml"))
-    return workdir, plan
+def finished_run(tiny_run):
+    """The session's default tiny run (tests/conftest.py) and its plan before it ran."""
+    return tiny_run.workdir, job_counts(tiny_run.plan)
 
 
 def test_plan_has_one_job_per_role_and_one_transfer_job_per_pair(finished_run):
@@ -111,8 +106,20 @@ def test_second_run_with_nothing_changed_runs_no_job(finished_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_report_builds(finished_run):
+def test_a_copy_of_the_finished_run_runs_no_job(finished_run, tmp_path):
+    """Tests that change the shared run work on copies (conftest.copy_run): a copy elsewhere, with
+    its modification times and Snakemake's metadata, is as finished as the original."""
+    from conftest import copy_run
+
     workdir, _ = finished_run
-    run_snakemake(workdir, "--report", str(workdir / "report.html"), "--configfile", str(workdir / "config.yaml"))
-    html = (workdir / "report.html").read_text(errors="replace")
+    copy = copy_run(workdir, tmp_path / "copy")
+    proc = run_snakemake(copy, "-n", "--configfile", str(copy / "config.yaml"))
+    assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_report_builds(finished_run, tmp_path):
+    workdir, _ = finished_run
+    report = tmp_path / "report.html"  # the shared run's folder stays as the run left it
+    run_snakemake(workdir, "--report", str(report), "--configfile", str(workdir / "config.yaml"))
+    html = report.read_text(errors="replace")
     assert len(html) > 10000 and "summary.tsv" in html

@@ -21,7 +21,10 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from tasktransfer.analysis.ablations import PRETRAINED, SIZE_METHODS
+BRUTE_FORCE = "brute_force"
+#: the methods whose top-1 source the target-size analysis transfers at every size
+SIZE_METHODS = ("scorer", BRUTE_FORCE, "random")
+PRETRAINED = "_pretrained"  # the init of a full fine-tuning run that starts from the pretrained weights
 
 MAIN_SCORER_FILE = "results/scorer/model.safetensors"
 

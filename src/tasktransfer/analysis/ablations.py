@@ -34,12 +34,11 @@ import numpy as np
 import pandas as pd
 
 from tasktransfer import metrics
-from tasktransfer.errors import TaskTransferError
 
-BRUTE_FORCE = "brute_force"
-#: the methods whose top-1 source the target-size analysis transfers at every size
-SIZE_METHODS = ("scorer", BRUTE_FORCE, "random")
-PRETRAINED = "_pretrained"  # the init of a full fine-tuning run that starts from the pretrained weights
+# the analyses' shared names live with their plan, which the workflow imports at parse time
+# without this module's numpy, pandas and scipy
+from tasktransfer.analysis.ablation_plan import BRUTE_FORCE, PRETRAINED, SIZE_METHODS
+from tasktransfer.errors import TaskTransferError
 
 
 def seed_interval(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:

@@ -117,7 +117,8 @@ def cmd_finetune_table(a: argparse.Namespace) -> None:
     import pandas as pd
 
     from tasktransfer.analysis.ablation_plots import finetune_figure
-    from tasktransfer.analysis.ablations import PRETRAINED, finetune_table
+    from tasktransfer.analysis.ablation_plan import PRETRAINED
+    from tasktransfer.analysis.ablations import finetune_table
     from tasktransfer.io import read_record
 
     rows = []

@@ -37,7 +37,6 @@ from typing import Any
 
 from tasktransfer.data.registry import TaskSpec, parse_task
 from tasktransfer.errors import ArtefactError, TaskTransferError
-from tasktransfer.prompting.training import PromptSpec
 
 #: the data caps that shape a task's prepared examples (``target_train`` only picks a prefix)
 DATA_KEYS = ("max_train", "max_dev", "split_seed", "dev_fraction")
@@ -175,7 +174,10 @@ def _check_backbone_and_prompt(pool: str, manifest: dict, config: dict) -> None:
     if target_block != config["prompt"]:
         blocks.append(("prompt + target_prompt", target_block))
     for _, block in blocks:
-        # a key the block leaves out has PromptSpec's default, the schema's (a test keeps them equal)
+        # a key the block leaves out has PromptSpec's default, the schema's (a test keeps them equal);
+        # imported here: the workflow imports this module at parse time, and training imports torch
+        from tasktransfer.prompting.training import PromptSpec
+
         spec = PromptSpec.from_dict(block)
         check_pool_compatible(
             manifest,

@@ -1,8 +1,7 @@
 # The paper's analyses (ablations.smk): their plan, on the main scorer's pairs. No rules here.
 from functools import cache
 
-from tasktransfer.analysis.ablation_plan import plan_ablations
-from tasktransfer.analysis.ablations import PRETRAINED, SIZE_METHODS
+from tasktransfer.analysis.ablation_plan import PRETRAINED, SIZE_METHODS, plan_ablations
 
 
 @cache

@@ -85,10 +85,3 @@ def package_marker(kind):
 def repo_marker(repo):
     """The fetched-archive marker of an upstream repository at its pinned commit."""
     return f"{config['resources_dir']}/github/{repo.name}-{repo.commit}.fetched"
-
-
-def write_file_list(path, files):
-    """One path a line, written atomically (a list of thousands of files never meets a shell)."""
-    from tasktransfer.io import atomic_write_text
-
-    atomic_write_text(path, "".join(f"{f}\n" for f in files))
