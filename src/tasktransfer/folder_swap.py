@@ -49,16 +49,21 @@ def temp_folder_beside(out: Path) -> Path:
     return tmp
 
 
+def fsync_file(path: Path) -> None:
+    """Flush one written file to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def sync_files(folder: Path) -> None:
     """Flush every file under ``folder`` to disk: the rename that publishes it must not reach the
     disk before the contents do."""
     for path in sorted(folder.rglob("*")):
         if path.is_file() and not path.is_symlink():
-            fd = os.open(path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_file(path)
 
 
 def swap_in(tmp: Path, out: Path) -> None:

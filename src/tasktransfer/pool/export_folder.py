@@ -10,17 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tasktransfer.folder_swap import swap_in, temp_folder_beside
+from tasktransfer.folder_swap import fsync_file, swap_in, temp_folder_beside
 from tasktransfer.pool.manifest import MANIFEST, SCORER_FILE, prompt_rel, public_record, record_rel, sha256_file
 from tasktransfer.run_layout import PROMPT_FILE
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _write_synced(path: Path, text: str) -> None:
@@ -55,7 +47,7 @@ def _fill_folder(tmp: Path, content: PoolContent, manifest: dict[str, Any]) -> N
     manifest["files"] = {p.relative_to(tmp).as_posix(): sha256_file(p) for p in sorted(tmp.rglob("*")) if p.is_file()}
     _write_synced(tmp / MANIFEST, json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     for p in sorted(tmp.rglob("*.safetensors")):  # copies: on disk before the rename
-        _fsync(p)
+        fsync_file(p)
 
 
 def write_pool(out: Path, content: PoolContent, manifest: dict[str, Any]) -> None:
