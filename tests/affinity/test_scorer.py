@@ -320,7 +320,7 @@ def test_standardisation_statistics_are_stored_and_applied(tiny_backbone, tmp_pa
     pairs = [TrainingPair("a", "b", 1.0), TrainingPair("b", "a", -1.0)]
     spec = ScorerSpec(lrs=(1e-3,), epochs=1, segments=False, standardise=True, ensemble=1)
     model, _ = fit_scorer(str(tiny_backbone), pairs, emb, spec, seed=0, **QUIET)
-    word_sd = float(model.encoder.get_input_embeddings().weight.std())
+    word_sd = float(model.encoder.get_input_embeddings().weight.detach().std())
     assert torch.allclose(model.input_mean, mean) and torch.allclose(model.input_std, sd)
     assert float(model.input_scale) == pytest.approx(word_sd)
     # applied at prediction: the encoder reads (x - mean) / sd x the word embeddings' sd
