@@ -25,7 +25,7 @@ for side in old new; do
         || { echo "$side failed:"; tail -20 "$work/$side.log"; exit 1; }
 done
 status=0
-for table in gains/target_pairs.tsv gains/scorer_pairs.tsv no_transfer.tsv eval/summary.tsv eval/table2.tsv eval/signal.tsv; do
+for table in gains/target_pairs.tsv gains/scorer_pairs.tsv no_transfer.tsv gain_intervals.tsv eval/summary.tsv eval/table2.tsv eval/signal.tsv; do
     if cmp -s "$work/old/run/results/$table" "$work/new/run/results/$table"; then
         echo "same      $table"
     else
