@@ -26,10 +26,13 @@ rule task_table:
         # the registry's labels: editing one reruns this table and the figures, nothing else
         types=as_json({t: REGISTRY[t].type for t in TASKS}),
         target_train=config["data"].get("target_train") or 0,
+        # tasks tuned at a size of their own as targets (data.target_train_per_task)
+        target_sizes=(["--target-sizes", as_json(TASK_SIZES)] if TASK_SIZES else []),
         code=CODE["evaluate"],
     shell:
         "tasktransfer task-table --meta {input.meta:q} --no-transfer {input.no_transfer:q} "
         "--pool-scores {input.pool:q} --types {params.types:q} --target-train {params.target_train:q} "
+        "{params.target_sizes:q} "
         "--sources {params.sources:q} --targets={params.targets:q} --novel={params.novel:q} "
         "--out {output.table:q} --out-html {output.html:q} > {log:q} 2>&1"
 

@@ -20,6 +20,11 @@ NOTE = (
 )
 
 
+def target_examples(n_train: int, cap: int) -> int:
+    """The training examples a task has in the target role: the first ``cap`` (0: all)."""
+    return min(n_train, cap) if cap else n_train
+
+
 def task_rows(
     meta_paths: Sequence[str | Path],
     no_transfer: str | Path,
@@ -28,9 +33,12 @@ def task_rows(
     target_train: int,
     targets: Sequence[str],
     novel: Sequence[str],
+    target_sizes: Mapping[str, int] | None = None,
 ) -> pd.DataFrame:
     """One row per task, targets first; ``types``: the registry's labels (editing one reruns no job
-    but this table)."""
+    but this table); ``target_sizes``: the tasks tuned at a size of their own as targets
+    (data.target_train_per_task), in place of ``target_train``."""
+    target_sizes = target_sizes or {}
     base = mean_no_transfer(pd.read_csv(no_transfer, sep="\t")).set_index("task")
     pool = mean_no_transfer(pd.read_csv(pool_scores, sep="\t")).set_index("task") if pool_scores else None
     rows = []
@@ -47,7 +55,7 @@ def task_rows(
                 "metric": meta.metric,
                 "labels": len(meta.labels),
                 "train": meta.n_train,
-                "target_train": min(meta.n_train, target_train) if target_train and target_role else (meta.n_train if target_role else None),
+                "target_train": target_examples(meta.n_train, target_sizes.get(meta.name, target_train)) if target_role else None,
                 "dev": meta.n_dev,
                 "majority": None if meta.majority is None else round(100 * meta.majority, 2),
                 "pool_score": round(float(pool.loc[meta.name, "score"]), 2) if pool is not None and meta.name in pool.index else None,

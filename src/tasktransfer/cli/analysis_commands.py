@@ -85,7 +85,8 @@ def cmd_budget(a: argparse.Namespace) -> None:
 def cmd_task_table(a: argparse.Namespace) -> None:
     from tasktransfer.analysis.task_table import task_rows, write_task_table
 
-    table = task_rows(a.meta, a.no_transfer, a.pool_scores, a.types, a.target_train, a.targets, a.novel)
+    table = task_rows(a.meta, a.no_transfer, a.pool_scores, a.types, a.target_train, a.targets, a.novel,
+                      a.target_sizes)
     write_task_table(table, a.out, a.out_html)
 
 
@@ -204,6 +205,8 @@ def add_commands(sub) -> None:
     s.add_argument("--pool-scores", help="pool prompts' dev scores per task and seed")
     s.add_argument("--types", type=json_arg, default={}, help="JSON task -> type (from the registry)")
     s.add_argument("--target-train", type=int, default=0, help="data.target_train of the run (0: no cap)")
+    s.add_argument("--target-sizes", type=json_arg, default={},
+                   help="JSON {task: size}: the tasks tuned at a size of their own as targets")
     s.add_argument("--sources", type=list_arg, default=[])
     s.add_argument("--targets", type=list_arg, default=[])
     s.add_argument("--novel", type=list_arg, default=[], help="novel targets (role 'novel')")
