@@ -7,7 +7,9 @@ signal shares with their permutation null and p-values, which tasks learn, every
 Spearman, NDCG, Regret@1/@3, regret_xfit@1 and top-1 gain with t intervals over targets,
 each method's difference from cosine_mean (the primary comparison first, the rest Holm-corrected),
 each method's cross-fitted best of top 1 and 3 against brute force's gain and job-seconds, the
-ILP's solve and the job-seconds by rule.
+gain's variance components (source, target, source x target, seed), the split-half reliability of
+the source ranking with each method's mean Spearman beside the noise ceiling, the ILP's solve and
+the job-seconds by rule.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+from scipy import stats
 
 
 def _fmt(mean: float, low: float, high: float, digits: int) -> str:
@@ -77,6 +80,35 @@ def budget_table(summary: pd.DataFrame, ks: tuple[int, ...] = (1, 3)) -> str:
     return "\n".join(lines)
 
 
+def _t_interval(values: pd.Series) -> tuple[float, float, float]:
+    """Mean and 95 % t interval over targets (the statistic every other table here uses)."""
+    values = values.dropna()
+    mean = float(values.mean()) if len(values) else float("nan")
+    if len(values) < 2:
+        return mean, float("nan"), float("nan")
+    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / len(values) ** 0.5)
+    return mean, mean - half, mean + half
+
+
+def ceiling_table(ceiling: pd.DataFrame) -> str:
+    """Means over targets of the split-half reliability, its Spearman-Brown step-up and the noise
+    ceiling, then each method's mean Spearman and its share of the mean ceiling (what a method could
+    reach if it ranked the true gains perfectly, given the seed noise of the matrix)."""
+    fixed = ["target", "sources", "seeds", "split_half", "reliability", "ceiling"]
+    ceiling = ceiling[ceiling["target"] != "mean"]  # the table's own last row: the means, recomputed here with intervals
+    top = float(ceiling["ceiling"].mean())
+    lines = [f"\n## Noise ceiling: per target the split-half reliability of the source ranking, over {len(ceiling)} targets "
+             "[95 % t interval over targets]\n", "| quantity | mean | share of the ceiling |", "|---|---|---|"]
+    for name in ["split_half", "reliability", "ceiling"]:
+        lines.append(f"| {name} | {_fmt(*_t_interval(ceiling[name]), 2)} | |")
+    methods = [c for c in ceiling.columns if c not in fixed]
+    spearman = {m: _t_interval(ceiling[m]) for m in methods}
+    for method in sorted(methods, key=lambda m: -spearman[m][0]):
+        share = f"{100 * spearman[method][0] / top:.0f} %" if top > 0 else ""
+        lines.append(f"| {method} (Spearman) | {_fmt(*spearman[method], 2)} | {share} |")
+    return "\n".join(lines)
+
+
 def job_seconds(run: Path) -> pd.DataFrame:
     rows = []
     for path in sorted((run / "benchmarks").rglob("*.tsv")):
@@ -98,6 +130,10 @@ def main() -> None:
     signal = pd.read_csv(ev / "signal.tsv", sep="\t")
     print("## Variance of the pair mean gains\n")
     print(signal.to_markdown(index=False, floatfmt=".3f"))
+    components = ev / "variance_components.tsv"
+    if components.exists():
+        print("\n## Variance components of the gain (the seed row: its variance on a mean over the seeds)\n")
+        print(pd.read_csv(components, sep="\t").to_markdown(index=False, floatfmt=".3f"))
     headline = (ev / "headline.txt").read_text().strip() if (ev / "headline.txt").exists() else ""
     learn = pd.read_csv(ev / "learnability.tsv", sep="\t") if (ev / "learnability.tsv").exists() else None
     if learn is not None:
@@ -111,6 +147,8 @@ def main() -> None:
     print(versus_table(pd.read_csv(ev / "versus_cosine.tsv", sep="\t")))
     if headline:
         print(f"\n{headline}")
+    if (ev / "noise_ceiling.tsv").exists():
+        print(ceiling_table(pd.read_csv(ev / "noise_ceiling.tsv", sep="\t")))
     budget = ev / "budget_summary.tsv"
     if budget.exists():
         print(budget_table(pd.read_csv(budget, sep="\t")))

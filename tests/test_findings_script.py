@@ -22,6 +22,14 @@ def test_findings_prints_every_table_from_a_runs_files(tmp_path):
                  columns=["method", "metric", "diff", "low", "high", "targets", "beats_baseline"]).to_csv(
         ev / "versus_cosine.tsv", sep="\t", index=False)
     (ev / "headline.txt").write_text("scorer beats cosine_mean.\n")
+    pd.DataFrame({"component": ["source", "source x target", "seed"], "variance": [0.5, 1.25, 4.0],
+                  "on_pair_mean": [0.5, 1.25, 2.0], "share": [0.13, 0.33, 0.53], "df": [9, 63, 72]}).to_csv(
+        ev / "variance_components.tsv", sep="\t", index=False)
+    # two targets and the table's own mean row, which findings must not count as a third target
+    pd.DataFrame({"target": ["a", "b", "mean"], "sources": [4, 4, None], "seeds": [2, 2, None],
+                  "split_half": [0.5, 0.7, 0.6], "reliability": [0.6, 0.8, 0.7], "ceiling": [0.8, 0.6, 0.7],
+                  "scorer": [0.35, 0.35, 0.35], "cosine_mean": [0.1, -0.1, 0.0]}).to_csv(
+        ev / "noise_ceiling.tsv", sep="\t", index=False)
     (tmp_path / "logs").mkdir()
     (tmp_path / "logs" / "design_pairs.log").write_text("[x] solver status: Optimal (0.31 s)\n[x] other\n")
     bench = tmp_path / "benchmarks" / "transfer"
@@ -35,3 +43,7 @@ def test_findings_prints_every_table_from_a_runs_files(tmp_path):
     assert "solver status: Optimal (0.31 s)" in out and "other" not in out.split("## Pair design")[1].split("##")[0]
     assert "total: 42 job-seconds wall, 40 CPU-seconds, 2 jobs" in out
     assert "scorer beats cosine_mean." in out
+    assert "| source x target |      1.250 |          1.250 |   0.330 |   63 |" in out
+    assert "over 2 targets" in out.split("## Noise ceiling")[1].splitlines()[0]
+    assert "| scorer (Spearman) | +0.35 [+0.35, +0.35] | 50 % |" in out  # 0.35 of the mean ceiling 0.7
+    assert "| ceiling | +0.70 [-0.57, +1.97] | |" in out  # mean 0.7, half width t(0.975, 1) * 0.1414 / sqrt(2) = 1.27
