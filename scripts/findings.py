@@ -19,7 +19,8 @@ import re
 from pathlib import Path
 
 import pandas as pd
-from scipy import stats
+
+from tasktransfer.analysis.versus_baseline import t_interval
 
 
 def _fmt(mean: float, low: float, high: float, digits: int) -> str:
@@ -80,16 +81,6 @@ def budget_table(summary: pd.DataFrame, ks: tuple[int, ...] = (1, 3)) -> str:
     return "\n".join(lines)
 
 
-def _t_interval(values: pd.Series) -> tuple[float, float, float]:
-    """Mean and 95 % t interval over targets (the statistic every other table here uses)."""
-    values = values.dropna()
-    mean = float(values.mean()) if len(values) else float("nan")
-    if len(values) < 2:
-        return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / len(values) ** 0.5)
-    return mean, mean - half, mean + half
-
-
 def ceiling_table(ceiling: pd.DataFrame) -> str:
     """Means over targets of the split-half reliability, its Spearman-Brown step-up and the noise
     ceiling, then each method's mean Spearman and its share of the mean ceiling (what a method could
@@ -100,9 +91,9 @@ def ceiling_table(ceiling: pd.DataFrame) -> str:
     lines = [f"\n## Noise ceiling: per target the split-half reliability of the source ranking, over {len(ceiling)} targets "
              "[95 % t interval over targets]\n", "| quantity | mean | share of the ceiling |", "|---|---|---|"]
     for name in ["split_half", "reliability", "ceiling"]:
-        lines.append(f"| {name} | {_fmt(*_t_interval(ceiling[name]), 2)} | |")
+        lines.append(f"| {name} | {_fmt(*t_interval(ceiling[name].dropna())[:3], 2)} | |")
     methods = [c for c in ceiling.columns if c not in fixed]
-    spearman = {m: _t_interval(ceiling[m]) for m in methods}
+    spearman = {m: t_interval(ceiling[m].dropna())[:3] for m in methods}  # mean, low, high
     for method in sorted(methods, key=lambda m: -spearman[m][0]):
         share = f"{100 * spearman[method][0] / top:.0f} %" if top > 0 else ""
         lines.append(f"| {method} (Spearman) | {_fmt(*spearman[method], 2)} | {share} |")
