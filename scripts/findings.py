@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tasktransfer.analysis.design_power import RELIABILITY_COLUMNS
 from tasktransfer.analysis.versus_baseline import t_interval
 
 
@@ -85,14 +86,13 @@ def ceiling_table(ceiling: pd.DataFrame) -> str:
     """Means over targets of the split-half reliability, its Spearman-Brown step-up and the noise
     ceiling, then each method's mean Spearman and its share of the mean ceiling (what a method could
     reach if it ranked the true gains perfectly, given the seed noise of the matrix)."""
-    fixed = ["target", "sources", "seeds", "split_half", "reliability", "ceiling"]
     ceiling = ceiling[ceiling["target"] != "mean"]  # the table's own last row: the means, recomputed here with intervals
     top = float(ceiling["ceiling"].mean())
     lines = [f"\n## Noise ceiling: per target the split-half reliability of the source ranking, over {len(ceiling)} targets "
              "[95 % t interval over targets]\n", "| quantity | mean | share of the ceiling |", "|---|---|---|"]
     for name in ["split_half", "reliability", "ceiling"]:
         lines.append(f"| {name} | {_fmt(*t_interval(ceiling[name].dropna())[:3], 2)} | |")
-    methods = [c for c in ceiling.columns if c not in fixed]
+    methods = [c for c in ceiling.columns if c not in RELIABILITY_COLUMNS]
     spearman = {m: t_interval(ceiling[m].dropna())[:3] for m in methods}  # mean, low, high
     for method in sorted(methods, key=lambda m: -spearman[m][0]):
         share = f"{100 * spearman[method][0] / top:.0f} %" if top > 0 else ""
