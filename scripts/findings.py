@@ -70,12 +70,15 @@ def budget_table(summary: pd.DataFrame, ks: tuple[int, ...] = (1, 3)) -> str:
     rows = summary[summary.k.isin(ks)]
     if rows.empty:
         return "\n## Best of top k against the transfer budget\n\nnot computed (needs 2 seeds or more)"
-    lines = ["\n## Best of top k against the transfer budget (cross-fitted; gains: t intervals over targets, shares: bootstrap over targets)\n",
-             "| method | k | gain | share of brute force's gain | share of its job-seconds |",
-             "|---|---|---|---|---|"]
-    for r in rows.sort_values(["k", "gain_share"], ascending=[True, False]).itertuples():
+    paired = "minus_brute_force" in rows.columns  # evaluations before the paired difference lack it
+    lines = ["\n## Best of top k against the transfer budget (cross-fitted; gains and differences: t intervals over "
+             "targets, shares: bootstrap over targets)\n",
+             "| method | k | gain | share of brute force's gain | minus brute force's gain | share of its job-seconds |",
+             "|---|---|---|---|---|---|"]
+    for r in rows.sort_values(["k", "gain"], ascending=[True, False]).itertuples():
         share = _fmt(100 * r.gain_share, 100 * r.gain_share_lo, 100 * r.gain_share_hi, 0)
-        lines.append(f"| {r.method} | {r.k} | {_fmt(r.gain, r.gain_lo, r.gain_hi, 2)} | {share} % "
+        minus = _fmt(r.minus_brute_force, r.minus_brute_force_lo, r.minus_brute_force_hi, 2) if paired else ""
+        lines.append(f"| {r.method} | {r.k} | {_fmt(r.gain, r.gain_lo, r.gain_hi, 2)} | {share} % | {minus} "
                      f"| {100 * r.seconds_share:.0f} % |")
     bf = rows.brute_force_gain.iloc[0]
     lines.append(f"\nbrute force, cross-fitted: {bf:+.2f} points at top-1 over {int(rows.targets.max())} targets")

@@ -183,6 +183,13 @@ def test_summary_shares_and_intervals():
         assert row.gain_share == pytest.approx(part.gain.mean() / part.brute_force_gain.mean())
     assert row.seconds_share == pytest.approx(part.seconds.mean() / part.brute_force_seconds.mean())
     assert summary.loc[("brute_force_xfit", len(SOURCES)), "seconds_share"] == pytest.approx(1.0)
+    # the paired difference from brute force: its own t interval, over the same targets
+    minus, low, high, _ = t_interval((part.gain - part.brute_force_gain).to_numpy(), 0.95)
+    assert row.minus_brute_force == pytest.approx(minus)
+    assert (row.minus_brute_force_lo, row.minus_brute_force_hi) == pytest.approx((low, high))
+    # brute force against itself: no difference, a zero-width interval
+    oracle = summary.loc[("brute_force_xfit", len(SOURCES))]
+    assert (oracle.minus_brute_force, oracle.minus_brute_force_lo, oracle.minus_brute_force_hi) == (0.0, 0.0, 0.0)
 
 
 def test_share_interval_is_a_ratio_of_means_with_the_same_draws():

@@ -22,6 +22,7 @@
 - :mod:`~tasktransfer.analysis.publish`: a finished run's transfer matrix as compact, self-describing tables
 - :mod:`~tasktransfer.analysis.publish_inputs`: what publishing reads besides the tables: config, tasks' provenance, machine
 - :mod:`~tasktransfer.analysis.publish_readme`: the published matrix's README, made from its data
+- :mod:`~tasktransfer.analysis.publish_check`: check a published matrix: files as published, the design it claims
 """
 
 __all__ = [
@@ -36,6 +37,7 @@ __all__ = [
     "oracle",
     "plots",
     "publish",
+    "publish_check",
     "report_tables",
     "signal",
     "signal_null",

@@ -242,7 +242,8 @@ def budget_table(
 
 SUMMARY_COLUMNS = [
     "method", "k", "targets", "gain", "gain_lo", "gain_hi", "brute_force_gain", "gain_share", "gain_share_lo",
-    "gain_share_hi", "seconds", "brute_force_seconds", "seconds_share",
+    "gain_share_hi", "minus_brute_force", "minus_brute_force_lo", "minus_brute_force_hi", "seconds",
+    "brute_force_seconds", "seconds_share",
 ]  # fmt: skip
 
 
@@ -275,11 +276,15 @@ def _summary_row(method: str, k: int, group: pd.DataFrame, n_boot: int, seed: in
     gains, oracle = group["gain"].to_numpy(float), group["brute_force_gain"].to_numpy(float)
     _, low, high, _ = t_interval(gains, level)
     share, share_low, share_high = share_interval(gains, oracle, n_boot, seed, level)
+    # the paired difference from brute force on the same targets: it keeps a t interval where the
+    # share has none (brute force's own mean gain near zero makes the ratio unbounded)
+    minus, minus_low, minus_high, _ = t_interval(gains - oracle, level)
     seconds, whole = group["seconds"].mean(), group["brute_force_seconds"].mean()
     return {
         "method": method, "k": k, "targets": len(group), "gain": float(gains.mean()), "gain_lo": low,
         "gain_hi": high, "brute_force_gain": float(oracle.mean()), "gain_share": share,
-        "gain_share_lo": share_low, "gain_share_hi": share_high, "seconds": seconds,
+        "gain_share_lo": share_low, "gain_share_hi": share_high, "minus_brute_force": minus,
+        "minus_brute_force_lo": minus_low, "minus_brute_force_hi": minus_high, "seconds": seconds,
         "brute_force_seconds": whole, "seconds_share": seconds / whole if whole > 0 else math.nan,
     }  # fmt: skip
 
@@ -289,7 +294,7 @@ def budget_summary(table: pd.DataFrame, level: float = 0.95, n_boot: int = 2000,
     Student-t interval over targets (as every mean over targets of the evaluation:
     :func:`tasktransfer.analysis.versus_baseline.t_interval`), its share of the cross-fitted brute
     force's mean gain
-    (:func:`share_interval`), the mean job-seconds and their share of brute force's (a ratio of
+    (:func:`share_interval`), the paired difference from brute force's gain with its t interval, the mean job-seconds and their share of brute force's (a ratio of
     means over the same targets)."""
     if not 0.0 < level < 1.0:
         raise TaskTransferError(f"level must lie between 0 and 1, got {level}")

@@ -2,7 +2,7 @@
 
 - ``budget.tsv``: one row per method, k and target (:data:`tasktransfer.analysis.budget.COLUMNS`);
 - ``budget_summary.tsv``: per method and k, the mean over targets with intervals, the share of the
-  cross-fitted brute force's gain and of its job-seconds; ``budget.html`` the same at the
+  cross-fitted brute force's gain, the paired difference from it, and the share of its job-seconds; ``budget.html`` the same at the
   requested ks (and brute force), for the report;
 - ``budget.png``: the cross-fitted gain of the source kept against the budget, per method, with
   brute force and random: by k (transfers tried per target) and by job-seconds.
@@ -32,7 +32,8 @@ NOTE = (
     "seeds: chosen on one seed, scored on the other). gain: mean over targets (points), with its "
     "{level:.0%} Student-t interval over targets; gain_share: its share of the cross-fitted brute force's "
     "mean gain (all sources tried), a ratio of means with a {level:.0%} percentile bootstrap interval over "
-    "targets; seconds: the job-seconds of the k transfers per target (mean over targets), "
+    "targets (none where brute force's own gain is too near zero for a ratio); minus_brute_force: the paired "
+    "difference gain - brute force's gain over the same targets, with its t interval; seconds: the job-seconds of the k transfers per target (mean over targets), "
     "seconds_share: their share of brute force's. random_expected: the exact expectation over random "
     "k-subsets. Empty without two or more seeds per target."
 )
@@ -83,7 +84,8 @@ def terminal_text(summary: pd.DataFrame, ks: list[int]) -> str:
     if summary.empty:
         return "Transfer budget: nothing to cross-fit (no target has two or more seeds)."
     shown = _html_rows(summary, ks)[["method", "k", "targets", "gain", "gain_lo", "gain_hi", "gain_share",
-                                     "gain_share_lo", "gain_share_hi", "seconds_share"]]
+                                     "gain_share_lo", "gain_share_hi", "minus_brute_force", "minus_brute_force_lo",
+                                     "minus_brute_force_hi", "seconds_share"]]
     return ("Transfer budget: cross-fitted gain of the best of each method's top k, its share of the "
             "cross-fitted brute force's gain and of its job-seconds:\n"
             + shown.round(3).to_string(index=False, na_rep="-"))

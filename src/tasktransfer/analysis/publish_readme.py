@@ -153,7 +153,9 @@ def _provenance(facts: ReadmeFacts) -> list[str]:
         f"{m['publishing_cpu']['model']} ({' '.join(m['publishing_cpu']['flags']) or 'no avx2'}).",
         f"- evaluated {p['evaluated_utc']}, published {p['published_utc']} (UTC).",
         "- each task's provider, pinned origin (package version or repository commit) and file sha256: `tasks.tsv`.",
-        "- every file's sha256: `provenance.json` (`files`; this README and the marker aside).",
+        "- every file's sha256: `provenance.json` (`files`; this README and the marker aside). "
+        "`tasktransfer check-matrix <this folder>` checks a copy against them, and that every held-out "
+        "pair ran on every seed.",
     ]
 
 

@@ -1,5 +1,7 @@
-"""publish: a finished run's transfer matrix as compact, self-describing tables in one folder.
-Thin over :func:`tasktransfer.analysis.publish.publish_run`."""
+"""publish: a finished run's transfer matrix as compact, self-describing tables in one folder;
+check-matrix: is a published folder the one that was published, with the design it claims.
+Thin over :func:`tasktransfer.analysis.publish.publish_run` and
+:func:`tasktransfer.analysis.publish_check.check_matrix`."""
 
 from __future__ import annotations
 
@@ -14,10 +16,26 @@ def cmd_publish(a: argparse.Namespace) -> None:
                         max_bytes=max_bytes)
     for name, size in sizes.items():
         print(f"{size:>10,}  {name}")
+    _print_check(a.out)
+
+
+def _print_check(folder: str) -> None:
+    from tasktransfer.analysis.publish_check import check_matrix
+
+    m = check_matrix(folder)
+    low, high = m.sources_per_target
+    sources = f"{low}" if low == high else f"{low} to {high}"
+    print(f"{folder}: intact (every file's sha256 as published); {m.targets} held-out targets, {sources} sources "
+          f"each, seeds {', '.join(map(str, m.seeds))} on every held-out pair, {m.transfer_runs} transfer runs, "
+          f"{len(m.methods)} methods")
+
+
+def cmd_check_matrix(a: argparse.Namespace) -> None:
+    _print_check(a.matrix)
 
 
 def add_commands(sub) -> None:
-    """Register this family's subcommand: publish."""
+    """Register this family's subcommands: publish, check-matrix."""
     s = sub.add_parser(
         "publish",
         help="a finished run's transfer matrix as compact tables with a README (r1, r2, gain; features, "
@@ -33,3 +51,10 @@ def add_commands(sub) -> None:
     s.add_argument("--max-mb", type=float, default=None,
                    help="refuse to publish more than this many megabytes (10^6 bytes; default 20, the issue's bound)")
     s.set_defaults(func=cmd_publish)
+    c = sub.add_parser(
+        "check-matrix",
+        help="check a published matrix folder: every file as published (sha256), nothing added, every held-out "
+             "pair on every seed, gains = r2 - r1; prints what it holds",
+    )
+    c.add_argument("matrix", help="the folder `tasktransfer publish` wrote (it holds provenance.json)")
+    c.set_defaults(func=cmd_check_matrix)
