@@ -80,7 +80,7 @@ STAGES: dict[str, tuple[str, ...]] = {
     # the scorer's pairs: a learnable-only sample or the balanced design (checkpoint design_pairs)
     "design": ("affinity.design_job", "affinity.pair_plan", "affinity.pair_design", "run_layout", "affinity.pairs", "analysis.learnability", "io", "cli.design_commands"),
     # a finished run's matrix published as compact tables (workflow/rules/publish.smk)
-    "publish": ("analysis.publish", "analysis.publish_inputs", "analysis.publish_readme", "data.registry", "folder_swap", "run_layout", "cli.publish_commands"),
+    "publish": ("analysis.publish", "analysis.publish_inputs", "analysis.publish_readme", "analysis.budget", "data.registry", "folder_swap", "run_layout", "cli.publish_commands"),
 }  # fmt: skip
 
 #: bumped by hand when a stage's results change for a reason outside its modules; 2: the package

@@ -11,12 +11,12 @@ import pandas as pd
 import pytest
 
 from tasktransfer.analysis.publish import MARKER, check_destination, pairs_table, publish_run, runs_table
-from tasktransfer.analysis.publish_readme import evaluate_args
+from tasktransfer.analysis.publish_readme import budget_args, evaluate_args
 from tasktransfer.cli.main import main
 from tasktransfer.errors import TaskTransferError
 
 FILES = {"README.md", "gains.tsv", "pairs.tsv", "design.tsv", "tasks.tsv", "transfer.tsv", "no_transfer.tsv",
-         "per_seed.tsv", "rankings.tsv", "config.json", "provenance.json"}
+         "per_seed.tsv", "rankings.tsv", "seconds.tsv", "config.json", "provenance.json"}
 
 
 def _gains(rows):
@@ -188,3 +188,21 @@ def test_an_unfinished_or_stale_run_is_refused(tiny_run, tmp_path):
     with pytest.raises(TaskTransferError, match="its config names the targets"):
         publish_run(run / "results", tmp_path / "m3", config_json=json.dumps({**tiny_run.config, "targets": ["x"]}))
     assert not (tmp_path / "m1").exists() and not (tmp_path / "m2").exists() and not (tmp_path / "m3").exists()
+
+
+@pytest.mark.slow
+def test_budget_on_the_folder_gives_the_runs_own_budget(tiny_run, published, tmp_path, capsys):
+    """seconds.tsv carries each run's job-seconds exactly: the folder alone re-prices the run's budget."""
+    settings = json.loads((published / "provenance.json").read_text())["evaluate"]
+    out = tmp_path / "budget"
+    assert main(budget_args(str(published), settings, out=str(out))) == 0
+    capsys.readouterr()
+    assert "tasktransfer budget --per-seed" in (published / "README.md").read_text()
+    seconds, gains = _tsv(published / "seconds.tsv"), _tsv(published / "gains.tsv")
+    assert set(zip(seconds.source, seconds.target, seconds.seed)) == set(zip(gains.source, gains.target, gains.seed))
+    assert len(seconds) == len(gains) and (seconds.seconds > 0).all()
+    # the tiny run has one seed (nothing to cross-fit): equal, empty tables with their columns; the
+    # committed matrix's two seeds re-price in full (test_publish_check.py)
+    ours = _tsv(out / "budget_summary.tsv")
+    runs = _tsv(tiny_run.workdir / "results" / "eval" / "budget_summary.tsv")
+    pd.testing.assert_frame_equal(ours, runs)

@@ -1,6 +1,7 @@
 """Checking a published matrix (analysis/publish_check.py): a folder as published passes, and each way
 a copy can go wrong (a changed byte, an added or missing file, a partial row, a gain that is not
-r2 - r1) is named; the matrix committed with the project (matrix/) passes and has issue 29's design."""
+r2 - r1) is named; the matrix committed with the project (matrix/) passes, has issue 29's design,
+and re-scored from its own files gives the figures the README's findings quote."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 
 from tasktransfer.analysis.publish import FORMAT_VERSION, KIND, MARKER
 from tasktransfer.analysis.publish_check import check_matrix
+from tasktransfer.analysis.publish_readme import budget_args, evaluate_args
 from tasktransfer.cli.main import main
 from tasktransfer.errors import TaskTransferError
 
@@ -116,3 +118,39 @@ def test_the_committed_matrix_is_intact_and_has_the_issues_design():
     assert summary.seeds == (0, 1)
     assert {"cosine_mean", "logme", "hscore", "knn", "scorer", "random"} <= set(summary.methods)
     assert sum(p.stat().st_size for p in COMMITTED.iterdir()) <= 20 * 10**6
+
+
+@pytest.fixture(scope="module")
+def rescored(tmp_path_factory) -> dict[str, pd.DataFrame]:
+    """The committed matrix re-scored from its own files by the commands its README gives."""
+    settings = json.loads((COMMITTED / "provenance.json").read_text())["evaluate"]
+    out = tmp_path_factory.mktemp("rescored")
+    assert main(evaluate_args(str(COMMITTED), settings, out=str(out / "eval"))) == 0
+    assert main(budget_args(str(COMMITTED), settings, out=str(out / "budget"))) == 0
+    return {name: pd.read_csv(out / name, sep="\t") for name in
+            ("eval/versus_cosine.tsv", "eval/intervals.tsv", "budget/budget_summary.tsv")}
+
+
+def _quoted(mean: float, low: float, high: float) -> str:
+    """A figure as the README writes it: two decimals, signed, Unicode minus."""
+    return " ".join([f"{mean:+.2f}", f"[{low:+.2f},", f"{high:+.2f}]"]).replace("-", "\u2212")
+
+
+def test_the_readmes_findings_are_the_committed_matrixs(rescored, capsys):
+    capsys.readouterr()
+    findings = (ROOT / "README.md").read_text().split("## What the studies found")[1].split("\n## ")[0]
+    findings = " ".join(findings.split())  # the README wraps lines
+    versus = rescored["eval/versus_cosine.tsv"].set_index(["method", "metric"])
+    for method, metric in [("logme", "spearman"), ("scorer", "spearman"), ("hscore", "top1_gain")]:
+        row = versus.loc[(method, metric)]
+        assert _quoted(row["diff"], row["low"], row["high"]) in findings, (method, metric)
+    intervals = rescored["eval/intervals.tsv"]
+    logme = intervals[(intervals.method == "logme") & (intervals.metric == "spearman")].iloc[0]
+    assert _quoted(logme["mean"], logme["low"], logme["high"]) in findings
+    budget = rescored["budget/budget_summary.tsv"].set_index(["method", "k"])
+    top3 = budget.loc[("logme", 3)]
+    assert _quoted(top3.gain, top3.gain_lo, top3.gain_hi) in findings
+    assert _quoted(top3.minus_brute_force, top3.minus_brute_force_lo, top3.minus_brute_force_hi) in findings
+    assert f"at {100 * top3.seconds_share:.0f} % of its job-seconds" in findings
+    oracle = budget.loc[("brute_force_xfit", 10)]
+    assert _quoted(oracle.gain, oracle.gain_lo, oracle.gain_hi) in findings

@@ -5,7 +5,8 @@ swapped in whole (:mod:`tasktransfer.folder_swap`): every transfer run's r1, r2 
 (``gains.tsv``), every pair's mean gain beside its features and every ranking method's score
 (``pairs.tsv``), the design (``design.tsv``), each task's provenance (``tasks.tsv``), the run's
 provenance (``provenance.json``, ``config.json``), the four plain tables ``tasktransfer evaluate``
-takes, and a README made from the data (:mod:`tasktransfer.analysis.publish_readme`).
+takes, each run's job-seconds (``seconds.tsv``, for ``tasktransfer budget``), and a README made
+from the data (:mod:`tasktransfer.analysis.publish_readme`).
 
 The evaluate inputs keep the run's numbers exactly (each double read exactly, written as its shortest
 repr), so ``tasktransfer evaluate`` on the folder reproduces the run's own evaluation; the matrix
@@ -25,9 +26,11 @@ from typing import Any
 import pandas as pd
 
 from tasktransfer import __version__, run_layout as layout
+from tasktransfer.analysis.budget import gather_run_seconds
 from tasktransfer.analysis.publish_inputs import (
     ROLES,
     RunConfig,
+    listed_records,
     load_config,
     machine,
     read_tsv,
@@ -182,6 +185,14 @@ def runs_table(gains: pd.DataFrame) -> pd.DataFrame:
     return runs.round({c: POINT_DECIMALS for c in ("r1", "r2", "gain")}).reset_index(drop=True)
 
 
+def seconds_table(results: Path) -> pd.DataFrame:
+    """Each transfer run's job-seconds from its record, as the evaluation's budget charged them
+    (exact: ``tasktransfer budget --seconds`` on them gives the run's own budget tables)."""
+    seconds = gather_run_seconds(p for p in listed_records(results) if p.is_file())
+    seconds = seconds.drop_duplicates(["source", "target", "seed"])
+    return seconds.sort_values(["target", "source", "seed"], ignore_index=True)
+
+
 def pairs_table(gains: pd.DataFrame, features: pd.DataFrame, rankings: pd.DataFrame) -> pd.DataFrame:
     """Per pair: roles, seeds, mean r1, r2 and gain, the pair's features and each method's score."""
     roles = gains.groupby(["source", "target"])["role"].agg(lambda s: ",".join(sorted(set(s)))).rename("role")
@@ -289,6 +300,7 @@ def matrix_tables(results: Path, run: RunConfig) -> tuple[dict[str, pd.DataFrame
         "tasks.tsv": tasks_table(results, run),
         **evaluation,
         "rankings.tsv": rankings,
+        "seconds.tsv": seconds_table(results),
     }
     return tables, {**run.evaluate_settings(table2), "counts": counts_of(gains, rankings, targets)}, targets
 

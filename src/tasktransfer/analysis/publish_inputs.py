@@ -156,7 +156,7 @@ def tasks_table(results: Path, run: RunConfig) -> pd.DataFrame:
     return pd.DataFrame([task_row(results, t, roles[t], registry[t]) for t in sorted(roles)])
 
 
-def _listed_records(results: Path) -> list[Path]:
+def listed_records(results: Path) -> list[Path]:
     """The transfer runs' records the gathering rules read (results/lists/{name}.txt)."""
     paths = []
     for name in ROLES:
@@ -179,7 +179,7 @@ def machine(results: Path) -> dict[str, Any]:
     """Where the transfers ran, as their records say (hosts, precisions, SLURM jobs), and the CPU
     of the machine that published (the run's own where it ran locally)."""
     hosts, precisions, slurm, read = set(), set(), 0, 0
-    for path in _listed_records(results):
+    for path in listed_records(results):
         if path.is_file():
             record = json.loads(path.read_text())
             hosts.add(str(record.get("host")))

@@ -21,6 +21,7 @@ ROWS = {
     "no_transfer.tsv": "evaluate input: a held-out target's mean score without transfer",
     "per_seed.tsv": "evaluate input: one held-out transfer run's gain",
     "rankings.tsv": "evaluate input: one method's score of one source for one held-out target",
+    "seconds.tsv": "budget input: one transfer run's job-seconds (its share of the job that trained its seeds together)",
     "config.json": "the run's config (the object whose sha256 provenance.json gives)",
     "provenance.json": "code and package versions, config hash, machine, dates, counts, each file's sha256",
 }
@@ -41,6 +42,8 @@ COLUMNS = {
     "score": "transfer.tsv, no_transfer.tsv: the target's mean dev score, points; rankings.tsv: the method's "
              "score (higher: transfer from this source; units the method's own)",
     "method": "the ranking method (docs/evaluation.md of tasktransfer lists them)",
+    "seconds": "seconds.tsv: the run's job-seconds (its job's wall time, split over the seeds it trained "
+               "together); empty where its record has no timing",
     "task": "the task's name in the registry",
     "type": "the task's type (sentiment, topic, ...)",
     "format": "classification, pair classification, tagging, ... (how it is scored)",
@@ -87,6 +90,15 @@ def evaluate_args(folder: str, settings: dict[str, Any], out: str = "my_eval", r
     for key, flag in (("method", "--primary"), ("baseline", "--primary-baseline"), ("metric", "--primary-metric")):
         if key in primary:
             args += [flag, str(primary[key])]
+    return [*args, "--out", out]
+
+
+def budget_args(folder: str, settings: dict[str, Any], out: str = "my_budget") -> list[str]:
+    """The arguments of ``tasktransfer budget`` that give the run's best-of-top-k tables from the folder."""
+    args = ["budget", "--per-seed", f"{folder}/per_seed.tsv", "--rankings", f"{folder}/rankings.tsv",
+            "--seconds", f"{folder}/seconds.tsv", "--ks", ",".join(str(k) for k in settings["ks"])]
+    if "level" in settings:
+        args += ["--level", str(settings["level"])]
     return [*args, "--out", out]
 
 
@@ -168,7 +180,9 @@ def _evaluate(facts: ReadmeFacts) -> list[str]:
         _command(evaluate_args(f"${FOLDER_VAR}", facts.settings)), "```", "",
         "writes Table 1, Table 2 (Spearman, Pearson, NDCG, Regret@k, regret_xfit@1), the comparisons with "
         "cosine_mean and the design's noise ceiling into `my_eval/`: the run's own evaluation "
-        "(docs/evaluation.md of tasktransfer defines every figure).", "",
+        "(docs/evaluation.md of tasktransfer defines every figure). The best of each method's top k against "
+        "the transfer budget (cross-fitted, with job-seconds), into `my_budget/`:", "",
+        "```bash", _command(budget_args(f"${FOLDER_VAR}", facts.settings)), "```", "",
         "**A new method.** Score every source of each held-out target (higher: transfer from it), with only "
         "what a method may know before transferring into the target, and write the scores as a TSV with the "
         "columns `method, target, source, score`:", "",
