@@ -180,6 +180,20 @@ def test_the_primary_comparison_of_the_config_comes_first(tmp_path):
     assert rest[(rest.method == "scorer") & (rest.metric == "top1_gain")]["role"].item() == "exploratory"
 
 
+def test_a_ranker_that_fell_back_to_cosine_is_named_in_the_headline(tmp_path):
+    """A method whose scores rank as cosine_mean's on every target shows a zero difference: the
+    headline says that it is cosine's own ranking (the scorer, which differs, is not named)."""
+    paths = plain_tables(tmp_path)
+    rankings = pd.read_csv(paths["R"], sep="\t")
+    copy = rankings[rankings.method == "cosine_mean"].assign(method="feature_ranker_loto", score=lambda d: d.score * 2)
+    pd.concat([rankings, copy]).to_csv(paths["R"], sep="\t", index=False)
+    assert main(["evaluate", "--transfer", str(paths["T"]), "--no-transfer", str(paths["N"]), "--rankings",
+                 str(paths["R"]), "--per-seed", str(paths["P"]), "--ks", "1", "--out", str(tmp_path / "f")]) == 0
+    sentence = (tmp_path / "f" / "headline.txt").read_text()
+    assert "feature_ranker_loto scores exactly as cosine_mean on every target and metric" in sentence
+    assert "scorer scores exactly" not in sentence
+
+
 def test_without_cosine_the_comparison_says_so(tmp_path):
     paths = plain_tables(tmp_path)
     rankings = pd.read_csv(paths["R"], sep="\t")

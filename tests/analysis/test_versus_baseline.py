@@ -22,6 +22,8 @@ from tasktransfer.analysis.versus_baseline import (
     mark_family,
     method_means,
     primary_sentence,
+    same_as_baseline,
+    same_as_baseline_sentence,
     t_interval,
 )
 from tasktransfer.errors import TaskTransferError
@@ -213,3 +215,20 @@ def test_inputs_are_checked():
         compare_to_baseline(pd.concat([per_target(), per_target()]))
     with pytest.raises(TaskTransferError, match="target"):
         compare_to_baseline(per_target().drop(columns="target"))
+
+
+def test_a_method_that_fell_back_to_the_baseline_is_named():
+    table = per_target()
+    copy = table[table.method == "cosine_mean"].assign(method="feature_ranker_loto")
+    almost = copy.assign(method="near_copy")
+    almost.loc[almost.index[2], "spearman"] += 0.01  # one target differs: not a copy
+    inputs = pd.concat([table, copy, almost], ignore_index=True)
+    assert same_as_baseline(inputs, "cosine_mean", ["spearman", "regret@1", "absent_metric"]) == ["feature_ranker_loto"]
+    assert same_as_baseline(inputs, "not_a_method", ["spearman"]) == []
+    # NaN where the baseline has a value is a difference, not a copy
+    gaps = copy.assign(method="gaps")
+    gaps.loc[gaps.index[0], "spearman"] = math.nan
+    assert same_as_baseline(pd.concat([table, gaps]), "cosine_mean", ["spearman"]) == []
+    text = same_as_baseline_sentence(["feature_ranker_loto"], "cosine_mean")
+    assert "feature_ranker_loto scores exactly as cosine_mean" in text and "not a finding" in text
+    assert same_as_baseline_sentence([], "cosine_mean") == ""

@@ -330,6 +330,37 @@ def headline(comparison: pd.DataFrame, learned_methods: Sequence[str], primary: 
     return first + (label + body if label else body[0].upper() + body[1:])
 
 
+def same_as_baseline(inputs: pd.DataFrame, baseline: str, metrics: Sequence[str]) -> list[str]:
+    """Methods that score exactly as ``baseline`` on every target they share and every metric
+    (``inputs``: method, target, the metrics): a ranker that fell back to the baseline. Their
+    difference of zero is the baseline's own ranking, which the headline must say, not a finding."""
+    metrics = [m for m in metrics if m in inputs.columns]
+    table = inputs.set_index(["method", "target"])[metrics]
+    if baseline not in table.index.get_level_values("method"):
+        return []
+    base = table.loc[baseline]
+    same = []
+    for method in sorted(set(table.index.get_level_values("method")) - {baseline}):
+        mine = table.loc[method]
+        shared = mine.index.intersection(base.index)
+        if shared.empty:
+            continue
+        a, b = mine.loc[shared].to_numpy(float), base.loc[shared].to_numpy(float)
+        if np.array_equal(np.isnan(a), np.isnan(b)) and np.allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=0, atol=1e-12):
+            same.append(method)
+    return same
+
+
+def same_as_baseline_sentence(methods: Sequence[str], baseline: str) -> str:
+    """The headline's note on :func:`same_as_baseline`'s methods ('' when there are none)."""
+    if not methods:
+        return ""
+    names = ", ".join(methods)
+    verb = "scores" if len(methods) == 1 else "score"
+    return (f"{names} {verb} exactly as {baseline} on every target and metric (it fell back to {baseline}): "
+            f"a difference of zero there is {baseline}'s own ranking, not a finding.")
+
+
 def _yes(value) -> bool:
     """A beats_baseline cell that says yes (not None, NaN or False)."""
     return value is not None and not (isinstance(value, float) and math.isnan(value)) and bool(value)

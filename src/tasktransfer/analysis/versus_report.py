@@ -4,7 +4,7 @@
 - ``versus_cosine``: every method against ``cosine_mean``, the primary comparison of the config
   first, the others exploratory with Holm-adjusted p-values (:mod:`~tasktransfer.analysis.versus_baseline`);
 - the headline: the primary comparison's verdict with its null, the learned methods' exploratory
-  verdict and the power of the design;
+  verdict, the methods that fell back to cosine, and the power of the design;
 - the design: variance components, per-target split-half reliability and noise ceiling beside
   each method's Spearman (:mod:`~tasktransfer.analysis.design_power`).
 """
@@ -35,6 +35,8 @@ from tasktransfer.analysis.versus_baseline import (
     mark_family,
     method_means,
     paired_differences,
+    same_as_baseline,
+    same_as_baseline_sentence,
 )
 
 BASELINE = "cosine_mean"
@@ -131,6 +133,8 @@ def versus_cosine(
         table = pd.concat([_primary_row(inputs, primary, level), table], ignore_index=True)
     table = mark_family(table, primary, level)
     sentence = headline(table, learned_methods(inputs["method"].unique()), primary, level)
+    note = same_as_baseline_sentence(same_as_baseline(inputs, BASELINE, VERSUS_METRICS), BASELINE)
+    sentence = f"{sentence} {note}" if note else sentence
     columns = VERSUS_COLUMNS if (table["baseline"] == BASELINE).all() else ["method", "baseline", *VERSUS_COLUMNS[1:]]
     return table[columns], sentence
 
