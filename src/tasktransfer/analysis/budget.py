@@ -294,7 +294,8 @@ def budget_summary(table: pd.DataFrame, level: float = 0.95, n_boot: int = 2000,
     Student-t interval over targets (as every mean over targets of the evaluation:
     :func:`tasktransfer.analysis.versus_baseline.t_interval`), its share of the cross-fitted brute
     force's mean gain
-    (:func:`share_interval`), the paired difference from brute force's gain with its t interval, the mean job-seconds and their share of brute force's (a ratio of
+    (:func:`share_interval`), the paired difference from brute force's gain with its t interval,
+    the mean job-seconds and their share of brute force's (a ratio of
     means over the same targets)."""
     if not 0.0 < level < 1.0:
         raise TaskTransferError(f"level must lie between 0 and 1, got {level}")

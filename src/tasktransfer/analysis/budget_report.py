@@ -2,8 +2,8 @@
 
 - ``budget.tsv``: one row per method, k and target (:data:`tasktransfer.analysis.budget.COLUMNS`);
 - ``budget_summary.tsv``: per method and k, the mean over targets with intervals, the share of the
-  cross-fitted brute force's gain, the paired difference from it, and the share of its job-seconds; ``budget.html`` the same at the
-  requested ks (and brute force), for the report;
+  cross-fitted brute force's gain, the paired difference from it, and the share of its
+  job-seconds; ``budget.html`` the same at the requested ks (and brute force), for the report;
 - ``budget.png``: the cross-fitted gain of the source kept against the budget, per method, with
   brute force and random: by k (transfers tried per target) and by job-seconds.
 """
@@ -33,7 +33,8 @@ NOTE = (
     "{level:.0%} Student-t interval over targets; gain_share: its share of the cross-fitted brute force's "
     "mean gain (all sources tried), a ratio of means with a {level:.0%} percentile bootstrap interval over "
     "targets (none where brute force's own gain is too near zero for a ratio); minus_brute_force: the paired "
-    "difference gain - brute force's gain over the same targets, with its t interval; seconds: the job-seconds of the k transfers per target (mean over targets), "
+    "difference gain - brute force's gain over the same targets, with its t interval; seconds: the "
+    "job-seconds of the k transfers per target (mean over targets), "
     "seconds_share: their share of brute force's. random_expected: the exact expectation over random "
     "k-subsets. Empty without two or more seeds per target."
 )

@@ -103,7 +103,8 @@ def check_design(folder: Path, record: dict[str, Any]) -> MatrixSummary:
     ran = set(zip(gains.source, gains.target))
     absent = [f"{s} -> {t}" for s, t in zip(held.source, held.target) if (s, t) not in ran]
     if absent:
-        raise _fail(folder, f"gains.tsv lacks {len(absent)} held-out pair(s) of design.tsv (first: {absent[0]})", REFETCH)
+        raise _fail(folder, f"gains.tsv lacks {len(absent)} held-out pair(s) of design.tsv (first: {absent[0]})",
+                    REFETCH)
     per_target = held.groupby("target").source.nunique()
     summary = MatrixSummary(
         targets=int(per_target.size),

@@ -345,8 +345,9 @@ def same_as_baseline(inputs: pd.DataFrame, baseline: str, metrics: Sequence[str]
         shared = mine.index.intersection(base.index)
         if shared.empty:
             continue
-        a, b = mine.loc[shared].to_numpy(float), base.loc[shared].to_numpy(float)
-        if np.array_equal(np.isnan(a), np.isnan(b)) and np.allclose(a[~np.isnan(a)], b[~np.isnan(b)], rtol=0, atol=1e-12):
+        # NaN matches only NaN: a metric one method lacks where the other has it is a difference
+        if np.allclose(mine.loc[shared].to_numpy(float), base.loc[shared].to_numpy(float), rtol=0, atol=1e-12,
+                       equal_nan=True):
             same.append(method)
     return same
 

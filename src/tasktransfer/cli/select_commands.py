@@ -72,7 +72,8 @@ def add_commands(sub) -> None:
     s.add_argument("--out", help="--ranking: the TSV to write; --pool: the folder of the chosen prompt "
                    "(default WORK/selected; new, or one select wrote)")
     s.add_argument("--method", help="the ranking method (--pool; default logme, the highest mean Spearman on the "
-                   "project's 40-target matrix, not told apart from cosine: docs/measured.md); scorer, source_prior, feature_ranker or a similarity also work")
+                   "project's 40-target matrix, not told apart from cosine: docs/measured.md); scorer, "
+                   "source_prior, feature_ranker or a similarity also work")
     s.add_argument("--seeds", type=list_arg, default=[],
                    help="seeds of every run (--pool; default 0,1): r1 and each transfer per seed, from the source's pool "
                    "prompt of that seed where the pool has it, else of its embedding seed")
